@@ -1,0 +1,273 @@
+//! Address classification and the address policy.
+//!
+//! A boot list comes from a remote, unauthenticated source. Dialing the loopback, LAN or
+//! documentation addresses it names is at best useless and at worst an attack on the local
+//! network (go-libp2p#436; geth's `CheckRelayIP` applies the same rule). The classes below are
+//! what the policy decides on; [`AddressPolicy::public_only`] is the default and
+//! [`AddressPolicy::allow_private`] opens everything a LAN, lab or loopback demo needs.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use multiaddr::{Multiaddr, Protocol};
+
+/// What kind of network an address points into, judged from its first component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AddrClass {
+    /// A globally routable IP address.
+    Public,
+    /// RFC 1918 IPv4 or RFC 4193 unique-local IPv6 (`fc00::/7`).
+    Private,
+    /// `127.0.0.0/8`, `::1`, or the DNS name `localhost`.
+    Loopback,
+    /// `169.254.0.0/16` or `fe80::/10`.
+    LinkLocal,
+    /// Carrier-grade NAT space, `100.64.0.0/10` (RFC 6598).
+    Cgnat,
+    /// Documentation ranges: `192.0.2.0/24`, `198.51.100.0/24`, `203.0.113.0/24`, `2001:db8::/32`.
+    Documentation,
+    /// `0.0.0.0` or `::`: a listener's wildcard, never a destination.
+    Unspecified,
+    /// Multicast, broadcast, `0.0.0.0/8` and `240.0.0.0/4`: not a unicast destination.
+    Reserved,
+    /// `/dns`, `/dns4`, `/dns6` or `/dnsaddr`: the adapter resolves it before dialing.
+    Dns,
+    /// Anything else (`/unix`, a bare `/p2p-circuit`, …).
+    Other,
+}
+
+impl AddrClass {
+    /// Every class, in declaration order.
+    pub const ALL: [AddrClass; 10] = [
+        AddrClass::Public,
+        AddrClass::Private,
+        AddrClass::Loopback,
+        AddrClass::LinkLocal,
+        AddrClass::Cgnat,
+        AddrClass::Documentation,
+        AddrClass::Unspecified,
+        AddrClass::Reserved,
+        AddrClass::Dns,
+        AddrClass::Other,
+    ];
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    /// A short lowercase name, used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            AddrClass::Public => "public",
+            AddrClass::Private => "private",
+            AddrClass::Loopback => "loopback",
+            AddrClass::LinkLocal => "link-local",
+            AddrClass::Cgnat => "cgnat",
+            AddrClass::Documentation => "documentation",
+            AddrClass::Unspecified => "unspecified",
+            AddrClass::Reserved => "reserved",
+            AddrClass::Dns => "dns",
+            AddrClass::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for AddrClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Classifies an address by its first component.
+pub fn classify(addr: &Multiaddr) -> AddrClass {
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => classify_v4(ip),
+        Some(Protocol::Ip6(ip)) => classify_v6(ip),
+        Some(Protocol::Dns(name) | Protocol::Dns4(name) | Protocol::Dns6(name)) => {
+            classify_name(&name)
+        }
+        Some(Protocol::Dnsaddr(name)) => classify_name(&name),
+        _ => AddrClass::Other,
+    }
+}
+
+fn classify_name(name: &str) -> AddrClass {
+    let name = name.trim_end_matches('.');
+    if name.eq_ignore_ascii_case("localhost")
+        || name.len() > 10 && name[name.len() - 10..].eq_ignore_ascii_case(".localhost")
+    {
+        AddrClass::Loopback
+    } else {
+        AddrClass::Dns
+    }
+}
+
+/// Classifies an IPv4 address (RFC 6890 special-purpose registry, the parts that matter here).
+pub fn classify_v4(ip: Ipv4Addr) -> AddrClass {
+    let [a, b, c, _] = ip.octets();
+    if ip.is_unspecified() {
+        AddrClass::Unspecified
+    } else if ip.is_loopback() {
+        AddrClass::Loopback
+    } else if ip.is_private() {
+        AddrClass::Private
+    } else if ip.is_link_local() {
+        AddrClass::LinkLocal
+    } else if a == 100 && (64..128).contains(&b) {
+        AddrClass::Cgnat
+    } else if (a, b, c) == (192, 0, 2) || (a, b, c) == (198, 51, 100) || (a, b, c) == (203, 0, 113)
+    {
+        AddrClass::Documentation
+    } else if a == 0 || a >= 224 {
+        // 0/8 "this network", 224/4 multicast, 240/4 reserved, 255.255.255.255 broadcast.
+        AddrClass::Reserved
+    } else {
+        AddrClass::Public
+    }
+}
+
+/// Classifies an IPv6 address; IPv4-mapped addresses are judged by their IPv4 part.
+pub fn classify_v6(ip: Ipv6Addr) -> AddrClass {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return classify_v4(v4);
+    }
+    let first = ip.segments()[0];
+    if ip.is_unspecified() {
+        AddrClass::Unspecified
+    } else if ip.is_loopback() {
+        AddrClass::Loopback
+    } else if first & 0xfe00 == 0xfc00 {
+        AddrClass::Private
+    } else if first & 0xffc0 == 0xfe80 {
+        AddrClass::LinkLocal
+    } else if first == 0x2001 && ip.segments()[1] == 0x0db8 {
+        AddrClass::Documentation
+    } else if first & 0xff00 == 0xff00 {
+        AddrClass::Reserved
+    } else {
+        AddrClass::Public
+    }
+}
+
+/// Which address classes may be dialed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AddressPolicy {
+    allowed: u16,
+}
+
+impl AddressPolicy {
+    /// Public IPs and DNS names only: the default for boot lists from the internet.
+    pub fn public_only() -> Self {
+        AddressPolicy { allowed: 0 }
+            .with(AddrClass::Public)
+            .with(AddrClass::Dns)
+    }
+
+    /// Also private, loopback, link-local, CGNAT and documentation addresses: for LANs, labs
+    /// and loopback demos. Unspecified, reserved and other addresses stay refused; they are
+    /// never a meaningful destination.
+    pub fn allow_private() -> Self {
+        Self::public_only()
+            .with(AddrClass::Private)
+            .with(AddrClass::Loopback)
+            .with(AddrClass::LinkLocal)
+            .with(AddrClass::Cgnat)
+            .with(AddrClass::Documentation)
+    }
+
+    /// This policy with `class` allowed as well.
+    #[must_use]
+    pub fn with(mut self, class: AddrClass) -> Self {
+        self.allowed |= class.bit();
+        self
+    }
+
+    /// This policy with `class` refused.
+    #[must_use]
+    pub fn without(mut self, class: AddrClass) -> Self {
+        self.allowed &= !class.bit();
+        self
+    }
+
+    /// Whether addresses of `class` may be dialed.
+    pub fn allows(&self, class: AddrClass) -> bool {
+        self.allowed & class.bit() != 0
+    }
+}
+
+impl Default for AddressPolicy {
+    fn default() -> Self {
+        Self::public_only()
+    }
+}
+
+impl fmt::Debug for AddressPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(AddrClass::ALL.iter().filter(|c| self.allows(**c)))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(s: &str) -> AddrClass {
+        classify(&s.parse().expect("test address parses"))
+    }
+
+    #[test]
+    fn classifies_each_ipv4_range() {
+        assert_eq!(class("/ip4/8.8.4.4/tcp/1"), AddrClass::Public);
+        assert_eq!(class("/ip4/10.1.2.3/tcp/1"), AddrClass::Private);
+        assert_eq!(class("/ip4/172.16.0.1/tcp/1"), AddrClass::Private);
+        assert_eq!(class("/ip4/172.32.0.1/tcp/1"), AddrClass::Public);
+        assert_eq!(class("/ip4/192.168.1.1/tcp/1"), AddrClass::Private);
+        assert_eq!(class("/ip4/127.0.0.1/tcp/1"), AddrClass::Loopback);
+        assert_eq!(class("/ip4/169.254.3.4/tcp/1"), AddrClass::LinkLocal);
+        assert_eq!(class("/ip4/100.64.0.1/tcp/1"), AddrClass::Cgnat);
+        assert_eq!(class("/ip4/100.127.255.255/tcp/1"), AddrClass::Cgnat);
+        assert_eq!(class("/ip4/100.128.0.1/tcp/1"), AddrClass::Public);
+        assert_eq!(class("/ip4/192.0.2.7/tcp/1"), AddrClass::Documentation);
+        assert_eq!(class("/ip4/198.51.100.7/tcp/1"), AddrClass::Documentation);
+        assert_eq!(class("/ip4/203.0.113.7/tcp/1"), AddrClass::Documentation);
+        assert_eq!(class("/ip4/0.0.0.0/tcp/1"), AddrClass::Unspecified);
+        assert_eq!(class("/ip4/224.0.0.1/tcp/1"), AddrClass::Reserved);
+        assert_eq!(class("/ip4/255.255.255.255/tcp/1"), AddrClass::Reserved);
+    }
+
+    #[test]
+    fn classifies_each_ipv6_range() {
+        assert_eq!(class("/ip6/2a00:1450::1/tcp/1"), AddrClass::Public);
+        assert_eq!(class("/ip6/::1/tcp/1"), AddrClass::Loopback);
+        assert_eq!(class("/ip6/::/tcp/1"), AddrClass::Unspecified);
+        assert_eq!(class("/ip6/fd12::1/tcp/1"), AddrClass::Private);
+        assert_eq!(class("/ip6/fe80::1/tcp/1"), AddrClass::LinkLocal);
+        assert_eq!(class("/ip6/2001:db8::1/tcp/1"), AddrClass::Documentation);
+        assert_eq!(class("/ip6/ff02::1/tcp/1"), AddrClass::Reserved);
+        assert_eq!(class("/ip6/::ffff:10.0.0.1/tcp/1"), AddrClass::Private);
+    }
+
+    #[test]
+    fn classifies_dns_names_and_localhost() {
+        assert_eq!(class("/dns4/boot.example.org/tcp/1"), AddrClass::Dns);
+        assert_eq!(class("/dns/localhost/tcp/1"), AddrClass::Loopback);
+        assert_eq!(class("/dns6/a.localhost/tcp/1"), AddrClass::Loopback);
+        assert_eq!(class("/dnsaddr/bootstrap.example.org"), AddrClass::Dns);
+        assert_eq!(class("/unix/tmp%2Fsock"), AddrClass::Other);
+    }
+
+    #[test]
+    fn drops_non_routable_classes_unless_allowed() {
+        let strict = AddressPolicy::default();
+        let lab = AddressPolicy::allow_private();
+        for c in AddrClass::ALL {
+            let routable = matches!(c, AddrClass::Public | AddrClass::Dns);
+            assert_eq!(strict.allows(c), routable, "{c}");
+        }
+        assert!(lab.allows(AddrClass::Loopback) && lab.allows(AddrClass::Private));
+        assert!(!lab.allows(AddrClass::Unspecified) && !lab.allows(AddrClass::Reserved));
+        assert!(!lab.without(AddrClass::Loopback).allows(AddrClass::Loopback));
+    }
+}

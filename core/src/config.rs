@@ -1,0 +1,198 @@
+//! Configuration of a [`crate::BootstrapMachine`]: sources, timeouts, policies.
+
+use std::time::Duration;
+
+use libp2p_identity::PeerId;
+use multiaddr::Multiaddr;
+
+use crate::addr::AddressPolicy;
+use crate::backoff::Backoff;
+use crate::snapshot::Snapshot;
+use crate::status::Limits;
+
+/// A peer known without asking a boot URL: a seed from the configuration or a cached
+/// last-known-good peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownPeer {
+    /// The peer's id.
+    pub id: PeerId,
+    /// Its addresses, without `/p2p/` suffixes.
+    pub addrs: Vec<Multiaddr>,
+}
+
+impl KnownPeer {
+    /// Splits a full multiaddr ending in `/p2p/<id>` into a peer with one address.
+    /// Returns `None` when there is no trailing `/p2p/` component or nothing before it.
+    pub fn from_p2p_addr(full: &Multiaddr) -> Option<KnownPeer> {
+        let mut addr = full.clone();
+        match addr.pop()? {
+            multiaddr::Protocol::P2p(id) if !addr.is_empty() => Some(KnownPeer {
+                id,
+                addrs: vec![addr],
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of source, in the order a bootstrap round visits them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Cached last-known-good peers.
+    Cache,
+    /// The boot URLs, each in turn.
+    Urls,
+    /// The static seed peers.
+    Seeds,
+}
+
+/// How candidates from one source are ordered before dialing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CandidateOrder {
+    /// As the source listed them (the serving boot node first).
+    #[default]
+    AsListed,
+    /// Fewest connected peers first, using `peers_count`; peers without a count go last.
+    LeastLoaded,
+}
+
+/// What counts as "fully connected".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConnectedRule {
+    /// A boot peer we dialed sent us an AutoNAT dial request (Pyrsia's rule).
+    #[default]
+    InboundProbeRequest,
+    /// That, or a boot peer we dialed answered our own dial-back request.
+    InboundOrOwnProbe,
+}
+
+/// Timeouts, one per step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From sending a GET to the whole response (Kubo's AutoConf uses 5 s).
+    pub http: Duration,
+    /// From starting a dial to a connection (Kubo's bootstrap uses 10 s).
+    pub dial: Duration,
+    /// From a boot connection to that peer's AutoNAT dial request.
+    pub inbound_probe: Duration,
+    /// From our dial-back request to its answer (go-libp2p's server dial timeout is 15 s).
+    pub own_probe: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            http: Duration::from_secs(5),
+            dial: Duration::from_secs(10),
+            inbound_probe: Duration::from_secs(10),
+            own_probe: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Everything a [`crate::BootstrapMachine`] needs to know up front.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This node's id: boot entries naming it are skipped.
+    pub local_peer: Option<PeerId>,
+    /// Boot URLs (`http://host/status`), tried in order.
+    pub boot_urls: Vec<String>,
+    /// Static seed peers.
+    pub seeds: Vec<KnownPeer>,
+    /// Last-known-good peers from a previous run (see [`Config::restore`]).
+    pub cache: Vec<KnownPeer>,
+    /// The order sources are visited in each round; default cache, URLs, seeds (Bitcoin Core's
+    /// order: what worked before, then the published list, then the built-in fallback).
+    pub source_order: Vec<SourceKind>,
+    /// Caps for boot documents.
+    pub limits: Limits,
+    /// Which address classes may be dialed.
+    pub policy: AddressPolicy,
+    /// How candidates are ordered.
+    pub candidate_order: CandidateOrder,
+    /// Most dials in flight at once (at least 1).
+    pub max_concurrent_dials: usize,
+    /// What counts as connected.
+    pub connected_rule: ConnectedRule,
+    /// Per-step timeouts.
+    pub timeouts: Timeouts,
+    /// Waits between rounds.
+    pub backoff: Backoff,
+    /// Overall time for one bootstrap, from its start to Connected.
+    pub budget: Duration,
+    /// Dial-back requests sent per bootstrap while the verdict is unknown.
+    pub own_probe_attempts: u32,
+    /// Good peers kept in the snapshot.
+    pub max_good_peers: usize,
+    /// The NAT verdict from a previous run, reported until evidence replaces it.
+    pub restored_nat: Option<crate::nat::NatVerdict>,
+    /// Seed of the jitter RNG. Give each process a different one (the driver may draw it from
+    /// the OS); the same seed replays the same schedule.
+    pub rng_seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            local_peer: None,
+            boot_urls: Vec::new(),
+            seeds: Vec::new(),
+            cache: Vec::new(),
+            source_order: vec![SourceKind::Cache, SourceKind::Urls, SourceKind::Seeds],
+            limits: Limits::default(),
+            policy: AddressPolicy::default(),
+            candidate_order: CandidateOrder::default(),
+            max_concurrent_dials: 3,
+            connected_rule: ConnectedRule::default(),
+            timeouts: Timeouts::default(),
+            backoff: Backoff::default(),
+            budget: Duration::from_secs(60),
+            own_probe_attempts: 3,
+            max_good_peers: 16,
+            restored_nat: None,
+            rng_seed: 0,
+        }
+    }
+}
+
+/// The smallest step duration the machine uses; zero timeouts would make deadlines that are
+/// already due when they are armed.
+const MIN_STEP: Duration = Duration::from_millis(1);
+
+impl Config {
+    /// A configuration that fetches `urls` in order, with every other setting at its default.
+    pub fn with_urls<I, S>(urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Config {
+            boot_urls: urls.into_iter().map(Into::into).collect(),
+            ..Config::default()
+        }
+    }
+
+    /// Takes cached peers and the last verdict from a snapshot of a previous run.
+    pub fn restore(&mut self, snapshot: Snapshot) {
+        self.cache = snapshot.good_peers;
+        self.restored_nat = Some(snapshot.nat);
+    }
+
+    /// The configuration with every duration raised to at least 1 ms and every count to at
+    /// least 1 where zero would mean "never".
+    pub(crate) fn sanitized(mut self) -> Self {
+        let t = &mut self.timeouts;
+        for d in [
+            &mut t.http,
+            &mut t.dial,
+            &mut t.inbound_probe,
+            &mut t.own_probe,
+        ] {
+            *d = (*d).max(MIN_STEP);
+        }
+        self.budget = self.budget.max(MIN_STEP);
+        self.backoff.max_rounds = self.backoff.max_rounds.max(1);
+        self.max_concurrent_dials = self.max_concurrent_dials.max(1);
+        self
+    }
+}

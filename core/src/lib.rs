@@ -1,0 +1,116 @@
+//! # pyrsia-boot-core
+//!
+//! The sans-IO heart of pyrsia-boot: a [`BootstrapMachine`] that takes a libp2p node from
+//! "just started, network unknown" to "connected to a boot peer, and I know whether I am
+//! reachable", and the parser for the Pyrsia `/status` boot document ([`parse_status`]).
+//!
+//! The crate does no IO: no sockets, no async, no clock reads, no OS randomness, no
+//! hash-ordered iteration. Time comes in as `now`, randomness as a seed, and the world as
+//! [`Input`]s; decisions come out as [`Action`]s. That makes the same machine drive an
+//! async-std node, a smol node, a simulator with virtual time, and a fuzzer.
+//!
+//! ## The driver loop, in four moves
+//!
+//! 1. **Feed** one input with the current time: [`BootstrapMachine::handle`]`(now, input)`.
+//! 2. **Drain** every action: call [`BootstrapMachine::poll_action`] until it returns `None`,
+//!    and carry each one out (fetch a URL, dial, ask for a dial-back, report, persist).
+//! 3. **Arm** one timer at [`BootstrapMachine::poll_timeout`] (replacing the previous one).
+//! 4. **Wait** for the first of: the timer (feed [`Input::Tick`]), an HTTP completion, a swarm
+//!    event. Go to 1.
+//!
+//! `poll_timeout` returns the last `now` while actions are still queued, so a driver that
+//! skips a drain wakes up at once instead of sleeping on undone work.
+//!
+//! ## Three kinds of error
+//!
+//! * **The world failed** (HTTP 500, refused dial, garbage body, silent boot peer): these are
+//!   inputs. The machine records them, retries by its policy and finally reports
+//!   [`Event::GaveUp`] with everything it tried.
+//! * **The driver misbehaved** (an unknown or stale id, a duplicate result, time going
+//!   backwards): tolerated, counted in [`Counters::ignored_inputs`], logged at debug level.
+//! * **An internal invariant broke**: that is a bug in this crate; the few places that could
+//!   only fail that way say which invariant in a comment.
+//!
+//! ## An example driver
+//!
+//! A stand-in world answers every action at once: the boot URL serves one peer, dials
+//! succeed, and the boot peer sends its AutoNAT dial request as soon as we connect.
+//!
+//! ```
+//! use std::collections::VecDeque;
+//! use std::time::Instant;
+//! use pyrsia_boot_core::{Action, AddressPolicy, BootstrapMachine, Config, Event, Input};
+//!
+//! let boot = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+//! let body = format!(
+//!     r#"{{"peers_count":0,"peer_id":"{boot}","peer_addrs":["/ip4/127.0.0.1/tcp/44000/p2p/{boot}"]}}"#
+//! );
+//! let mut config = Config::with_urls(["http://127.0.0.1:8080/status"]);
+//! config.policy = AddressPolicy::allow_private(); // a loopback demo
+//!
+//! let mut now = Instant::now();
+//! let mut machine = BootstrapMachine::new(config, now);
+//! let mut world: VecDeque<Input> = VecDeque::new();
+//! let connected_via = 'drive: loop {
+//!     // 2. drain every action
+//!     while let Some(action) = machine.poll_action() {
+//!         match action {
+//!             Action::FetchStatus { request, .. } => world.push_back(Input::HttpResponse {
+//!                 request,
+//!                 status: 200,
+//!                 body: body.clone().into_bytes(),
+//!             }),
+//!             Action::Dial { dial, peer, .. } => {
+//!                 world.push_back(Input::DialSucceeded { dial, peer, addr: None });
+//!                 world.push_back(Input::InboundProbeRequest { peer });
+//!             }
+//!             Action::Report(Event::Connected { peer, .. }) => break 'drive peer,
+//!             Action::Report(Event::GaveUp(why)) => panic!("{why}"),
+//!             _ => {}
+//!         }
+//!     }
+//!     // 3. arm the timer, 4. wait for the first thing to happen
+//!     let input = match world.pop_front() {
+//!         Some(input) => input,
+//!         None => {
+//!             now = machine.poll_timeout().expect("a bootstrap always has a deadline");
+//!             Input::Tick
+//!         }
+//!     };
+//!     // 1. feed it
+//!     machine.handle(now, input);
+//! };
+//! assert_eq!(connected_via.to_string(), boot);
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod addr;
+pub mod backoff;
+pub mod config;
+pub mod io;
+pub mod machine;
+pub mod nat;
+pub mod snapshot;
+pub mod status;
+
+pub use addr::{classify, AddrClass, AddressPolicy};
+pub use backoff::{Backoff, SeededRng};
+pub use config::{CandidateOrder, Config, ConnectedRule, KnownPeer, SourceKind, Timeouts};
+pub use io::{
+    Action, DialError, DialId, Event, Failure, GaveUp, GiveUpReason, HttpError, Input, ProbeError,
+    RequestId, SourceName, Tried,
+};
+pub use machine::{BootstrapMachine, Counters, PhaseName, Status};
+pub use nat::NatVerdict;
+pub use snapshot::Snapshot;
+pub use status::{
+    parse_status, BootAddr, BootList, BootPeer, Limits, ParseOptions, PeerLoad, SkipCounts,
+    SkipReason, StatusDocument, StatusError,
+};
+
+/// Re-exported so users name the same types the machine uses.
+pub use libp2p_identity::PeerId;
+/// Re-exported so users name the same types the machine uses.
+pub use multiaddr::{self, Multiaddr};
