@@ -202,7 +202,13 @@ fn reports_invalid_json_with_its_position() {
 
 #[test]
 fn survives_deep_nesting_and_huge_numbers() {
-    let deep = format!("{{\"x\":{}{}}}", "[".repeat(30_000), "]".repeat(30_000));
+    // Under an unknown key the value is skipped without recursion; inside peer_addrs the
+    // recursion limit stops it. Neither overflows the stack.
+    let (open, close) = ("[".repeat(30_000), "]".repeat(30_000));
+    let deep = format!("{{\"x\":{open}{close}}}");
+    let err = parse_status(deep.as_bytes(), &ParseOptions::default()).expect_err("no addrs");
+    assert_eq!(err, StatusError::MissingPeerAddrs);
+    let deep = format!("{{\"peer_addrs\":[{open}{close}]}}");
     let err = parse_status(deep.as_bytes(), &ParseOptions::default()).expect_err("too deep");
     assert!(err.to_string().contains("recursion limit"), "{err}");
     let id = peer(14);
