@@ -1,1 +1,13 @@
-//! placeholder
+//! Test support for pyrsia-boot: a simulated [`world::World`], the deterministic simulator
+//! ([`sim::run`]) that checks the core's invariants at every step, and the bodies of the fuzz
+//! targets ([`fuzz`]), so the fuzzer, proptest and the corpus replay run the same code.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod fuzz;
+pub mod sim;
+pub mod world;
+
+pub use sim::{run, Outcome};
+pub use world::{local_peer, peer, World};

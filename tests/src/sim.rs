@@ -1,0 +1,631 @@
+//! The deterministic simulator: runs a [`BootstrapMachine`] against a [`World`] in virtual
+//! time, writes a transcript, and checks the machine's invariants at every step. A violated
+//! invariant panics with the transcript so far, which is what proptest and the fuzzer catch.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use pyrsia_boot_core::{
+    classify, Action, BootstrapMachine, ConnectedRule, DialError, DialId, Event, GaveUp, HttpError,
+    Input, Multiaddr, NatVerdict, PeerId, PhaseName, ProbeError, SeededRng, Status,
+};
+
+use crate::world::{local_peer, DialScript, Reachability, Reply, World};
+
+/// Steps after which a run counts as a livelock.
+pub const MAX_STEPS: u64 = 50_000;
+
+/// Virtual time after which a run counts as not terminating.
+pub const MAX_VIRTUAL_TIME: Duration = Duration::from_secs(3_600);
+
+/// What a run ended with.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// One line per input fed and action taken, with virtual times.
+    pub transcript: Vec<String>,
+    /// The machine's status at the end.
+    pub status: Status,
+    /// `Connected` reports over the run.
+    pub connects: u32,
+    /// The give-up report, if the machine gave up.
+    pub gave_up: Option<GaveUp>,
+    /// Steps taken.
+    pub steps: u64,
+    /// Virtual time at the end.
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum Scheduled {
+    Feed(Input),
+    /// A peer's AutoNAT dial request on connection `epoch`.
+    Probe(PeerId, u64),
+    /// A peer's answer to our dial-back request on connection `epoch`.
+    Answer(PeerId, u64),
+    /// A peer closes connection `epoch`.
+    Drop(PeerId, u64),
+    /// A dial request from a peer we never dialed.
+    Stray(PeerId),
+}
+
+/// Runs one world to its end. Panics when an invariant breaks.
+pub fn run(world: &World) -> Outcome {
+    Sim::new(world).run()
+}
+
+struct Sim<'w> {
+    world: &'w World,
+    machine: BootstrapMachine,
+    base: Instant,
+    now: Instant,
+    max_fed: Instant,
+    queue: BTreeMap<(Instant, u64), Scheduled>,
+    seq: u64,
+    transcript: Vec<String>,
+    names: BTreeMap<PeerId, String>,
+    hostile: Option<SeededRng>,
+    // The world's side.
+    attempts: BTreeMap<String, usize>,
+    conns: BTreeMap<PeerId, u64>,
+    epochs: u64,
+    dropped: BTreeSet<PeerId>,
+    /// Dial id → peer, for dials the world was asked to do.
+    dial_peers: BTreeMap<DialId, PeerId>,
+    // The invariants' side.
+    allowed: BTreeMap<PeerId, BTreeSet<Multiaddr>>,
+    in_flight: BTreeSet<DialId>,
+    /// Peers connected through a dial the machine was waiting for, with whether they have
+    /// since sent (or answered) an AutoNAT request that may make us Connected.
+    dialed_live: BTreeMap<PeerId, bool>,
+    gen_start: Instant,
+    connects_this_gen: u32,
+    connects: u32,
+    last_nat: Option<NatVerdict>,
+    gave_up: Option<GaveUp>,
+    steps: u64,
+}
+
+impl<'w> Sim<'w> {
+    fn new(world: &'w World) -> Self {
+        // The one clock read: virtual time is this instant plus durations.
+        let base = Instant::now();
+        let machine = BootstrapMachine::new(world.config.clone(), base);
+        let mut names = BTreeMap::new();
+        names.insert(local_peer(), "L".to_string());
+        for (i, p) in world.peers.iter().enumerate() {
+            names.insert(p.id, format!("P{}", i + 1));
+        }
+        let mut allowed: BTreeMap<PeerId, BTreeSet<Multiaddr>> = BTreeMap::new();
+        for k in world.config.seeds.iter().chain(&world.config.cache) {
+            allowed
+                .entry(k.id)
+                .or_default()
+                .extend(k.addrs.iter().cloned());
+        }
+        let mut sim = Sim {
+            world,
+            machine,
+            base,
+            now: base,
+            max_fed: base,
+            queue: BTreeMap::new(),
+            seq: 0,
+            transcript: Vec::new(),
+            names,
+            hostile: world.hostile.map(|h| SeededRng::new(h.seed)),
+            attempts: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            epochs: 0,
+            dropped: BTreeSet::new(),
+            dial_peers: BTreeMap::new(),
+            allowed,
+            in_flight: BTreeSet::new(),
+            dialed_live: BTreeMap::new(),
+            gen_start: base,
+            connects_this_gen: 0,
+            connects: 0,
+            last_nat: None,
+            gave_up: None,
+            steps: 0,
+        };
+        for (at, peer) in &world.stray_probes {
+            sim.schedule(*at, Scheduled::Stray(*peer));
+        }
+        sim
+    }
+
+    fn run(mut self) -> Outcome {
+        self.drain();
+        loop {
+            self.steps += 1;
+            self.check(
+                self.steps <= MAX_STEPS,
+                "the run exceeded its step bound (livelock)",
+            );
+            self.check(
+                self.now - self.base <= MAX_VIRTUAL_TIME,
+                "the run exceeded its virtual time bound",
+            );
+            if self.gave_up.is_some() {
+                break;
+            }
+            let timer = self.machine.poll_timeout();
+            let event = self.queue.keys().next().map(|k| k.0);
+            let next = match (timer, event) {
+                (None, None) => break,
+                (Some(t), None) => (t, false),
+                (None, Some(e)) => (e, true),
+                (Some(t), Some(e)) => {
+                    if e <= t {
+                        (e, true)
+                    } else {
+                        (t, false)
+                    }
+                }
+            };
+            self.now = self.now.max(next.0);
+            if next.1 {
+                let Some((_, item)) = self.queue.pop_first() else {
+                    break;
+                };
+                self.deliver(item);
+            } else {
+                self.feed(Input::Tick);
+            }
+        }
+        Outcome {
+            transcript: self.transcript,
+            status: self.machine.status(),
+            connects: self.connects,
+            gave_up: self.gave_up,
+            steps: self.steps,
+            elapsed: self.now - self.base,
+        }
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------
+
+    fn name(&self, peer: &PeerId) -> String {
+        self.names.get(peer).cloned().unwrap_or_else(|| {
+            let s = peer.to_string();
+            format!("X{}", &s[s.len() - 4..])
+        })
+    }
+
+    fn log(&mut self, line: String) {
+        let ms = (self.now - self.base).as_millis();
+        self.transcript.push(format!("{ms:>6} {line}"));
+    }
+
+    #[track_caller]
+    fn check(&self, ok: bool, what: &str) {
+        if !ok {
+            let mut t = String::new();
+            for line in self.transcript.iter().rev().take(40).rev() {
+                let _ = writeln!(t, "  {line}");
+            }
+            panic!("invariant violated: {what}\nlast transcript lines:\n{t}");
+        }
+    }
+
+    fn schedule(&mut self, after: Duration, item: Scheduled) {
+        self.seq += 1;
+        self.queue.insert((self.now + after, self.seq), item);
+    }
+
+    fn roll(&mut self, pct: impl Fn(&crate::world::Hostility) -> u8) -> bool {
+        let (Some(h), Some(rng)) = (self.world.hostile, self.hostile.as_mut()) else {
+            return false;
+        };
+        rng.next_u64() % 100 < u64::from(pct(&h))
+    }
+
+    // ---- feeding the machine ---------------------------------------------------------------
+
+    fn deliver(&mut self, item: Scheduled) {
+        match item {
+            Scheduled::Feed(input) => self.feed(input),
+            Scheduled::Probe(peer, epoch) => {
+                if self.conns.get(&peer) == Some(&epoch) {
+                    self.feed(Input::InboundProbeRequest { peer });
+                }
+            }
+            Scheduled::Answer(peer, epoch) => {
+                if self.conns.get(&peer) == Some(&epoch) {
+                    let result = match &self.world.reachability {
+                        Reachability::Public(addr) => Ok(addr.clone()),
+                        Reachability::Private => Err(ProbeError::DialBackFailed),
+                    };
+                    self.feed(Input::OwnProbeAnswered { peer, result });
+                }
+            }
+            Scheduled::Drop(peer, epoch) => {
+                if self.conns.get(&peer) == Some(&epoch) {
+                    self.conns.remove(&peer);
+                    self.feed(Input::ConnectionClosed { peer });
+                }
+            }
+            Scheduled::Stray(peer) => self.feed(Input::InboundProbeRequest { peer }),
+        }
+    }
+
+    fn feed(&mut self, input: Input) {
+        let is_tick = input == Input::Tick;
+        let mut at = self.now;
+        if is_tick && self.roll(|h| h.backwards_pct) {
+            let back = self
+                .hostile
+                .as_mut()
+                .map_or(Duration::ZERO, |r| r.duration_up_to(Duration::from_secs(1)));
+            at = self
+                .now
+                .checked_sub(back)
+                .unwrap_or(self.now)
+                .max(self.base);
+        }
+        if !is_tick && self.roll(|h| h.replay_pct) {
+            let later = self.hostile.as_mut().map_or(Duration::ZERO, |r| {
+                r.duration_up_to(Duration::from_secs(10))
+            });
+            self.schedule(later, Scheduled::Feed(input.clone()));
+        }
+        let twice = !is_tick && self.roll(|h| h.duplicate_pct);
+        for _ in 0..if twice { 2 } else { 1 } {
+            self.observe_input(&input);
+            self.log(format!("< {}", self.describe_input(&input)));
+            self.max_fed = self.max_fed.max(at);
+            self.machine.handle(at, input.clone());
+            self.drain();
+        }
+    }
+
+    /// Updates the invariants' view with an input about to be fed.
+    fn observe_input(&mut self, input: &Input) {
+        match input {
+            Input::DialSucceeded { dial, peer, .. } => {
+                if self.in_flight.remove(dial) && self.dial_peers.get(dial) == Some(peer) {
+                    self.dialed_live.entry(*peer).or_insert(false);
+                }
+            }
+            Input::DialFailed { dial, .. } => {
+                self.in_flight.remove(dial);
+            }
+            Input::ConnectionClosed { peer } => {
+                self.dialed_live.remove(peer);
+            }
+            Input::InboundProbeRequest { peer } => {
+                if let Some(probed) = self.dialed_live.get_mut(peer) {
+                    *probed = true;
+                }
+            }
+            Input::OwnProbeAnswered { peer, result } => {
+                let answered = matches!(result, Ok(_) | Err(ProbeError::DialBackFailed));
+                let rule = self.world.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
+                if let (true, true, Some(probed)) = (answered, rule, self.dialed_live.get_mut(peer))
+                {
+                    *probed = true;
+                }
+            }
+            Input::Tick
+            | Input::HttpResponse { .. }
+            | Input::HttpFailed { .. }
+            | Input::NatStatusChanged(_) => {}
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(action) = self.machine.poll_action() {
+            self.check(self.gave_up.is_none(), "an action after GaveUp");
+            self.log(format!("> {}", self.describe_action(&action)));
+            self.act(action);
+        }
+        if let Some(t) = self.machine.poll_timeout() {
+            self.check(
+                t > self.max_fed,
+                "busy loop: poll_timeout() <= now with no action queued",
+            );
+        }
+        let status = self.machine.status();
+        let bootstrapping = !matches!(status.phase, PhaseName::Connected | PhaseName::GaveUp);
+        self.check(
+            !bootstrapping || self.max_fed <= self.gen_start + self.world.config.budget,
+            "a bootstrap outlived its budget",
+        );
+        if let Some(v) = &self.last_nat {
+            self.check(
+                *v == status.nat,
+                "the last NAT report differs from status().nat",
+            );
+        }
+    }
+
+    // ---- carrying out actions --------------------------------------------------------------
+
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::FetchStatus { request, url, .. } => {
+                let n = self.attempts.entry(url.clone()).or_insert(0);
+                let attempt = *n;
+                *n += 1;
+                let server = self.world.servers.iter().find(|s| s.url == url);
+                self.check(server.is_some(), "fetched a URL that is not configured");
+                let Some(server) = server else { return };
+                let reply = server.replies[attempt.min(server.replies.len() - 1)].clone();
+                match reply {
+                    Reply::Answer {
+                        latency,
+                        status,
+                        body,
+                    } => {
+                        if (200..300).contains(&status) {
+                            self.allow_from_document(&body);
+                        }
+                        self.schedule(
+                            latency,
+                            Scheduled::Feed(Input::HttpResponse {
+                                request,
+                                status,
+                                body,
+                            }),
+                        );
+                    }
+                    Reply::Fail { latency } => {
+                        let error = HttpError::Connect("connection refused".into());
+                        self.schedule(
+                            latency,
+                            Scheduled::Feed(Input::HttpFailed { request, error }),
+                        );
+                    }
+                    Reply::Hang => {}
+                }
+            }
+            Action::CancelFetch { .. } => {}
+            Action::Dial { dial, peer, addrs } => self.dial(dial, peer, addrs),
+            Action::CancelDial { dial } => {
+                self.in_flight.remove(&dial);
+            }
+            Action::ProbeVia { peer } => {
+                self.check(
+                    self.conns.contains_key(&peer),
+                    "ProbeVia to an unconnected peer",
+                );
+                let sim = self.world.peers.iter().find(|p| p.id == peer);
+                if let (Some(delay), Some(&epoch)) =
+                    (sim.and_then(|p| p.answer_delay), self.conns.get(&peer))
+                {
+                    self.schedule(delay, Scheduled::Answer(peer, epoch));
+                }
+            }
+            Action::Disconnect { peer } => {
+                self.dialed_live.remove(&peer);
+                if self.conns.remove(&peer).is_some() {
+                    self.schedule(
+                        Duration::ZERO,
+                        Scheduled::Feed(Input::ConnectionClosed { peer }),
+                    );
+                }
+            }
+            Action::PersistState(_) => {}
+            Action::Report(event) => self.on_report(event),
+        }
+    }
+
+    fn allow_from_document(&mut self, body: &[u8]) {
+        // An independent reading of the document (not the parser under test).
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        for key in ["peer_addrs", "peer_addr"] {
+            let entries = match value.get(key) {
+                Some(serde_json::Value::Array(a)) => a.clone(),
+                Some(s @ serde_json::Value::String(_)) => vec![s.clone()],
+                _ => continue,
+            };
+            for e in entries.iter().filter_map(|e| e.as_str()) {
+                let Some((addr, id)) = e.rsplit_once("/p2p/") else {
+                    continue;
+                };
+                if let (Ok(addr), Ok(id)) = (addr.parse::<Multiaddr>(), id.parse::<PeerId>()) {
+                    self.allowed.entry(id).or_default().insert(addr);
+                }
+            }
+        }
+    }
+
+    fn dial(&mut self, dial: DialId, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let cfg = &self.world.config;
+        self.check(!addrs.is_empty(), "a dial with no address");
+        self.check(peer != local_peer(), "dialed the local peer");
+        for a in &addrs {
+            let listed = self.allowed.get(&peer).is_some_and(|s| s.contains(a));
+            self.check(
+                listed,
+                "dialed an address no document, cache or seed listed",
+            );
+            self.check(
+                cfg.policy.allows(classify(a)),
+                "dialed an address the policy refuses",
+            );
+        }
+        self.in_flight.insert(dial);
+        self.dial_peers.insert(dial, peer);
+        let cap = cfg.max_concurrent_dials;
+        self.check(
+            self.in_flight.len() <= cap,
+            "more dials in flight than the cap",
+        );
+
+        // Outcome: the first address that connects wins; else refused if any refuses; else hang.
+        let sim = self.world.peers.iter().find(|p| p.id == peer);
+        let scripts: Vec<DialScript> = addrs
+            .iter()
+            .map(|a| {
+                sim.and_then(|p| p.addrs.iter().find(|(x, _)| x == a))
+                    .map_or(DialScript::Refuse(Duration::from_millis(1)), |(_, s)| *s)
+            })
+            .collect();
+        let connect = scripts
+            .iter()
+            .filter_map(|s| match s {
+                DialScript::Connect(d) => Some(*d),
+                _ => None,
+            })
+            .min();
+        let refuse = scripts
+            .iter()
+            .filter_map(|s| match s {
+                DialScript::Refuse(d) => Some(*d),
+                _ => None,
+            })
+            .max();
+        let hangs = scripts.iter().any(|s| *s == DialScript::Hang);
+        if let Some(latency) = connect {
+            let addr = addrs
+                .iter()
+                .zip(&scripts)
+                .find(|(_, s)| **s == DialScript::Connect(latency))
+                .map(|(a, _)| a.clone());
+            self.epochs += 1;
+            let epoch = self.epochs;
+            // The world opens the connection when the dial completes.
+            self.schedule(
+                latency,
+                Scheduled::Feed(Input::DialSucceeded { dial, peer, addr }),
+            );
+            self.open_connection(peer, epoch, latency);
+        } else if let (Some(latency), false) = (refuse, hangs) {
+            let error = DialError::Unreachable("connection refused".into());
+            self.schedule(latency, Scheduled::Feed(Input::DialFailed { dial, error }));
+        }
+    }
+
+    fn open_connection(&mut self, peer: PeerId, epoch: u64, after: Duration) {
+        self.conns.insert(peer, epoch);
+        let Some(sim) = self.world.peers.iter().find(|p| p.id == peer).cloned() else {
+            return;
+        };
+        if let Some(d) = sim.probe_delay {
+            self.schedule(after + d, Scheduled::Probe(peer, epoch));
+        }
+        if let Some(d) = sim.drop_after {
+            if self.dropped.insert(peer) {
+                self.schedule(after + d, Scheduled::Drop(peer, epoch));
+            }
+        }
+    }
+
+    fn on_report(&mut self, event: Event) {
+        match event {
+            Event::Connected { peer, .. } => {
+                self.connects += 1;
+                self.connects_this_gen += 1;
+                self.check(
+                    self.connects_this_gen == 1,
+                    "Connected twice in one bootstrap",
+                );
+                let earned = self.dialed_live.get(&peer) == Some(&true);
+                self.check(
+                    earned,
+                    "Connected without an AutoNAT request from a connected peer it dialed",
+                );
+            }
+            Event::Rebootstrapping => {
+                self.gen_start = self.max_fed;
+                self.connects_this_gen = 0;
+            }
+            Event::NatChanged(v) => self.last_nat = Some(v),
+            Event::GaveUp(g) => self.gave_up = Some(g),
+            Event::StatusFetched { .. }
+            | Event::SourceFailed(_)
+            | Event::DialFailed(_)
+            | Event::BootPeerConnected { .. }
+            | Event::RetryScheduled { .. } => {}
+        }
+    }
+
+    // ---- transcript ------------------------------------------------------------------------
+
+    fn describe_input(&self, input: &Input) -> String {
+        match input {
+            Input::Tick => "tick".into(),
+            Input::HttpResponse {
+                request,
+                status,
+                body,
+            } => format!("http {request} {status} ({} B)", body.len()),
+            Input::HttpFailed { request, error } => format!("http {request} failed: {error}"),
+            Input::DialSucceeded { dial, peer, .. } => {
+                format!("dial-ok {dial} {}", self.name(peer))
+            }
+            Input::DialFailed { dial, .. } => format!("dial-failed {dial}"),
+            Input::ConnectionClosed { peer } => format!("closed {}", self.name(peer)),
+            Input::InboundProbeRequest { peer } => format!("inbound-probe {}", self.name(peer)),
+            Input::OwnProbeAnswered { peer, result } => match result {
+                Ok(a) => format!("probe-answer {} reachable at {a}", self.name(peer)),
+                Err(e) => format!("probe-answer {} {e}", self.name(peer)),
+            },
+            Input::NatStatusChanged(v) => format!("nat-status {v}"),
+        }
+    }
+
+    fn describe_action(&self, action: &Action) -> String {
+        match action {
+            Action::FetchStatus { request, url, .. } => format!("fetch {request} {url}"),
+            Action::CancelFetch { request } => format!("cancel {request}"),
+            Action::Dial { dial, peer, addrs } => {
+                format!("dial {dial} {} ({} addr)", self.name(peer), addrs.len())
+            }
+            Action::CancelDial { dial } => format!("cancel {dial}"),
+            Action::ProbeVia { peer } => format!("probe-via {}", self.name(peer)),
+            Action::Disconnect { peer } => format!("disconnect {}", self.name(peer)),
+            Action::PersistState(s) => format!(
+                "persist {} good peer(s), nat {}",
+                s.good_peers.len(),
+                s.nat.name()
+            ),
+            Action::Report(e) => format!("report {}", self.describe_event(e)),
+        }
+    }
+
+    fn describe_event(&self, event: &Event) -> String {
+        match event {
+            Event::StatusFetched {
+                peers,
+                addrs,
+                skipped,
+                ..
+            } => format!("status {peers} peer(s) {addrs} addr(s), {skipped}"),
+            Event::SourceFailed(t) => format!("source-failed {}", t.failure),
+            Event::DialFailed(t) => match &t.failure {
+                pyrsia_boot_core::Failure::Dial { peer, .. } => {
+                    format!("dial-failed {}", self.name(peer))
+                }
+                pyrsia_boot_core::Failure::DialTimeout { peer, .. } => {
+                    format!("dial-timeout {}", self.name(peer))
+                }
+                pyrsia_boot_core::Failure::NoInboundProbe { peer, .. } => {
+                    format!("no-inbound-probe {}", self.name(peer))
+                }
+                pyrsia_boot_core::Failure::ConnectionLost { peer } => {
+                    format!("connection-lost {}", self.name(peer))
+                }
+                other => format!("dial-failed {other}"),
+            },
+            Event::BootPeerConnected { peer, .. } => format!("boot-connected {}", self.name(peer)),
+            Event::Connected { peer, elapsed } => {
+                format!(
+                    "CONNECTED {} after {}ms",
+                    self.name(peer),
+                    elapsed.as_millis()
+                )
+            }
+            Event::NatChanged(v) => format!("nat {}", v.name()),
+            Event::RetryScheduled { round, delay } => {
+                format!("retry round {round} in {}ms", delay.as_millis())
+            }
+            Event::Rebootstrapping => "rebootstrapping".into(),
+            Event::GaveUp(g) => format!("GAVE-UP {:?} after {} round(s)", g.reason, g.rounds),
+        }
+    }
+}

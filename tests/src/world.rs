@@ -1,0 +1,448 @@
+//! A simulated world: boot servers scripted per URL and attempt, boot peers with scripted dial
+//! outcomes and AutoNAT behaviour, and the local node's true reachability.
+//!
+//! [`World::generate`] builds one from bytes (via `arbitrary`), so proptest, the fuzzer and
+//! the benchmarks all draw worlds from the same generator.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use arbitrary::{Result, Unstructured};
+use pyrsia_boot_core::{
+    AddrClass, AddressPolicy, Backoff, CandidateOrder, Config, ConnectedRule, KnownPeer, Multiaddr,
+    PeerId, SourceKind, StatusDocument, Timeouts,
+};
+
+/// A deterministic peer id: the ed25519 key made of 32 copies of `i`.
+pub fn peer(i: u8) -> PeerId {
+    // Deriving a key costs a scalar multiplication; the simulator asks for the same few ids
+    // thousands of times a second, so they are derived once.
+    static IDS: OnceLock<Vec<PeerId>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| (0..=u8::MAX).map(derive_peer).collect());
+    ids[usize::from(i)]
+}
+
+fn derive_peer(i: u8) -> PeerId {
+    libp2p_identity::Keypair::ed25519_from_bytes([i; 32])
+        .expect("32 bytes make an ed25519 key")
+        .public()
+        .to_peer_id()
+}
+
+/// The local node's id in every world.
+pub fn local_peer() -> PeerId {
+    peer(0)
+}
+
+/// What one HTTP attempt does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Answer after `latency` with this status and body.
+    Answer {
+        /// Delay before the answer.
+        latency: Duration,
+        /// HTTP status.
+        status: u16,
+        /// Body bytes.
+        body: Vec<u8>,
+    },
+    /// Fail (connection refused) after `latency`.
+    Fail {
+        /// Delay before the failure.
+        latency: Duration,
+    },
+    /// Never answer.
+    Hang,
+}
+
+/// A boot URL and its replies: attempt `n` gets `replies[min(n, len - 1)]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// The URL.
+    pub url: String,
+    /// Replies by attempt; never empty.
+    pub replies: Vec<Reply>,
+}
+
+/// How a dial to one address goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialScript {
+    /// Connects after the latency.
+    Connect(Duration),
+    /// Refused after the latency.
+    Refuse(Duration),
+    /// Never completes.
+    Hang,
+}
+
+/// A boot peer in the world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimPeer {
+    /// Its id.
+    pub id: PeerId,
+    /// Its addresses and what dialing each does.
+    pub addrs: Vec<(Multiaddr, DialScript)>,
+    /// Delay from connection to its AutoNAT dial request; `None`: it never sends one.
+    pub probe_delay: Option<Duration>,
+    /// Delay before it answers our dial-back request; `None`: it never answers.
+    pub answer_delay: Option<Duration>,
+    /// It closes the first connection this long after it opened; later ones stay up.
+    pub drop_after: Option<Duration>,
+}
+
+/// Whether the simulated node can be dialed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reachability {
+    /// Dial-backs succeed at this address.
+    Public(Multiaddr),
+    /// Dial-backs fail.
+    Private,
+}
+
+/// A misbehaving driver: duplicates, stale replays, time going backwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hostility {
+    /// Seed of the driver's own choices.
+    pub seed: u64,
+    /// Percent of inputs delivered twice.
+    pub duplicate_pct: u8,
+    /// Percent of inputs replayed once more, much later.
+    pub replay_pct: u8,
+    /// Percent of ticks fed with a time in the past.
+    pub backwards_pct: u8,
+}
+
+/// Everything the simulator needs: the machine's configuration and the world's script.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// The machine's configuration.
+    pub config: Config,
+    /// Boot servers, one per `config.boot_urls` entry, same order.
+    pub servers: Vec<Server>,
+    /// Boot peers that exist.
+    pub peers: Vec<SimPeer>,
+    /// The truth about the local node.
+    pub reachability: Reachability,
+    /// AutoNAT dial requests from peers the machine never dialed, at these times.
+    pub stray_probes: Vec<(Duration, PeerId)>,
+    /// A misbehaving driver, if any.
+    pub hostile: Option<Hostility>,
+}
+
+fn millis(u: &mut Unstructured<'_>, lo: u64, hi: u64) -> Result<Duration> {
+    Ok(Duration::from_millis(u.int_in_range(lo..=hi)?))
+}
+
+fn gen_addr(u: &mut Unstructured<'_>, peer: u8) -> Result<Multiaddr> {
+    // Documentation ranges stand in for public addresses; the simulated policy allows them.
+    let ip = match u.int_in_range(0..=9u8)? {
+        0..=5 => format!("/ip4/203.0.113.{peer}"),
+        6 => format!("/ip4/198.51.100.{peer}"),
+        7 => format!("/ip4/10.0.0.{peer}"),
+        8 => "/ip4/127.0.0.1".to_string(),
+        _ => format!("/ip6/2001:db8::{peer}"),
+    };
+    let port = u.int_in_range(4000..=4003u16)?;
+    Ok(format!("{ip}/tcp/{port}")
+        .parse()
+        .expect("generated addresses are valid"))
+}
+
+fn gen_dial(u: &mut Unstructured<'_>) -> Result<DialScript> {
+    Ok(match u.int_in_range(0..=9u8)? {
+        0..=5 => DialScript::Connect(millis(u, 1, 800)?),
+        6..=8 => DialScript::Refuse(millis(u, 1, 300)?),
+        _ => DialScript::Hang,
+    })
+}
+
+fn gen_peer(u: &mut Unstructured<'_>, i: u8) -> Result<SimPeer> {
+    let n = u.int_in_range(1..=3usize)?;
+    let mut addrs = Vec::with_capacity(n);
+    for _ in 0..n {
+        addrs.push((gen_addr(u, i)?, gen_dial(u)?));
+    }
+    let probe_delay = if u.ratio(4, 5)? {
+        Some(millis(u, 1, 3_000)?)
+    } else {
+        None
+    };
+    let answer_delay = if u.ratio(3, 4)? {
+        Some(millis(u, 1, 3_000)?)
+    } else {
+        None
+    };
+    let drop_after = if u.ratio(1, 5)? {
+        Some(millis(u, 10, 20_000)?)
+    } else {
+        None
+    };
+    Ok(SimPeer {
+        id: peer(i),
+        addrs,
+        probe_delay,
+        answer_delay,
+        drop_after,
+    })
+}
+
+fn full_addr(addr: &Multiaddr, id: &PeerId) -> String {
+    format!("{addr}/p2p/{id}")
+}
+
+fn gen_body(u: &mut Unstructured<'_>, peers: &[SimPeer]) -> Result<Vec<u8>> {
+    match u.int_in_range(0..=9u8)? {
+        0 => {
+            // Garbage.
+            let n = u.int_in_range(0..=64usize)?.min(u.len());
+            Ok(u.bytes(n)?.to_vec())
+        }
+        1 => Ok(b"{\"peer_addrs\": 7}".to_vec()),
+        _ => {
+            let mut addrs = Vec::new();
+            for p in peers {
+                if u.ratio(2, 3)? {
+                    addrs.extend(p.addrs.iter().map(|(a, _)| full_addr(a, &p.id)));
+                }
+            }
+            if u.ratio(1, 4)? {
+                addrs.push(full_addr(
+                    &"/ip4/203.0.113.99/tcp/1".parse().expect("valid"),
+                    &local_peer(),
+                ));
+            }
+            if u.ratio(1, 4)? {
+                addrs.push("/ip4/203.0.113.1/tcp/1".into()); // no /p2p
+            }
+            if u.ratio(1, 5)? && !addrs.is_empty() {
+                let dup = addrs[0].clone();
+                addrs.push(dup);
+            }
+            let doc = StatusDocument {
+                peers_count: u.int_in_range(0..=50)?,
+                peer_id: peers.first().map(|p| p.id.to_string()).unwrap_or_default(),
+                peer_addrs: addrs,
+                peer_loads: Vec::new(),
+            };
+            Ok(doc.to_json())
+        }
+    }
+}
+
+fn gen_reply(u: &mut Unstructured<'_>, peers: &[SimPeer]) -> Result<Reply> {
+    Ok(match u.int_in_range(0..=9u8)? {
+        0..=5 => Reply::Answer {
+            latency: millis(u, 1, 1_500)?,
+            status: 200,
+            body: gen_body(u, peers)?,
+        },
+        6 => Reply::Answer {
+            latency: millis(u, 1, 500)?,
+            status: *u.choose(&[404u16, 500, 503])?,
+            body: b"oops".to_vec(),
+        },
+        7 | 8 => Reply::Fail {
+            latency: millis(u, 1, 500)?,
+        },
+        _ => Reply::Hang,
+    })
+}
+
+fn known(u: &mut Unstructured<'_>, peers: &[SimPeer]) -> Result<Vec<KnownPeer>> {
+    let mut out = Vec::new();
+    for p in peers {
+        if u.ratio(1, 3)? {
+            out.push(KnownPeer {
+                id: p.id,
+                addrs: p.addrs.iter().map(|(a, _)| a.clone()).collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl World {
+    /// Draws a world from bytes. Any byte string gives a valid world.
+    pub fn generate(u: &mut Unstructured<'_>) -> Result<World> {
+        let n_peers = u.int_in_range(1..=5u8)?;
+        let mut peers = Vec::new();
+        for i in 1..=n_peers {
+            peers.push(gen_peer(u, i)?);
+        }
+        let n_urls = u.int_in_range(0..=3usize)?;
+        let mut servers = Vec::new();
+        for i in 0..n_urls {
+            let n = u.int_in_range(1..=3usize)?;
+            let mut replies = Vec::new();
+            for _ in 0..n {
+                replies.push(gen_reply(u, &peers)?);
+            }
+            servers.push(Server {
+                url: format!("http://boot-{i}.test/status"),
+                replies,
+            });
+        }
+        let source_order = match u.int_in_range(0..=2u8)? {
+            0 => vec![SourceKind::Cache, SourceKind::Urls, SourceKind::Seeds],
+            1 => vec![SourceKind::Urls, SourceKind::Seeds, SourceKind::Cache],
+            _ => vec![SourceKind::Seeds, SourceKind::Urls],
+        };
+        let policy = if u.arbitrary()? {
+            AddressPolicy::allow_private()
+        } else {
+            AddressPolicy::public_only().with(AddrClass::Documentation)
+        };
+        let config = Config {
+            local_peer: Some(local_peer()),
+            boot_urls: servers.iter().map(|s| s.url.clone()).collect(),
+            seeds: known(u, &peers)?,
+            cache: known(u, &peers)?,
+            source_order,
+            policy,
+            candidate_order: if u.arbitrary()? {
+                CandidateOrder::LeastLoaded
+            } else {
+                CandidateOrder::AsListed
+            },
+            max_concurrent_dials: u.int_in_range(1..=3usize)?,
+            connected_rule: if u.ratio(1, 4)? {
+                ConnectedRule::InboundOrOwnProbe
+            } else {
+                ConnectedRule::InboundProbeRequest
+            },
+            timeouts: Timeouts {
+                http: millis(u, 100, 3_000)?,
+                dial: millis(u, 100, 3_000)?,
+                inbound_probe: millis(u, 100, 4_000)?,
+                own_probe: millis(u, 100, 4_000)?,
+            },
+            backoff: Backoff {
+                initial: millis(u, 1, 1_000)?,
+                cap: millis(u, 100, 8_000)?,
+                max_rounds: u.int_in_range(1..=7)?,
+            },
+            budget: millis(u, 500, 60_000)?,
+            own_probe_attempts: u.int_in_range(0..=3)?,
+            rng_seed: u.arbitrary()?,
+            ..Config::default()
+        };
+        let reachability = if u.arbitrary()? {
+            Reachability::Public("/ip4/203.0.113.200/tcp/4001".parse().expect("valid"))
+        } else {
+            Reachability::Private
+        };
+        let mut stray_probes = Vec::new();
+        if u.ratio(1, 4)? {
+            stray_probes.push((millis(u, 0, 5_000)?, peer(u.int_in_range(6..=9)?)));
+        }
+        let hostile = if u.ratio(1, 3)? {
+            Some(Hostility {
+                seed: u.arbitrary()?,
+                duplicate_pct: u.int_in_range(0..=30)?,
+                replay_pct: u.int_in_range(0..=30)?,
+                backwards_pct: u.int_in_range(0..=30)?,
+            })
+        } else {
+            None
+        };
+        Ok(World {
+            config,
+            servers,
+            peers,
+            reachability,
+            stray_probes,
+            hostile,
+        })
+    }
+
+    /// Draws a world from raw bytes (the fuzzer's and proptest's entry point).
+    pub fn from_bytes(data: &[u8]) -> World {
+        let mut u = Unstructured::new(data);
+        // `generate` only fails when told to by `Unstructured`, which never does for these
+        // calls (they fall back to defaults when the bytes run out).
+        World::generate(&mut u).expect("generation from exhausted bytes uses defaults")
+    }
+}
+
+impl SimPeer {
+    /// A well-behaved boot peer: one address at `203.0.113.<i>:4001` that connects after
+    /// `latency`; it sends its AutoNAT request and answers ours after `latency` as well.
+    pub fn good(i: u8, latency: Duration) -> SimPeer {
+        SimPeer {
+            id: peer(i),
+            addrs: vec![(
+                format!("/ip4/203.0.113.{i}/tcp/4001")
+                    .parse()
+                    .expect("valid address"),
+                DialScript::Connect(latency),
+            )],
+            probe_delay: Some(latency),
+            answer_delay: Some(latency),
+            drop_after: None,
+        }
+    }
+
+    /// The same peer with every address refusing dials.
+    pub fn dead(mut self) -> SimPeer {
+        for (_, s) in &mut self.addrs {
+            *s = DialScript::Refuse(Duration::from_millis(1));
+        }
+        self
+    }
+
+    /// The peer as a seed or cache entry.
+    pub fn known(&self) -> KnownPeer {
+        KnownPeer {
+            id: self.id,
+            addrs: self.addrs.iter().map(|(a, _)| a.clone()).collect(),
+        }
+    }
+}
+
+/// The /status body a boot node serving `peers` would send (the first one serving).
+pub fn document(peers: &[&SimPeer]) -> Vec<u8> {
+    StatusDocument {
+        peers_count: 0,
+        peer_id: peers.first().map(|p| p.id.to_string()).unwrap_or_default(),
+        peer_addrs: peers
+            .iter()
+            .flat_map(|p| p.addrs.iter().map(|(a, _)| full_addr(a, &p.id)))
+            .collect(),
+        peer_loads: Vec::new(),
+    }
+    .to_json()
+}
+
+/// A `200 OK` reply with `body` after `latency`.
+pub fn ok(latency: Duration, body: Vec<u8>) -> Reply {
+    Reply::Answer {
+        latency,
+        status: 200,
+        body,
+    }
+}
+
+/// One boot URL serving three good peers, a public local node, default timeouts; the policy
+/// treats documentation ranges as public.
+pub fn simple_world(seed: u64, latency: Duration) -> World {
+    let peers: Vec<SimPeer> = (1..=3).map(|i| SimPeer::good(i, latency)).collect();
+    let body = document(&peers.iter().collect::<Vec<_>>());
+    let url = "http://boot.test/status".to_string();
+    World {
+        config: Config {
+            local_peer: Some(local_peer()),
+            boot_urls: vec![url.clone()],
+            policy: AddressPolicy::public_only().with(AddrClass::Documentation),
+            rng_seed: seed,
+            ..Config::default()
+        },
+        servers: vec![Server {
+            url,
+            replies: vec![ok(latency, body)],
+        }],
+        peers,
+        reachability: Reachability::Public("/ip4/203.0.113.200/tcp/4001".parse().expect("valid")),
+        stray_probes: Vec::new(),
+        hostile: None,
+    }
+}
