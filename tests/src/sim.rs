@@ -24,6 +24,8 @@ pub const MAX_VIRTUAL_TIME: Duration = Duration::from_secs(3_600);
 pub struct Outcome {
     /// One line per input fed and action taken, with virtual times.
     pub transcript: Vec<String>,
+    /// Every action the machine emitted, with its virtual time.
+    pub actions: Vec<(Duration, Action)>,
     /// The machine's status at the end.
     pub status: Status,
     /// `Connected` reports over the run.
@@ -63,6 +65,7 @@ struct Sim<'w> {
     queue: BTreeMap<(Instant, u64), Scheduled>,
     seq: u64,
     transcript: Vec<String>,
+    actions: Vec<(Duration, Action)>,
     names: BTreeMap<PeerId, String>,
     hostile: Option<SeededRng>,
     // The world's side.
@@ -84,6 +87,46 @@ struct Sim<'w> {
     last_nat: Option<NatVerdict>,
     gave_up: Option<GaveUp>,
     steps: u64,
+}
+
+impl Outcome {
+    /// The reports, in order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.actions.iter().filter_map(|(_, a)| match a {
+            Action::Report(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// The peers dialed, in order.
+    pub fn dialed(&self) -> Vec<PeerId> {
+        self.actions
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::Dial { peer, .. } => Some(*peer),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The URLs fetched, in order.
+    pub fn fetched(&self) -> Vec<&str> {
+        self.actions
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::FetchStatus { url, .. } => Some(url.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The peer of the first `Connected` report and when it came.
+    pub fn first_connect(&self) -> Option<(PeerId, Duration)> {
+        self.events().find_map(|e| match e {
+            Event::Connected { peer, elapsed } => Some((*peer, *elapsed)),
+            _ => None,
+        })
+    }
 }
 
 impl<'w> Sim<'w> {
@@ -112,6 +155,7 @@ impl<'w> Sim<'w> {
             queue: BTreeMap::new(),
             seq: 0,
             transcript: Vec::new(),
+            actions: Vec::new(),
             names,
             hostile: world.hostile.map(|h| SeededRng::new(h.seed)),
             attempts: BTreeMap::new(),
@@ -176,6 +220,7 @@ impl<'w> Sim<'w> {
         }
         Outcome {
             transcript: self.transcript,
+            actions: self.actions,
             status: self.machine.status(),
             connects: self.connects,
             gave_up: self.gave_up,
@@ -318,6 +363,7 @@ impl<'w> Sim<'w> {
         while let Some(action) = self.machine.poll_action() {
             self.check(self.gave_up.is_none(), "an action after GaveUp");
             self.log(format!("> {}", self.describe_action(&action)));
+            self.actions.push((self.now - self.base, action.clone()));
             self.act(action);
         }
         if let Some(t) = self.machine.poll_timeout() {

@@ -446,3 +446,30 @@ pub fn simple_world(seed: u64, latency: Duration) -> World {
         hostile: None,
     }
 }
+
+impl World {
+    /// Appends a boot URL with its scripted replies.
+    pub fn add_url(&mut self, url: &str, replies: Vec<Reply>) {
+        self.config.boot_urls.push(url.into());
+        self.servers.push(Server {
+            url: url.into(),
+            replies,
+        });
+    }
+
+    /// The /status body listing every peer of this world.
+    pub fn full_document(&self) -> Vec<u8> {
+        document(&self.peers.iter().collect::<Vec<_>>())
+    }
+
+    /// This world with its first URL answering `replies`, then a second URL that works.
+    pub fn first_url_then_good(mut self, replies: Vec<Reply>) -> World {
+        self.servers[0].replies = replies;
+        let body = self.full_document();
+        self.add_url(
+            "http://boot-b.test/status",
+            vec![ok(Duration::from_millis(20), body)],
+        );
+        self
+    }
+}

@@ -1,0 +1,102 @@
+//! Golden transcripts: the control flow of the happy path and each main failure path, at a
+//! glance. A change in behaviour shows up as a diff of `tests/golden/*.txt`; after checking it
+//! is intended, regenerate with `UPDATE_GOLDEN=1 cargo test -p pyrsia-boot-tests --test golden`.
+
+use std::time::Duration;
+
+use pyrsia_boot_tests::world::{simple_world, Reply};
+use pyrsia_boot_tests::{run, World};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn base() -> World {
+    let mut w = simple_world(7, 20 * MS);
+    w.config.max_concurrent_dials = 1;
+    w
+}
+
+fn check(name: &str, world: World) {
+    let got = run(&world).transcript.join("\n") + "\n";
+    let path = format!("{}/golden/{name}.txt", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &got).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {path}: {e} (run with UPDATE_GOLDEN=1 to create it)"));
+    assert!(
+        got == want,
+        "transcript {name} changed.\n--- want\n{want}--- got\n{got}\
+         (if intended: UPDATE_GOLDEN=1 cargo test -p pyrsia-boot-tests --test golden)"
+    );
+}
+
+#[test]
+fn happy_path() {
+    check("happy_path", base());
+}
+
+#[test]
+fn first_url_answers_500() {
+    let w = base().first_url_then_good(vec![Reply::Answer {
+        latency: 5 * MS,
+        status: 500,
+        body: b"boom".to_vec(),
+    }]);
+    check("first_url_500", w);
+}
+
+#[test]
+fn garbage_body_then_good() {
+    check(
+        "garbage_then_good",
+        base().first_url_then_good(vec![pyrsia_boot_tests::world::ok(
+            5 * MS,
+            b"\x00garbage".to_vec(),
+        )]),
+    );
+}
+
+#[test]
+fn first_boot_peer_dead() {
+    let mut w = base();
+    w.peers[0] = w.peers[0].clone().dead();
+    check("dead_peer", w);
+}
+
+#[test]
+fn boot_peer_never_probes() {
+    let mut w = base();
+    w.peers[0].probe_delay = None;
+    check("no_inbound_probe", w);
+}
+
+#[test]
+fn every_source_fails() {
+    let mut w = base();
+    w.servers[0].replies = vec![Reply::Fail { latency: 5 * MS }];
+    w.config.backoff.max_rounds = 3;
+    check("every_source_fails", w);
+}
+
+#[test]
+fn budget_runs_out() {
+    let mut w = base();
+    w.servers[0].replies = vec![Reply::Hang];
+    w.config.budget = Duration::from_secs(12);
+    check("budget_exhausted", w);
+}
+
+#[test]
+fn connection_lost_then_rebootstrap() {
+    let mut w = base();
+    w.peers[0].drop_after = Some(Duration::from_secs(2));
+    check("rebootstrap", w);
+}
+
+#[test]
+fn behind_nat() {
+    let mut w = base();
+    w.reachability = pyrsia_boot_tests::world::Reachability::Private;
+    check("behind_nat", w);
+}

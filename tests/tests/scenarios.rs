@@ -1,0 +1,359 @@
+//! Scenarios, one behaviour each, run in the simulator (which also checks every invariant).
+
+use std::time::Duration;
+
+use pyrsia_boot_core::{
+    Action, AddressPolicy, CandidateOrder, ConnectedRule, Event, Failure, GiveUpReason, NatVerdict,
+    PhaseName, Snapshot, SourceKind, SourceName,
+};
+use pyrsia_boot_tests::world::{ok, simple_world, DialScript, Reachability, Reply};
+use pyrsia_boot_tests::{peer, run, World};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn base() -> World {
+    simple_world(7, 20 * MS)
+}
+
+fn failures(out: &pyrsia_boot_tests::Outcome) -> Vec<Failure> {
+    out.events()
+        .filter_map(|e| match e {
+            Event::SourceFailed(t) | Event::DialFailed(t) => Some(t.failure.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn connects_through_the_first_boot_url_and_learns_it_is_public() {
+    let out = run(&base());
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    assert_eq!(out.first_connect(), Some((peer(1), 60 * MS)));
+    let public = "/ip4/203.0.113.200/tcp/4001".parse().expect("valid");
+    assert_eq!(out.status.nat, NatVerdict::Public(public));
+    assert_eq!(out.fetched(), ["http://boot.test/status"]);
+}
+
+#[test]
+fn falls_back_to_the_second_url_when_the_first_answers_500() {
+    let w = base().first_url_then_good(vec![Reply::Answer {
+        latency: 5 * MS,
+        status: 500,
+        body: b"boom".to_vec(),
+    }]);
+    let out = run(&w);
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    assert_eq!(failures(&out), [Failure::HttpStatus(500)]);
+    assert_eq!(out.fetched().len(), 2);
+}
+
+#[test]
+fn moves_past_a_garbage_body_to_the_next_url() {
+    let out = run(&base().first_url_then_good(vec![ok(5 * MS, b"<html>".to_vec())]));
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    let f = failures(&out);
+    assert!(
+        matches!(&f[..], [Failure::BadDocument(e)] if e.to_string().starts_with("body is not valid JSON")),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn times_out_a_hanging_boot_url_and_tries_the_next() {
+    let out = run(&base().first_url_then_good(vec![Reply::Hang]));
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    assert_eq!(
+        failures(&out),
+        [Failure::HttpTimeout(Duration::from_secs(5))]
+    );
+    let cancelled = out
+        .actions
+        .iter()
+        .any(|(t, a)| matches!(a, Action::CancelFetch { .. }) && *t == Duration::from_secs(5));
+    assert!(cancelled, "the hung request is cancelled at its deadline");
+}
+
+#[test]
+fn skips_a_dead_boot_peer_and_connects_through_another() {
+    let mut w = base();
+    w.peers[0] = w.peers[0].clone().dead();
+    w.config.max_concurrent_dials = 1;
+    let out = run(&w);
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+    assert_eq!(out.dialed(), [peer(1), peer(2)]);
+}
+
+#[test]
+fn drops_a_boot_peer_that_never_sends_its_probe_and_tries_the_next() {
+    let mut w = base();
+    w.peers[0].probe_delay = None;
+    w.config.max_concurrent_dials = 1;
+    let out = run(&w);
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+    let disconnected = out
+        .actions
+        .iter()
+        .any(|(_, a)| *a == Action::Disconnect { peer: peer(1) });
+    assert!(disconnected);
+    assert!(failures(&out)
+        .iter()
+        .any(|f| matches!(f, Failure::NoInboundProbe { peer: p, .. } if *p == peer(1))));
+}
+
+#[test]
+fn tries_cached_peers_before_boot_urls() {
+    let mut w = base();
+    w.config.cache = vec![w.peers[2].known()];
+    let out = run(&w);
+    assert!(out.fetched().is_empty(), "the cache sufficed");
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(3)));
+}
+
+#[test]
+fn falls_back_to_seeds_after_every_url_fails() {
+    let mut w = base();
+    w.servers[0].replies = vec![Reply::Fail { latency: 5 * MS }];
+    w.config.seeds = vec![w.peers[1].known()];
+    let out = run(&w);
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+}
+
+#[test]
+fn follows_a_configured_source_order() {
+    let mut w = base();
+    w.config.seeds = vec![w.peers[1].known()];
+    w.config.source_order = vec![SourceKind::Seeds, SourceKind::Urls];
+    let out = run(&w);
+    assert!(out.fetched().is_empty());
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+}
+
+#[test]
+fn gives_up_after_every_boot_url_fails_listing_what_was_tried() {
+    let mut w = base();
+    w.servers[0].replies = vec![Reply::Fail { latency: 5 * MS }];
+    w.add_url(
+        "http://boot-b.test/status",
+        vec![Reply::Answer {
+            latency: 5 * MS,
+            status: 503,
+            body: Vec::new(),
+        }],
+    );
+    w.config.backoff.max_rounds = 3;
+    let out = run(&w);
+    let g = out.gave_up.clone().expect("gave up");
+    assert_eq!(g.reason, GiveUpReason::RoundsExhausted);
+    assert_eq!(g.rounds, 3);
+    assert_eq!(g.tried.len(), 6, "two URLs, three rounds");
+    assert_eq!(
+        g.tried[1].source,
+        SourceName::Url("http://boot-b.test/status".into())
+    );
+    let text = g.to_string();
+    assert!(
+        text.contains("http://boot.test/status: connect failed: connection refused"),
+        "{text}"
+    );
+    assert!(text.contains("HTTP status 503"), "{text}");
+    assert_eq!(out.fetched().len(), 6);
+}
+
+#[test]
+fn retries_rounds_with_jittered_exponential_backoff() {
+    let mut w = base();
+    w.servers[0].replies = vec![Reply::Fail { latency: MS }];
+    w.config.backoff.max_rounds = 6;
+    w.config.budget = Duration::from_secs(600);
+    let delays = |seed: u64| -> Vec<Duration> {
+        let mut w = w.clone();
+        w.config.rng_seed = seed;
+        run(&w)
+            .events()
+            .filter_map(|e| match e {
+                Event::RetryScheduled { delay, .. } => Some(*delay),
+                _ => None,
+            })
+            .collect()
+    };
+    let (a, b) = (delays(1), delays(2));
+    assert_eq!(a.len(), 5);
+    for (round, d) in a.iter().enumerate() {
+        assert!(
+            *d <= w.config.backoff.ceiling(round as u32),
+            "round {round}: {d:?}"
+        );
+    }
+    assert_ne!(a, b, "different seeds spread retries differently");
+    assert_eq!(a, delays(1), "the same seed replays the same schedule");
+}
+
+#[test]
+fn gives_up_when_the_budget_runs_out() {
+    let mut w = base();
+    w.servers[0].replies = vec![Reply::Hang];
+    w.config.budget = Duration::from_secs(12);
+    w.config.backoff.initial = Duration::from_secs(1);
+    let out = run(&w);
+    let g = out.gave_up.expect("gave up");
+    assert_eq!(g.reason, GiveUpReason::BudgetExhausted);
+    assert!(out.elapsed <= Duration::from_secs(12), "{:?}", out.elapsed);
+}
+
+#[test]
+fn gives_up_at_once_without_any_source() {
+    let mut w = base();
+    w.config.boot_urls.clear();
+    w.servers.clear();
+    let out = run(&w);
+    assert_eq!(out.gave_up.map(|g| g.reason), Some(GiveUpReason::NoSources));
+    assert_eq!(out.elapsed, Duration::ZERO);
+}
+
+#[test]
+fn rebootstraps_when_the_boot_connection_is_lost() {
+    let mut w = base();
+    w.config.max_concurrent_dials = 1;
+    w.peers[0].drop_after = Some(Duration::from_secs(2));
+    let out = run(&w);
+    assert_eq!(out.connects, 2);
+    let rebootstrapped = out.events().any(|e| *e == Event::Rebootstrapping);
+    assert!(rebootstrapped);
+    // The lost peer comes first from the cache, and it answers again (it drops only once).
+    assert_eq!(out.status.boot_peer, Some(peer(1)));
+    assert_eq!(out.status.counters.bootstraps, 2);
+}
+
+#[test]
+fn reports_private_when_the_dial_back_fails() {
+    let mut w = base();
+    w.reachability = Reachability::Private;
+    let out = run(&w);
+    assert_eq!(out.status.nat, NatVerdict::Private);
+    let reports: Vec<&NatVerdict> = out
+        .events()
+        .filter_map(|e| match e {
+            Event::NatChanged(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reports, [&NatVerdict::Private], "reported once, on change");
+}
+
+#[test]
+fn asks_again_for_a_dial_back_that_is_never_answered() {
+    let mut w = base();
+    w.config.max_concurrent_dials = 1;
+    w.peers[0].answer_delay = None;
+    let out = run(&w);
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    assert_eq!(out.status.nat, NatVerdict::Unknown);
+    assert_eq!(out.status.counters.own_probes, w.config.own_probe_attempts);
+}
+
+#[test]
+fn ignores_inbound_probes_from_peers_it_never_dialed() {
+    let mut w = base();
+    w.peers[0] = w.peers[0].clone().dead();
+    w.peers[1] = w.peers[1].clone().dead();
+    w.peers[2] = w.peers[2].clone().dead();
+    w.stray_probes = vec![(5 * MS, peer(9)), (15 * MS, peer(1))];
+    w.config.backoff.max_rounds = 1;
+    let out = run(&w);
+    assert_eq!(out.status.phase, PhaseName::GaveUp);
+    assert_eq!(out.status.counters.inbound_probes, 0);
+    assert!(out.status.counters.ignored_inputs >= 2);
+}
+
+#[test]
+fn dials_the_least_loaded_peer_first_when_asked() {
+    let mut w = base();
+    w.config.candidate_order = CandidateOrder::LeastLoaded;
+    w.config.max_concurrent_dials = 1;
+    let mut doc: serde_json::Value = serde_json::from_slice(&w.full_document()).expect("json");
+    doc["peers_count"] = 40.into();
+    doc["peer_loads"] = serde_json::json!([
+        {"peer_id": peer(2).to_string(), "peers_count": 9},
+        {"peer_id": peer(3).to_string(), "peers_count": 2},
+    ]);
+    w.servers[0].replies = vec![ok(MS, doc.to_string().into_bytes())];
+    let out = run(&w);
+    assert_eq!(out.dialed()[0], peer(3));
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(3)));
+}
+
+#[test]
+fn counts_our_own_answered_probe_as_connected_when_configured() {
+    let mut w = base();
+    w.config.max_concurrent_dials = 1;
+    w.peers[0].probe_delay = None; // never sends its own request
+    w.config.connected_rule = ConnectedRule::InboundOrOwnProbe;
+    let out = run(&w);
+    assert_eq!(out.first_connect(), Some((peer(1), 60 * MS)));
+}
+
+#[test]
+fn never_dials_loopback_addresses_from_a_public_list() {
+    let mut w = base();
+    w.peers[0].addrs[0].0 = "/ip4/127.0.0.1/tcp/4001".parse().expect("valid");
+    w.servers[0].replies = vec![ok(MS, w.full_document())];
+    let out = run(&w);
+    assert!(!out.dialed().contains(&peer(1)));
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+    let skipped = out.events().find_map(|e| match e {
+        Event::StatusFetched { skipped, .. } => Some(*skipped),
+        _ => None,
+    });
+    assert_eq!(
+        skipped.map(|s| s.to_string()).as_deref(),
+        Some("1 not routable")
+    );
+
+    w.config.policy = AddressPolicy::allow_private();
+    let out = run(&w);
+    assert_eq!(out.dialed()[0], peer(1));
+}
+
+#[test]
+fn times_out_a_hanging_dial() {
+    let mut w = base();
+    w.peers[0].addrs[0].1 = DialScript::Hang;
+    w.config.max_concurrent_dials = 1;
+    let out = run(&w);
+    assert!(matches!(failures(&out)[..], [Failure::DialTimeout { .. }]));
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+}
+
+#[test]
+fn persists_good_peers_and_the_verdict_and_restores_them_as_stale() {
+    let out = run(&base());
+    let snapshot: Snapshot = out
+        .actions
+        .iter()
+        .rev()
+        .find_map(|(_, a)| match a {
+            Action::PersistState(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("persisted");
+    assert_eq!(snapshot.good_peers[0].id, peer(1));
+    assert!(matches!(snapshot.nat, NatVerdict::Public(_)));
+
+    // Next start: the cached peer is tried first; the old verdict is reported as stale until
+    // a dial-back confirms it.
+    let mut w = base();
+    w.config.restore(snapshot.clone());
+    w.peers[0].answer_delay = None;
+    w.config.max_concurrent_dials = 1;
+    let out = run(&w);
+    assert!(out.fetched().is_empty());
+    assert_eq!(out.status.nat, snapshot.nat);
+    assert!(out.status.nat_stale, "not re-confirmed");
+
+    let mut w = base();
+    w.config.restore(snapshot);
+    w.reachability = Reachability::Private;
+    let out = run(&w);
+    assert_eq!(out.status.nat, NatVerdict::Private);
+    assert!(!out.status.nat_stale);
+}
