@@ -89,6 +89,7 @@
 pub mod addr;
 pub mod backoff;
 pub mod config;
+mod fastpath;
 pub mod io;
 pub mod machine;
 pub mod nat;

@@ -16,6 +16,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::{Deserialize, Serialize};
 
 use crate::addr::{classify, AddrClass, AddressPolicy};
+use crate::fastpath;
 
 /// Caps that bound the work and memory one document can cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,12 +334,18 @@ impl<'o> Builder<'o> {
     }
 
     fn peer_id(&mut self, text: &str) -> Option<PeerId> {
-        if let Some((s, id)) = &self.last_id {
+        if let Some((s, id)) = &mut self.last_id {
             if s == text {
                 return Some(*id);
             }
+            let new = fastpath::peer_id(text)?;
+            // Reuse the buffer: one allocation per document, not per peer.
+            s.clear();
+            s.push_str(text);
+            *id = new;
+            return Some(new);
         }
-        let id = PeerId::from_str(text).ok()?;
+        let id = fastpath::peer_id(text)?;
         self.last_id = Some((text.to_owned(), id));
         Some(id)
     }
@@ -354,10 +361,10 @@ impl<'o> Builder<'o> {
         if text.len() > limits.max_addr_len {
             return Err(SkipReason::TooLong);
         }
-        let Some(cut) = text.rfind("/p2p/") else {
-            return Err(match Multiaddr::from_str(text) {
-                Ok(_) => SkipReason::MissingPeerId,
-                Err(_) => SkipReason::Unparsable,
+        let Some(cut) = fastpath::rfind_p2p(text) else {
+            return Err(match fastpath::multiaddr(text) {
+                Some(_) => SkipReason::MissingPeerId,
+                None => SkipReason::Unparsable,
             });
         };
         let id = self
@@ -366,7 +373,7 @@ impl<'o> Builder<'o> {
         if cut == 0 {
             return Err(SkipReason::NoTransport);
         }
-        let addr = Multiaddr::from_str(&text[..cut]).map_err(|_| SkipReason::Unparsable)?;
+        let addr = fastpath::multiaddr(&text[..cut]).ok_or(SkipReason::Unparsable)?;
         if self.options.local_peer == Some(id) {
             return Err(SkipReason::LocalPeer);
         }
@@ -375,7 +382,8 @@ impl<'o> Builder<'o> {
             return Err(SkipReason::NotRoutable);
         }
         let limits = &self.options.limits;
-        let slot = match self.peers.iter().position(|p| p.id == id) {
+        // Documents list a peer's addresses together: look from the newest peer backwards.
+        let slot = match self.peers.iter().rposition(|p| p.id == id) {
             Some(i) => i,
             None if self.peers.len() >= limits.max_peers => return Err(SkipReason::TooManyPeers),
             None => {
@@ -453,7 +461,7 @@ impl<'de> Visitor<'de> for DocVisitor<'_, '_> {
                 "peer_id" => {
                     b.mark_seen(SEEN_ID, "peer_id")?;
                     let id = match map.next_value::<Loose<'de>>()? {
-                        Loose::Str(s) => PeerId::from_str(&s).ok(),
+                        Loose::Str(s) => b.peer_id(&s),
                         Loose::Null => continue,
                         _ => None,
                     };

@@ -525,7 +525,7 @@ impl<'w> Sim<'w> {
                 _ => None,
             })
             .max();
-        let hangs = scripts.iter().any(|s| *s == DialScript::Hang);
+        let hangs = scripts.contains(&DialScript::Hang);
         if let Some(latency) = connect {
             let addr = addrs
                 .iter()

@@ -1,5 +1,5 @@
 //! Prints the simulator's transcript of the world drawn from the bytes of a file (or of the
-//! simple world when no file is given): `cargo run -p pyrsia-boot-tests --example transcript -- FILE`.
+//! simple world when no file is given): `cargo run -p pyrsia-boot-tests --example simulate -- FILE`.
 #![allow(clippy::print_stdout)]
 
 fn main() {

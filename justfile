@@ -1,0 +1,60 @@
+# pyrsia-boot tasks. Build and test per package (-p): a workspace-wide build unifies features
+# and would drag one adapter's runtime into another's tree.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+core_pkgs := "-p pyrsia-boot-core -p pyrsia-boot-tests"
+
+# List the recipes.
+default:
+    @just --list
+
+# A simulated bootstrap, printed as a transcript (the loopback demo arrives with the CLI).
+demo:
+    cargo run --release -q -p pyrsia-boot-tests --example simulate
+
+# The test suite: parser, machine scenarios, golden transcripts, properties, corpus replay.
+test:
+    cargo test {{core_pkgs}}
+
+# Type-check every package, tests and benches included.
+check:
+    cargo check {{core_pkgs}} --all-targets
+
+# Formatting, clippy with warnings as errors (per package), and the purity checks.
+lint: purity
+    cargo fmt --all -- --check
+    cargo clippy -p pyrsia-boot-core --all-targets -- -D warnings
+    cargo clippy -p pyrsia-boot-tests --all-targets -- -D warnings
+
+# The core must not depend on any runtime, async or swarm crate (DESIGN §4).
+purity:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tree=$(cargo tree -p pyrsia-boot-core -e normal --prefix none)
+    if bad=$(grep -E '^(async-std|async-io|smol|tokio|futures|libp2p-swarm)(-[a-z0-9-]+)? v' <<<"$tree"); then
+        echo "pyrsia-boot-core must stay pure, but its tree contains:"; echo "$bad"; exit 1
+    fi
+    echo "purity: pyrsia-boot-core has no runtime, async or swarm dependency"
+
+# Live fuzzing on nightly: `just fuzz status_parser 600` (corpus in fuzz/corpus, seeds in fuzz/seeds).
+fuzz TARGET SECONDS="60":
+    mkdir -p fuzz/corpus/{{TARGET}}
+    cd fuzz && cargo +nightly fuzz run {{TARGET}} corpus/{{TARGET}} seeds/{{TARGET}} -- -max_total_time={{SECONDS}} -print_final_stats=1
+
+# Build the fuzz targets on nightly without running them.
+fuzz-build:
+    cd fuzz && cargo +nightly fuzz build
+
+# Replay the committed seed corpus (and any local corpus) through the fuzz bodies, on stable.
+fuzz-replay:
+    cargo test -p pyrsia-boot-tests --test corpus_replay
+
+# Benchmarks: parser vs serde_json::Value and bootstraps/s side by side, then allocation counts.
+bench:
+    cargo bench -p pyrsia-boot-tests --bench core
+    cargo bench -p pyrsia-boot-tests --bench alloc
+
+# Regenerate the golden transcripts after an intended behaviour change (review the diff!).
+golden:
+    UPDATE_GOLDEN=1 cargo test -p pyrsia-boot-tests --test golden
