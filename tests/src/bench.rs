@@ -95,3 +95,24 @@ pub fn instant_bootstrap(body: &[u8], start: Instant) -> Option<PeerId> {
         machine.handle(now, input);
     }
 }
+
+/// The straightforward way to read a boot list: parse into `serde_json::Value`, then parse
+/// every entry with the general `Multiaddr` and `PeerId` parsers. The baseline for what the
+/// streaming parser's validation costs. Returns the number of valid entries.
+pub fn value_then_validate(body: &[u8]) -> usize {
+    use std::str::FromStr;
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return 0;
+    };
+    let Some(entries) = value.get("peer_addrs").and_then(|v| v.as_array()) else {
+        return 0;
+    };
+    entries
+        .iter()
+        .filter_map(|e| e.as_str())
+        .filter_map(|s| s.rsplit_once("/p2p/"))
+        .filter(|(addr, id)| {
+            pyrsia_boot_core::Multiaddr::from_str(addr).is_ok() && PeerId::from_str(id).is_ok()
+        })
+        .count()
+}
