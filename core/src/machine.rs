@@ -842,6 +842,9 @@ impl BootstrapMachine {
             if self.boot_conns.is_empty() {
                 self.report(Event::Rebootstrapping);
                 self.start_bootstrap();
+            } else if self.boot_peer == Some(peer) {
+                // Still connected through another boot peer we dialed; report that one.
+                self.boot_peer = self.boot_conns.keys().next().copied();
             }
         } else {
             self.note_dial_failure(conn.source, Failure::ConnectionLost { peer });

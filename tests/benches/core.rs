@@ -79,7 +79,13 @@ fn main() {
                 black_box(value_then_validate(black_box(body)));
             },
         );
-        let us = |t: f64| format!("{:.2} µs ({:.0} MB/s)", t * 1e6, body.len() as f64 / t / 1e6);
+        let us = |t: f64| {
+            format!(
+                "{:.2} µs ({:.0} MB/s)",
+                t * 1e6,
+                body.len() as f64 / t / 1e6
+            )
+        };
         println!(
             "| {name} | {} | {entries} | {} | {} | {:.2}× | {} | {:.2}× |",
             body.len(),

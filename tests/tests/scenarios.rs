@@ -357,3 +357,17 @@ fn persists_good_peers_and_the_verdict_and_restores_them_as_stale() {
     assert_eq!(out.status.nat, NatVerdict::Private);
     assert!(!out.status.nat_stale);
 }
+
+#[test]
+fn stays_connected_through_another_boot_peer_when_one_closes() {
+    let mut w = base(); // three dials at once: all three peers connect
+    w.peers[0].drop_after = Some(Duration::from_secs(2));
+    let out = run(&w);
+    assert_eq!(
+        out.connects, 1,
+        "no re-bootstrap while another boot connection is up"
+    );
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    assert_eq!(out.status.boot_connections, 2);
+    assert_eq!(out.status.boot_peer, Some(peer(2)));
+}
