@@ -1,0 +1,179 @@
+//! Inputs from the world: HTTP results, dial results, connections, AutoNAT requests.
+
+use super::*;
+
+impl BootstrapMachine {
+    pub(super) fn ignore(&mut self, input: &Input, why: &'static str) {
+        self.counters.ignored_inputs = self.counters.ignored_inputs.saturating_add(1);
+        tracing::debug!(?input, why, "ignored input");
+    }
+
+    pub(super) fn on_input(&mut self, input: Input) {
+        match input {
+            Input::Tick => {}
+            Input::HttpResponse {
+                request,
+                status,
+                ref body,
+            } => match self.awaited_url(request) {
+                Some(url) => self.on_http_response(url, status, body),
+                None => self.ignore(&input, "no request with this id is awaited"),
+            },
+            Input::HttpFailed { request, ref error } => match self.awaited_url(request) {
+                Some(url) => self.fail_source(Source::Url(url), Failure::Http(error.clone())),
+                None => self.ignore(&input, "no request with this id is awaited"),
+            },
+            Input::DialSucceeded {
+                dial,
+                peer,
+                ref addr,
+            } => match self.dials.remove(&dial) {
+                Some(d) if d.peer == peer => self.on_boot_connection(d, addr.clone()),
+                Some(d) => {
+                    self.counters.dial_failures += 1;
+                    let error = DialError::WrongPeer {
+                        expected: d.peer,
+                        actual: peer,
+                    };
+                    self.push(Action::Disconnect { peer });
+                    self.note_dial_failure(
+                        d.source,
+                        Failure::Dial {
+                            peer: d.peer,
+                            error,
+                        },
+                    );
+                }
+                None => self.ignore(&input, "no dial with this id is pending"),
+            },
+            Input::DialFailed { dial, ref error } => match self.dials.remove(&dial) {
+                Some(d) => {
+                    self.counters.dial_failures += 1;
+                    let failure = Failure::Dial {
+                        peer: d.peer,
+                        error: error.clone(),
+                    };
+                    self.note_dial_failure(d.source, failure);
+                }
+                None => self.ignore(&input, "no dial with this id is pending"),
+            },
+            Input::ConnectionClosed { peer } => match self.drop_boot_conn(peer) {
+                Some(conn) => self.on_boot_connection_closed(peer, conn),
+                None => self.ignore(&input, "not a boot connection"),
+            },
+            Input::InboundProbeRequest { peer } => {
+                if !self.boot_conns.contains_key(&peer) {
+                    return self.ignore(&input, "not from a boot peer we dialed");
+                }
+                self.counters.inbound_probes += 1;
+                if self.bootstrapping() {
+                    self.become_connected(peer);
+                }
+            }
+            Input::OwnProbeAnswered { peer, ref result } => self.on_own_probe(peer, result),
+            Input::NatStatusChanged(verdict) => self.set_verdict(verdict),
+        }
+    }
+
+    pub(super) fn awaited_url(&self, request: RequestId) -> Option<usize> {
+        match self.phase {
+            Phase::AwaitingStatus {
+                request: awaited,
+                url,
+                ..
+            } if awaited == request => Some(url),
+            _ => None,
+        }
+    }
+
+    pub(super) fn on_http_response(&mut self, url: usize, status: u16, body: &[u8]) {
+        let source = Source::Url(url);
+        if !(200..300).contains(&status) {
+            return self.fail_source(source, Failure::HttpStatus(status));
+        }
+        let options = ParseOptions {
+            limits: self.config.limits,
+            policy: self.config.policy,
+            local_peer: self.config.local_peer,
+        };
+        match parse_status(body, &options) {
+            Ok(list) => {
+                self.counters.skipped.merge(&list.skipped);
+                self.report(Event::StatusFetched {
+                    url: self.config.boot_urls[url].clone(),
+                    peers: list.peers.len(),
+                    addrs: list.addr_count(),
+                    skipped: list.skipped,
+                });
+                self.candidates = self.list_candidates(list, source);
+                self.phase = Phase::AwaitingDial;
+            }
+            Err(e) => {
+                if let crate::status::StatusError::NoUsablePeer(skipped) = &e {
+                    self.counters.skipped.merge(skipped);
+                }
+                self.fail_source(source, Failure::BadDocument(e));
+            }
+        }
+    }
+
+    pub(super) fn on_boot_connection(&mut self, dial: PendingDial, addr: Option<Multiaddr>) {
+        let peer = dial.peer;
+        self.counters.boot_connections += 1;
+        // Prefer the address the connection used; else keep the dialed list for the cache.
+        let addrs = match addr.clone() {
+            Some(a) if dial.addrs.contains(&a) => vec![a],
+            _ => dial.addrs,
+        };
+        self.boot_conns.insert(
+            peer,
+            BootConn {
+                addrs,
+                source: dial.source,
+                probe_deadline: self.now + self.config.timeouts.inbound_probe,
+            },
+        );
+        self.report(Event::BootPeerConnected { peer, addr });
+        if self.own_probe.is_none() {
+            self.send_own_probe(peer);
+        }
+        if self.bootstrapping() {
+            self.phase = Phase::AwaitingProbe;
+        }
+    }
+
+    pub(super) fn on_boot_connection_closed(&mut self, peer: PeerId, conn: BootConn) {
+        if self.phase == Phase::Connected {
+            if self.boot_conns.is_empty() {
+                self.report(Event::Rebootstrapping);
+                self.start_bootstrap();
+            } else if self.boot_peer == Some(peer) {
+                // Still connected through another boot peer we dialed; report that one.
+                self.boot_peer = self.boot_conns.keys().next().copied();
+            }
+        } else {
+            self.note_dial_failure(conn.source, Failure::ConnectionLost { peer });
+        }
+    }
+
+    pub(super) fn become_connected(&mut self, peer: PeerId) {
+        let elapsed = self.now.saturating_duration_since(self.started);
+        self.phase = Phase::Connected;
+        self.boot_peer = Some(peer);
+        self.candidates.clear();
+        for dial in std::mem::take(&mut self.dials).into_keys() {
+            self.push(Action::CancelDial { dial });
+        }
+        self.report(Event::Connected { peer, elapsed });
+        if let Some(conn) = self.boot_conns.get(&peer) {
+            let known = KnownPeer {
+                id: peer,
+                addrs: conn.addrs.clone(),
+            };
+            self.good_peers.retain(|p| p.id != peer);
+            self.good_peers.insert(0, known);
+            self.good_peers.truncate(self.config.max_good_peers);
+        }
+        self.persist();
+    }
+}

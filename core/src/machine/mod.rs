@@ -1,0 +1,439 @@
+//! [`BootstrapMachine`]: from "just started" to "connected, and I know whether I'm reachable".
+//!
+//! One bootstrap walks the sources in rounds (cache, boot URLs, seeds by default). A source
+//! yields candidates; candidates are dialed, a few at a time; a connected boot peer is asked for
+//! a dial-back and is expected to send us its own AutoNAT dial request. The first such request
+//! from a peer we dialed is "Connected". A round in which every source fails ends in a jittered
+//! wait (RFC 8489's schedule), and the bootstrap gives up after `max_rounds` rounds or when its
+//! time budget runs out. When every boot connection closes after Connected, a new bootstrap
+//! starts.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+use libp2p_identity::PeerId;
+use multiaddr::Multiaddr;
+
+use crate::addr::classify;
+use crate::backoff::SeededRng;
+use crate::config::{CandidateOrder, Config, ConnectedRule, KnownPeer, SourceKind};
+use crate::io::{
+    Action, DialError, DialId, Event, Failure, GaveUp, GiveUpReason, Input, ProbeError, RequestId,
+    SourceName, Tried,
+};
+use crate::nat::NatVerdict;
+use crate::snapshot::Snapshot;
+use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
+
+mod inputs;
+mod nat;
+mod sources;
+
+/// Failures kept for the [`GaveUp`] report; later ones are only counted.
+const MAX_TRIED: usize = 64;
+
+/// Deadlines fired in one call before the machine stops to let the driver run. Each firing
+/// removes a deadline or moves the schedule forward, so this is a guard, not a limit that
+/// normal operation reaches.
+const MAX_FIRINGS_PER_CALL: usize = 10_000;
+
+/// The phase of the current bootstrap, named after what it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseName {
+    /// Waiting for a boot URL's response.
+    AwaitingStatus,
+    /// Waiting for dials to complete.
+    AwaitingDial,
+    /// Connected to a boot peer; waiting for its AutoNAT dial request.
+    AwaitingProbe,
+    /// Every source failed this round; waiting to start the next.
+    AwaitingRetry,
+    /// Fully connected.
+    Connected,
+    /// Stopped trying (terminal).
+    GaveUp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    AwaitingStatus {
+        request: RequestId,
+        url: usize,
+        deadline: Instant,
+    },
+    /// Dials and boot connections carry their own deadlines.
+    AwaitingDial,
+    AwaitingProbe,
+    AwaitingRetry {
+        deadline: Instant,
+    },
+    Connected,
+    GaveUp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Cache,
+    Url(usize),
+    Seeds,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    peer: PeerId,
+    addrs: Vec<Multiaddr>,
+    load: Option<u32>,
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+struct PendingDial {
+    peer: PeerId,
+    addrs: Vec<Multiaddr>,
+    source: Source,
+    deadline: Instant,
+}
+
+#[derive(Debug, Clone)]
+struct BootConn {
+    addrs: Vec<Multiaddr>,
+    source: Source,
+    /// When the peer must have sent its AutoNAT dial request (ignored after Connected).
+    probe_deadline: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct OwnProbe {
+    peer: PeerId,
+    deadline: Instant,
+}
+
+/// Counters for status pages and metrics; they only grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Bootstraps started (1 + re-bootstraps).
+    pub bootstraps: u32,
+    /// Rounds started over all bootstraps.
+    pub rounds: u32,
+    /// Boot documents requested.
+    pub fetches: u32,
+    /// Boot URL attempts that failed (HTTP error, timeout, status, bad document).
+    pub fetch_failures: u32,
+    /// Dials started.
+    pub dials: u32,
+    /// Dials that failed or timed out.
+    pub dial_failures: u32,
+    /// Connections to boot peers.
+    pub boot_connections: u32,
+    /// AutoNAT dial requests received from boot peers we dialed.
+    pub inbound_probes: u32,
+    /// Dial-back requests we sent.
+    pub own_probes: u32,
+    /// Inputs ignored: unknown or stale ids, peers we never dialed, late answers.
+    pub ignored_inputs: u32,
+    /// Boot entries skipped, per reason, over every source.
+    pub skipped: SkipCounts,
+}
+
+/// A snapshot of the machine for status pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// What the machine waits for now.
+    pub phase: PhaseName,
+    /// The peer through which the current bootstrap reached Connected.
+    pub boot_peer: Option<PeerId>,
+    /// Boot peers currently connected.
+    pub boot_connections: usize,
+    /// Current round of the current bootstrap (0-based).
+    pub round: u32,
+    /// The NAT verdict.
+    pub nat: NatVerdict,
+    /// Whether `nat` comes from a previous run and has not been confirmed in this one.
+    pub nat_stale: bool,
+    /// Counters.
+    pub counters: Counters,
+}
+
+/// The sans-IO bootstrap state machine. See the crate docs for the driver loop.
+#[derive(Debug)]
+pub struct BootstrapMachine {
+    config: Config,
+    now: Instant,
+    rng: SeededRng,
+    next_id: u64,
+    actions: VecDeque<Action>,
+    phase: Phase,
+    // One bootstrap.
+    started: Instant,
+    round: u32,
+    sources: Vec<Source>,
+    cursor: usize,
+    /// The source whose candidates are being dialed.
+    current: Option<Source>,
+    candidates: VecDeque<Candidate>,
+    dials: BTreeMap<DialId, PendingDial>,
+    boot_conns: BTreeMap<PeerId, BootConn>,
+    boot_peer: Option<PeerId>,
+    tried: Vec<Tried>,
+    omitted: u32,
+    own_probes_left: u32,
+    // Across bootstraps.
+    own_probe: Option<OwnProbe>,
+    nat: NatVerdict,
+    nat_stale: bool,
+    good_peers: Vec<KnownPeer>,
+    counters: Counters,
+}
+
+impl BootstrapMachine {
+    /// A machine that starts its first bootstrap at `now`. Its first actions are ready at once.
+    pub fn new(config: Config, now: Instant) -> Self {
+        let config = config.sanitized();
+        let mut good_peers = config.cache.clone();
+        good_peers.truncate(config.max_good_peers);
+        let (nat, nat_stale) = match config.restored_nat.clone() {
+            Some(v) => (v, true),
+            None => (NatVerdict::Unknown, false),
+        };
+        let mut machine = BootstrapMachine {
+            rng: SeededRng::new(config.rng_seed),
+            config,
+            now,
+            next_id: 1,
+            actions: VecDeque::new(),
+            phase: Phase::AwaitingDial,
+            started: now,
+            round: 0,
+            sources: Vec::new(),
+            cursor: 0,
+            current: None,
+            candidates: VecDeque::new(),
+            dials: BTreeMap::new(),
+            boot_conns: BTreeMap::new(),
+            boot_peer: None,
+            tried: Vec::new(),
+            omitted: 0,
+            own_probes_left: 0,
+            own_probe: None,
+            nat,
+            nat_stale,
+            good_peers,
+            counters: Counters::default(),
+        };
+        machine.start_bootstrap();
+        machine.settle();
+        machine
+    }
+
+    /// Feeds one input. Every deadline at or before `now` fires first. A `now` earlier than a
+    /// previous one is treated as the previous one (time never goes backwards here).
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        if now > self.now {
+            self.now = now;
+        }
+        if self.phase == Phase::GaveUp {
+            return;
+        }
+        self.settle();
+        if self.phase == Phase::GaveUp {
+            return;
+        }
+        self.on_input(input);
+        self.settle();
+    }
+
+    /// The next action for the driver, if any. Drain until `None` after every `handle`.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When the machine next needs [`Input::Tick`]: the last `now` while actions are queued,
+    /// otherwise the earliest deadline; `None` when nothing will happen unless an input arrives.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.actions.is_empty() {
+            return Some(self.now);
+        }
+        self.next_deadline()
+    }
+
+    /// A snapshot for status pages.
+    pub fn status(&self) -> Status {
+        Status {
+            phase: self.phase_name(),
+            boot_peer: self.boot_peer,
+            boot_connections: self.boot_conns.len(),
+            round: self.round,
+            nat: self.nat.clone(),
+            nat_stale: self.nat_stale,
+            counters: self.counters,
+        }
+    }
+
+    /// The configuration in force (after sanitizing).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn phase_name(&self) -> PhaseName {
+        match self.phase {
+            Phase::AwaitingStatus { .. } => PhaseName::AwaitingStatus,
+            Phase::AwaitingDial => PhaseName::AwaitingDial,
+            Phase::AwaitingProbe => PhaseName::AwaitingProbe,
+            Phase::AwaitingRetry { .. } => PhaseName::AwaitingRetry,
+            Phase::Connected => PhaseName::Connected,
+            Phase::GaveUp => PhaseName::GaveUp,
+        }
+    }
+
+    fn bootstrapping(&self) -> bool {
+        !matches!(self.phase, Phase::Connected | Phase::GaveUp)
+    }
+
+    fn budget_deadline(&self) -> Instant {
+        self.started + self.config.budget
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        match self.phase {
+            Phase::AwaitingStatus { deadline, .. } | Phase::AwaitingRetry { deadline } => {
+                consider(deadline)
+            }
+            Phase::GaveUp => return None,
+            _ => {}
+        }
+        if self.bootstrapping() {
+            consider(self.budget_deadline());
+            self.dials.values().for_each(|d| consider(d.deadline));
+            self.boot_conns
+                .values()
+                .for_each(|c| consider(c.probe_deadline));
+        }
+        if let Some(p) = self.own_probe {
+            consider(p.deadline);
+        }
+        next
+    }
+
+    fn alloc_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn push(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+
+    fn report(&mut self, event: Event) {
+        self.push(Action::Report(event));
+    }
+
+    // ---- driving ---------------------------------------------------------------------------
+
+    /// Fires due deadlines and moves the bootstrap forward until it waits for something.
+    fn settle(&mut self) {
+        for _ in 0..MAX_FIRINGS_PER_CALL {
+            self.advance();
+            if !self.fire_one_deadline() {
+                return;
+            }
+        }
+        // Invariant: every firing removes a deadline or pushes one into the future, so the
+        // loop ends long before the guard; reaching it means a deadline re-arms at `now`.
+        tracing::error!("deadline guard reached; some deadline re-arms at now");
+    }
+
+    /// Fires the first due deadline, if any. Returns whether one fired.
+    fn fire_one_deadline(&mut self) -> bool {
+        let now = self.now;
+        if self.phase == Phase::GaveUp {
+            return false;
+        }
+        if self.bootstrapping() && now >= self.budget_deadline() {
+            self.give_up(GiveUpReason::BudgetExhausted);
+            return true;
+        }
+        match self.phase {
+            Phase::AwaitingStatus {
+                request,
+                url,
+                deadline,
+            } if now >= deadline => {
+                self.push(Action::CancelFetch { request });
+                let after = self.config.timeouts.http;
+                self.fail_source(Source::Url(url), Failure::HttpTimeout(after));
+                return true;
+            }
+            Phase::AwaitingRetry { deadline } if now >= deadline => {
+                self.start_round();
+                return true;
+            }
+            _ => {}
+        }
+        if self.bootstrapping() {
+            if let Some((&dial, _)) = self.dials.iter().find(|(_, d)| now >= d.deadline) {
+                if let Some(d) = self.dials.remove(&dial) {
+                    self.push(Action::CancelDial { dial });
+                    self.counters.dial_failures += 1;
+                    let after = self.config.timeouts.dial;
+                    self.note_dial_failure(
+                        d.source,
+                        Failure::DialTimeout {
+                            peer: d.peer,
+                            after,
+                        },
+                    );
+                }
+                return true;
+            }
+            if let Some((&peer, _)) = self
+                .boot_conns
+                .iter()
+                .find(|(_, c)| now >= c.probe_deadline)
+            {
+                if let Some(c) = self.drop_boot_conn(peer) {
+                    self.push(Action::Disconnect { peer });
+                    let after = self.config.timeouts.inbound_probe;
+                    self.note_dial_failure(c.source, Failure::NoInboundProbe { peer, after });
+                }
+                return true;
+            }
+        }
+        if let Some(p) = self.own_probe {
+            if now >= p.deadline {
+                self.own_probe = None;
+                self.request_own_probe();
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Moves forward while the current phase has nothing to wait for.
+    fn advance(&mut self) {
+        // Each pass either returns or consumes a source, and sources are finite per round.
+        loop {
+            match self.phase {
+                Phase::Connected
+                | Phase::GaveUp
+                | Phase::AwaitingStatus { .. }
+                | Phase::AwaitingRetry { .. } => return,
+                Phase::AwaitingDial | Phase::AwaitingProbe => {
+                    if !self.boot_conns.is_empty() {
+                        self.phase = Phase::AwaitingProbe;
+                        return;
+                    }
+                    self.phase = Phase::AwaitingDial;
+                    self.fill_dials();
+                    if !self.dials.is_empty() {
+                        return;
+                    }
+                    self.next_source();
+                }
+            }
+        }
+    }
+}

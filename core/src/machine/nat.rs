@@ -1,0 +1,68 @@
+//! Our own dial-back probes, the NAT verdict, and the persisted snapshot.
+
+use super::*;
+
+impl BootstrapMachine {
+    pub(super) fn send_own_probe(&mut self, peer: PeerId) {
+        if self.own_probes_left == 0 {
+            return;
+        }
+        self.own_probes_left -= 1;
+        self.counters.own_probes += 1;
+        self.own_probe = Some(OwnProbe {
+            peer,
+            deadline: self.now + self.config.timeouts.own_probe,
+        });
+        self.push(Action::ProbeVia { peer });
+    }
+
+    /// After an own probe timed out: ask again, through any boot connection, while the verdict
+    /// is still unconfirmed.
+    pub(super) fn request_own_probe(&mut self) {
+        if self.nat != NatVerdict::Unknown && !self.nat_stale {
+            return;
+        }
+        if let Some(&peer) = self.boot_conns.keys().next() {
+            self.send_own_probe(peer);
+        }
+    }
+
+    pub(super) fn on_own_probe(&mut self, peer: PeerId, result: &Result<Multiaddr, ProbeError>) {
+        if self.own_probe.is_some_and(|p| p.peer == peer) {
+            self.own_probe = None;
+        }
+        let answered = match result {
+            Ok(addr) => {
+                self.set_verdict(NatVerdict::Public(addr.clone()));
+                true
+            }
+            Err(ProbeError::DialBackFailed) => {
+                self.set_verdict(NatVerdict::Private);
+                true
+            }
+            Err(ProbeError::Refused | ProbeError::Request(_)) => false,
+        };
+        let counts = self.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
+        if answered && counts && self.bootstrapping() && self.boot_conns.contains_key(&peer) {
+            self.become_connected(peer);
+        }
+    }
+
+    pub(super) fn set_verdict(&mut self, verdict: NatVerdict) {
+        let stale = std::mem::replace(&mut self.nat_stale, false);
+        if verdict == self.nat && !stale {
+            return;
+        }
+        self.nat = verdict.clone();
+        self.report(Event::NatChanged(verdict));
+        self.persist();
+    }
+
+    pub(super) fn persist(&mut self) {
+        let snapshot = Snapshot {
+            good_peers: self.good_peers.clone(),
+            nat: self.nat.clone(),
+        };
+        self.push(Action::PersistState(snapshot));
+    }
+}

@@ -1,0 +1,266 @@
+//! Rounds and sources: what to try next, candidates from each source, dials, giving up.
+
+use super::*;
+
+impl BootstrapMachine {
+    pub(super) fn start_bootstrap(&mut self) {
+        self.counters.bootstraps += 1;
+        self.started = self.now;
+        self.round = 0;
+        self.tried.clear();
+        self.omitted = 0;
+        self.boot_peer = None;
+        self.own_probes_left = self.config.own_probe_attempts;
+        self.sources.clear();
+        for kind in self.config.source_order.clone() {
+            match kind {
+                SourceKind::Cache if !self.good_peers.is_empty() => {
+                    self.sources.push(Source::Cache)
+                }
+                SourceKind::Urls => {
+                    self.sources
+                        .extend((0..self.config.boot_urls.len()).map(Source::Url));
+                }
+                SourceKind::Seeds if !self.config.seeds.is_empty() => {
+                    self.sources.push(Source::Seeds)
+                }
+                _ => {}
+            }
+        }
+        // A source kind listed twice would be visited twice per round; keep the first.
+        let mut seen = Vec::new();
+        self.sources.retain(|s| {
+            let new = !seen.contains(s);
+            seen.push(*s);
+            new
+        });
+        if self.sources.is_empty() {
+            self.give_up(GiveUpReason::NoSources);
+            return;
+        }
+        self.counters.rounds += 1;
+        self.cursor = 0;
+        self.current = None;
+        self.phase = Phase::AwaitingDial;
+    }
+
+    pub(super) fn start_round(&mut self) {
+        self.counters.rounds += 1;
+        self.cursor = 0;
+        self.current = None;
+        self.phase = Phase::AwaitingDial;
+    }
+
+    /// Opens the next source of the round, or ends the round.
+    pub(super) fn next_source(&mut self) {
+        let Some(&source) = self.sources.get(self.cursor) else {
+            self.round_failed();
+            return;
+        };
+        self.cursor += 1;
+        self.current = Some(source);
+        match source {
+            Source::Url(i) => {
+                let request = RequestId(self.alloc_id());
+                let url = self.config.boot_urls[i].clone();
+                self.counters.fetches += 1;
+                self.push(Action::FetchStatus {
+                    request,
+                    url,
+                    max_body_bytes: self.config.limits.max_body_bytes,
+                });
+                self.phase = Phase::AwaitingStatus {
+                    request,
+                    url: i,
+                    deadline: self.now + self.config.timeouts.http,
+                };
+            }
+            Source::Cache | Source::Seeds => {
+                let known = if source == Source::Cache {
+                    self.good_peers.clone()
+                } else {
+                    self.config.seeds.clone()
+                };
+                let mut skipped = SkipCounts::default();
+                let candidates = self.known_candidates(&known, source, &mut skipped);
+                self.counters.skipped.merge(&skipped);
+                if candidates.is_empty() {
+                    self.fail_source(source, Failure::NoDialableAddress(skipped));
+                } else {
+                    self.candidates = candidates;
+                }
+            }
+        }
+    }
+
+    pub(super) fn round_failed(&mut self) {
+        self.round += 1;
+        if self.round >= self.config.backoff.max_rounds {
+            self.give_up(GiveUpReason::RoundsExhausted);
+            return;
+        }
+        let delay = self.config.backoff.delay(self.round - 1, &mut self.rng);
+        let deadline = self.now + delay;
+        if deadline >= self.budget_deadline() {
+            self.give_up(GiveUpReason::BudgetExhausted);
+            return;
+        }
+        self.report(Event::RetryScheduled {
+            round: self.round,
+            delay,
+        });
+        self.phase = Phase::AwaitingRetry { deadline };
+    }
+
+    pub(super) fn give_up(&mut self, reason: GiveUpReason) {
+        for dial in std::mem::take(&mut self.dials).into_keys() {
+            self.push(Action::CancelDial { dial });
+        }
+        if let Phase::AwaitingStatus { request, .. } = self.phase {
+            self.push(Action::CancelFetch { request });
+        }
+        self.candidates.clear();
+        self.own_probe = None;
+        let report = GaveUp {
+            reason,
+            rounds: self.round.max(1).min(self.config.backoff.max_rounds),
+            tried: std::mem::take(&mut self.tried),
+            omitted: self.omitted,
+        };
+        self.phase = Phase::GaveUp;
+        self.report(Event::GaveUp(report));
+    }
+
+    pub(super) fn record(&mut self, tried: Tried) {
+        if self.tried.len() < MAX_TRIED {
+            self.tried.push(tried);
+        } else {
+            self.omitted = self.omitted.saturating_add(1);
+        }
+    }
+
+    pub(super) fn source_name(&self, source: Source) -> SourceName {
+        match source {
+            Source::Cache => SourceName::Cache,
+            Source::Url(i) => SourceName::Url(self.config.boot_urls[i].clone()),
+            Source::Seeds => SourceName::Seeds,
+        }
+    }
+
+    /// A source yielded nothing: record it and let `advance` open the next one.
+    pub(super) fn fail_source(&mut self, source: Source, failure: Failure) {
+        if matches!(source, Source::Url(_)) {
+            self.counters.fetch_failures += 1;
+        }
+        let tried = Tried {
+            source: self.source_name(source),
+            failure,
+        };
+        self.record(tried.clone());
+        self.report(Event::SourceFailed(tried));
+        self.candidates.clear();
+        self.phase = Phase::AwaitingDial;
+    }
+
+    pub(super) fn note_dial_failure(&mut self, source: Source, failure: Failure) {
+        let tried = Tried {
+            source: self.source_name(source),
+            failure,
+        };
+        self.record(tried.clone());
+        self.report(Event::DialFailed(tried));
+    }
+
+    pub(super) fn known_candidates(
+        &self,
+        known: &[KnownPeer],
+        source: Source,
+        skipped: &mut SkipCounts,
+    ) -> VecDeque<Candidate> {
+        let mut out = VecDeque::new();
+        for peer in known {
+            if Some(peer.id) == self.config.local_peer {
+                peer.addrs
+                    .iter()
+                    .for_each(|_| skipped.add(SkipReason::LocalPeer));
+                continue;
+            }
+            let mut addrs: Vec<Multiaddr> = Vec::new();
+            for addr in &peer.addrs {
+                if !self.config.policy.allows(classify(addr)) {
+                    skipped.add(SkipReason::NotRoutable);
+                } else if addrs.contains(addr) {
+                    skipped.add(SkipReason::Duplicate);
+                } else if addrs.len() >= self.config.limits.max_addrs_per_peer {
+                    skipped.add(SkipReason::TooManyAddrs);
+                } else {
+                    addrs.push(addr.clone());
+                }
+            }
+            if !addrs.is_empty() {
+                out.push_back(Candidate {
+                    peer: peer.id,
+                    addrs,
+                    load: None,
+                    source,
+                });
+            }
+        }
+        out
+    }
+
+    pub(super) fn list_candidates(&self, list: BootList, source: Source) -> VecDeque<Candidate> {
+        let mut out: Vec<Candidate> = list
+            .peers
+            .into_iter()
+            .map(|p| Candidate {
+                peer: p.id,
+                addrs: p.addrs.into_iter().map(|a| a.addr).collect(),
+                load: p.peers_count,
+                source,
+            })
+            .collect();
+        if self.config.candidate_order == CandidateOrder::LeastLoaded {
+            // Stable: equal loads keep document order; unknown loads go last.
+            out.sort_by_key(|c| c.load.map_or((1, 0), |n| (0, n)));
+        }
+        out.into()
+    }
+
+    pub(super) fn fill_dials(&mut self) {
+        while self.dials.len() < self.config.max_concurrent_dials {
+            let Some(c) = self.candidates.pop_front() else {
+                return;
+            };
+            let busy = self.boot_conns.contains_key(&c.peer)
+                || self.dials.values().any(|d| d.peer == c.peer);
+            if busy {
+                continue;
+            }
+            let dial = DialId(self.alloc_id());
+            self.counters.dials += 1;
+            self.push(Action::Dial {
+                dial,
+                peer: c.peer,
+                addrs: c.addrs.clone(),
+            });
+            self.dials.insert(
+                dial,
+                PendingDial {
+                    peer: c.peer,
+                    addrs: c.addrs,
+                    source: c.source,
+                    deadline: self.now + self.config.timeouts.dial,
+                },
+            );
+        }
+    }
+
+    pub(super) fn drop_boot_conn(&mut self, peer: PeerId) -> Option<BootConn> {
+        let conn = self.boot_conns.remove(&peer)?;
+        if self.own_probe.is_some_and(|p| p.peer == peer) {
+            self.own_probe = None;
+        }
+        Some(conn)
+    }
+}
