@@ -165,7 +165,10 @@ pub struct BootstrapMachine {
     phase: Phase,
     // One bootstrap.
     started: Instant,
+    /// Rounds that failed in this bootstrap (drives the backoff).
     round: u32,
+    /// Rounds started in this bootstrap (reported when giving up).
+    rounds_started: u32,
     sources: Vec<Source>,
     cursor: usize,
     /// The source whose candidates are being dialed.
@@ -204,6 +207,7 @@ impl BootstrapMachine {
             phase: Phase::AwaitingDial,
             started: now,
             round: 0,
+            rounds_started: 0,
             sources: Vec::new(),
             cursor: 0,
             current: None,

@@ -7,6 +7,7 @@ impl BootstrapMachine {
         self.counters.bootstraps += 1;
         self.started = self.now;
         self.round = 0;
+        self.rounds_started = 0;
         self.tried.clear();
         self.omitted = 0;
         self.boot_peer = None;
@@ -39,6 +40,7 @@ impl BootstrapMachine {
             return;
         }
         self.counters.rounds += 1;
+        self.rounds_started += 1;
         self.cursor = 0;
         self.current = None;
         self.phase = Phase::AwaitingDial;
@@ -46,6 +48,7 @@ impl BootstrapMachine {
 
     pub(super) fn start_round(&mut self) {
         self.counters.rounds += 1;
+        self.rounds_started += 1;
         self.cursor = 0;
         self.current = None;
         self.phase = Phase::AwaitingDial;
@@ -123,7 +126,7 @@ impl BootstrapMachine {
         self.own_probe = None;
         let report = GaveUp {
             reason,
-            rounds: self.round.max(1).min(self.config.backoff.max_rounds),
+            rounds: self.rounds_started,
             tried: std::mem::take(&mut self.tried),
             omitted: self.omitted,
         };
