@@ -21,11 +21,12 @@ test:
 check:
     cargo check {{core_pkgs}} --all-targets
 
-# Formatting, clippy with warnings as errors (per package), and the purity checks.
+# Formatting, clippy and rustdoc with warnings as errors (per package), and the purity check.
 lint: purity
     cargo fmt --all -- --check
     cargo clippy -p pyrsia-boot-core --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot-tests --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc -q -p pyrsia-boot-core --no-deps
 
 # The core must not depend on any runtime, async or swarm crate (DESIGN §4).
 purity:
