@@ -198,7 +198,11 @@ fn gives_up_when_the_budget_runs_out() {
     let g = out.gave_up.expect("gave up");
     assert_eq!(g.reason, GiveUpReason::BudgetExhausted);
     assert_eq!(g.rounds, 3, "the third round was cut short by the budget");
-    assert_eq!(g.tried.len(), 2, "the cut-short fetch is cancelled, not counted as tried");
+    assert_eq!(
+        g.tried.len(),
+        2,
+        "the cut-short fetch is cancelled, not counted as tried"
+    );
     assert!(out.elapsed <= Duration::from_secs(12), "{:?}", out.elapsed);
 }
 
