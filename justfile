@@ -13,20 +13,24 @@ default:
 demo:
     cargo run --release -q -p pyrsia-boot-tests --example simulate
 
-# The test suite: parser, machine scenarios, golden transcripts, properties, corpus replay.
+# The test suite: parser, machine scenarios, golden transcripts, properties, corpus replay,
+# and the libp2p glue against real swarms on loopback.
 test:
     cargo test {{core_pkgs}}
+    cargo test -p pyrsia-boot-libp2p
 
 # Type-check every package, tests and benches included.
 check:
     cargo check {{core_pkgs}} --all-targets
+    cargo check -p pyrsia-boot-libp2p --all-targets
 
 # Formatting, clippy and rustdoc with warnings as errors (per package), and the purity check.
 lint: purity
     cargo fmt --all -- --check
     cargo clippy -p pyrsia-boot-core --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot-tests --all-targets -- -D warnings
-    RUSTDOCFLAGS="-D warnings" cargo doc -q -p pyrsia-boot-core --no-deps
+    cargo clippy -p pyrsia-boot-libp2p --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc -q -p pyrsia-boot-core -p pyrsia-boot-libp2p --no-deps
 
 # The core must not depend on any runtime, async or swarm crate (DESIGN §4).
 purity:

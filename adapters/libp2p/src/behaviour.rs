@@ -1,0 +1,120 @@
+//! The `NetworkBehaviour` both roles run: identify, AutoNAT v1 (server and client), ping, and
+//! the targeted dial requester.
+
+use std::time::Duration;
+
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{autonat, identify, identity, ping, request_response};
+
+use crate::dial_request::{self, DialRequest, DialResponse};
+
+/// Identify's protocol version for pyrsia-boot peers.
+pub const PROTOCOL_VERSION: &str = "/pyrsia-boot/1.0.0";
+
+/// Identify, AutoNAT v1, ping, and targeted dial requests. Usable on its own in a swarm, or as
+/// a field of the application's own derived behaviour.
+#[derive(NetworkBehaviour)]
+#[behaviour(to_swarm = "Event")]
+pub struct Behaviour {
+    /// Identify: tells each side its observed address and the other's listen addresses.
+    pub identify: identify::Behaviour,
+    /// AutoNAT v1. Its server answers dial requests; its own timer-driven client is slowed to
+    /// a crawl because pyrsia-boot decides when to probe (see [`dial_request`]).
+    pub autonat: autonat::Behaviour,
+    /// Keeps connections measurably alive.
+    pub ping: ping::Behaviour,
+    /// Targeted dial requests ("dial me back now"), outbound only.
+    pub dial_request: dial_request::Requester,
+}
+
+impl std::fmt::Debug for Behaviour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Behaviour").finish_non_exhaustive()
+    }
+}
+
+/// What the [`Behaviour`] reports to the swarm owner.
+#[derive(Debug)]
+pub enum Event {
+    /// From identify.
+    Identify(Box<identify::Event>),
+    /// From AutoNAT v1.
+    Autonat(autonat::Event),
+    /// From ping.
+    Ping(ping::Event),
+    /// From the targeted dial requester.
+    DialRequest(request_response::Event<DialRequest, DialResponse>),
+}
+
+impl From<identify::Event> for Event {
+    fn from(e: identify::Event) -> Self {
+        Event::Identify(Box::new(e))
+    }
+}
+
+impl From<autonat::Event> for Event {
+    fn from(e: autonat::Event) -> Self {
+        Event::Autonat(e)
+    }
+}
+
+impl From<ping::Event> for Event {
+    fn from(e: ping::Event) -> Self {
+        Event::Ping(e)
+    }
+}
+
+impl From<request_response::Event<DialRequest, DialResponse>> for Event {
+    fn from(e: request_response::Event<DialRequest, DialResponse>) -> Self {
+        Event::DialRequest(e)
+    }
+}
+
+/// Which side of bootstrap this behaviour serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A node bootstrapping through boot peers.
+    Node,
+    /// A boot node.
+    BootNode {
+        /// Whether to serve dial-backs to peers seen at non-global addresses (loopback, LAN,
+        /// lab namespaces). Off for a boot node on the internet.
+        private_network: bool,
+    },
+}
+
+/// How long one targeted dial request may take, end to end. The server's own dial-back uses
+/// AutoNAT's default 30 s request timeout; ours answers within the core's own-probe timeout.
+pub const DIAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// AutoNAT's own probe timer, slowed so it never races the core's decisions.
+const AUTONAT_TIMER_OFF: Duration = Duration::from_secs(24 * 3600);
+
+impl Behaviour {
+    /// The behaviour for `role`, identified by `key`.
+    pub fn new(key: &identity::PublicKey, role: Role) -> Self {
+        let only_global_ips = match role {
+            // A node must answer its boot peer's dial request even when that boot peer sits on
+            // loopback or a LAN; otherwise AutoNAT refuses it (reference notes, run B).
+            Role::Node => false,
+            Role::BootNode { private_network } => !private_network,
+        };
+        let autonat = autonat::Config {
+            boot_delay: AUTONAT_TIMER_OFF,
+            retry_interval: AUTONAT_TIMER_OFF,
+            refresh_interval: AUTONAT_TIMER_OFF,
+            use_connected: false,
+            only_global_ips,
+            ..autonat::Config::default()
+        };
+        Behaviour {
+            identify: identify::Behaviour::new(
+                identify::Config::new(PROTOCOL_VERSION.to_string(), key.clone())
+                    .with_agent_version(format!("pyrsia-boot/{}", env!("CARGO_PKG_VERSION"))),
+            ),
+            autonat: autonat::Behaviour::new(key.to_peer_id(), autonat),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            dial_request: dial_request::requester(DIAL_REQUEST_TIMEOUT),
+        }
+    }
+}
