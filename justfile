@@ -18,11 +18,13 @@ demo:
 test:
     cargo test {{core_pkgs}}
     cargo test -p pyrsia-boot-libp2p
+    cargo test -p pyrsia-boot-smol
 
 # Type-check every package, tests and benches included.
 check:
     cargo check {{core_pkgs}} --all-targets
     cargo check -p pyrsia-boot-libp2p --all-targets
+    cargo check -p pyrsia-boot-smol --all-targets
 
 # Formatting, clippy and rustdoc with warnings as errors (per package), and the purity check.
 lint: purity
@@ -30,9 +32,10 @@ lint: purity
     cargo clippy -p pyrsia-boot-core --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot-tests --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot-libp2p --all-targets -- -D warnings
-    RUSTDOCFLAGS="-D warnings" cargo doc -q -p pyrsia-boot-core -p pyrsia-boot-libp2p --no-deps
+    cargo clippy -p pyrsia-boot-smol --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc -q -p pyrsia-boot-core -p pyrsia-boot-libp2p -p pyrsia-boot-smol --no-deps
 
-# The core must not depend on any runtime, async or swarm crate (DESIGN §4).
+# The core has no runtime, async or swarm dependency (DESIGN §4); smol's tree has no async-std.
 purity:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -41,6 +44,11 @@ purity:
         echo "pyrsia-boot-core must stay pure, but its tree contains:"; echo "$bad"; exit 1
     fi
     echo "purity: pyrsia-boot-core has no runtime, async or swarm dependency"
+    # The smol adapter must not pull async-std in (reference notes §2.2).
+    if cargo tree -p pyrsia-boot-smol -e normal -i async-std >/dev/null 2>&1; then
+        echo "async-std is in pyrsia-boot-smol's tree:"; cargo tree -p pyrsia-boot-smol -e normal -i async-std; exit 1
+    fi
+    echo "purity: pyrsia-boot-smol has no async-std"
 
 # Live fuzzing on nightly: `just fuzz status_parser 600` (corpus in fuzz/corpus, seeds in fuzz/seeds).
 fuzz TARGET SECONDS="60":

@@ -8,6 +8,10 @@
 #![deny(missing_docs)]
 
 pub mod behaviour;
+pub mod boot_node;
 pub mod dial_request;
+pub mod driver;
 
 pub use behaviour::{Behaviour, Event, Role};
+pub use boot_node::{BootNode, BootNodeConfig, StatusBoard};
+pub use driver::{Driver, HttpReply, Output, Runtime};

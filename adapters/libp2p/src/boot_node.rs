@@ -1,0 +1,148 @@
+//! The boot node's swarm-side logic, runtime-agnostic: ask every new peer for a dial-back at
+//! once (so its "fully connected" signal does not wait for AutoNAT's timer), and keep the
+//! `/status` document current for whichever HTTP server the runtime adapter runs.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm};
+use pyrsia_boot_core::{classify, AddressPolicy, StatusDocument};
+
+use crate::behaviour::{Behaviour, Event};
+use crate::dial_request::DialRequest;
+
+/// How a boot node presents itself.
+#[derive(Debug, Clone, Default)]
+pub struct BootNodeConfig {
+    /// Addresses to advertise, like Pyrsia's `PYRSIA_EXTERNAL_IP`; listed first.
+    pub external_addrs: Vec<Multiaddr>,
+    /// Other cluster members, as full multiaddrs ending in `/p2p/<id>`.
+    pub cluster: Vec<Multiaddr>,
+    /// Whether loopback and private listen addresses may be advertised (LAN, lab, demo).
+    pub private_network: bool,
+}
+
+#[derive(Debug, Default)]
+struct Board {
+    peers_count: u64,
+    own: Vec<Multiaddr>,
+    rotation: usize,
+}
+
+/// The `/status` document, shared between the swarm loop (which updates it) and the HTTP
+/// server (which renders it). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StatusBoard {
+    peer_id: PeerId,
+    config: Arc<BootNodeConfig>,
+    board: Arc<Mutex<Board>>,
+}
+
+impl StatusBoard {
+    /// Renders the document: own advertisable addresses first (a Pyrsia client reads only
+    /// `peer_addrs[0]`), then the cluster members in an order that rotates per request.
+    pub fn render(&self) -> Vec<u8> {
+        let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        let me = Protocol::P2p(self.peer_id);
+        let mut peer_addrs: Vec<String> = board
+            .own
+            .iter()
+            .map(|a| a.clone().with(me.clone()).to_string())
+            .collect();
+        let n = self.config.cluster.len();
+        if n > 0 {
+            let start = board.rotation % n;
+            board.rotation = board.rotation.wrapping_add(1);
+            peer_addrs.extend((0..n).map(|i| self.config.cluster[(start + i) % n].to_string()));
+        }
+        StatusDocument {
+            peers_count: board.peers_count,
+            peer_id: self.peer_id.to_string(),
+            peer_addrs,
+            peer_loads: Vec::new(),
+        }
+        .to_json()
+    }
+}
+
+/// The boot node's swarm-side state.
+#[derive(Debug)]
+pub struct BootNode {
+    board: StatusBoard,
+}
+
+impl BootNode {
+    /// A boot node for the swarm's identity.
+    pub fn new(peer_id: PeerId, config: BootNodeConfig) -> Self {
+        BootNode {
+            board: StatusBoard {
+                peer_id,
+                config: Arc::new(config),
+                board: Arc::new(Mutex::new(Board::default())),
+            },
+        }
+    }
+
+    /// The shared `/status` document.
+    pub fn board(&self) -> StatusBoard {
+        self.board.clone()
+    }
+
+    /// The addresses this node advertises, given its listeners.
+    fn advertised(&self, swarm: &Swarm<Behaviour>) -> Vec<Multiaddr> {
+        let config = &self.board.config;
+        let policy = if config.private_network {
+            AddressPolicy::allow_private()
+        } else {
+            AddressPolicy::public_only()
+        };
+        let mut out = config.external_addrs.clone();
+        for a in swarm.listeners() {
+            if policy.allows(classify(a)) && !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        out
+    }
+
+    /// Reacts to one swarm event: a new inbound peer gets a dial request at once; the
+    /// document's peer count and addresses follow the swarm.
+    pub fn on_event(&mut self, swarm: &mut Swarm<Behaviour>, event: &SwarmEvent<Event>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } if endpoint.is_listener() && num_established.get() == 1 => {
+                let request = DialRequest {
+                    peer: *swarm.local_peer_id(),
+                    addrs: self.advertised(swarm),
+                };
+                swarm
+                    .behaviour_mut()
+                    .dial_request
+                    .send_request(peer_id, request);
+            }
+            SwarmEvent::ConnectionEstablished { .. }
+            | SwarmEvent::ConnectionClosed { .. }
+            | SwarmEvent::NewListenAddr { .. }
+            | SwarmEvent::ExpiredListenAddr { .. } => {}
+            _ => return,
+        }
+        self.refresh(swarm);
+    }
+
+    /// Updates the document's peer count and addresses from the swarm.
+    pub fn refresh(&mut self, swarm: &Swarm<Behaviour>) {
+        let own = self.advertised(swarm);
+        let mut board = self
+            .board
+            .board
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        board.peers_count = swarm.connected_peers().count() as u64;
+        board.own = own;
+    }
+}

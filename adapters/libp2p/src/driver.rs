@@ -1,0 +1,303 @@
+//! The driver loop: carries out the core's actions on a swarm and a [`Runtime`], and turns
+//! swarm events and HTTP completions into core inputs. It makes no decisions: every retry,
+//! timeout and "what next" is the core's.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use futures::future::{AbortHandle, Abortable, BoxFuture};
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use libp2p::autonat::{self, InboundProbeEvent};
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm};
+use pyrsia_boot_core::{
+    Action, BootstrapMachine, DialError, DialId, Event, HttpError, Input, ProbeError, RequestId,
+    Snapshot,
+};
+
+use crate::behaviour::{Behaviour, Event as BehaviourEvent};
+use crate::dial_request::{DialRequest, DialResponse};
+
+/// An HTTP response as the runtime read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    /// Status code.
+    pub status: u16,
+    /// Body, cut after `max_body_bytes + 1` bytes.
+    pub body: Vec<u8>,
+}
+
+/// What a runtime adapter provides: a timer and an HTTP GET. Spawning is the swarm's
+/// executor's business, set when the swarm is built.
+pub trait Runtime {
+    /// A future that completes at `at`.
+    fn timer(&self, at: Instant) -> BoxFuture<'static, ()>;
+    /// GET `url`, reading at most `max_body_bytes + 1` bytes of body.
+    fn http_get(
+        &self,
+        url: String,
+        max_body_bytes: usize,
+    ) -> BoxFuture<'static, Result<HttpReply, HttpError>>;
+}
+
+/// What the driver hands to the application.
+// A handful of outputs per bootstrap: their size does not matter, matching on them plainly does.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A report for the timeline.
+    Report(Event),
+    /// State to persist.
+    Persist(Snapshot),
+}
+
+type Fetch = BoxFuture<'static, Option<(RequestId, Result<HttpReply, HttpError>)>>;
+
+/// Drives a [`BootstrapMachine`] with a [`Swarm`] running [`Behaviour`].
+pub struct Driver<R> {
+    machine: BootstrapMachine,
+    runtime: R,
+    fetches: FuturesUnordered<Fetch>,
+    aborts: HashMap<RequestId, AbortHandle>,
+    dials: HashMap<ConnectionId, DialId>,
+    probes: HashMap<OutboundRequestId, PeerId>,
+    outbox: VecDeque<Output>,
+}
+
+impl<R> std::fmt::Debug for Driver<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("status", &self.machine.status())
+            .field("fetches", &self.fetches.len())
+            .field("dials", &self.dials.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime> Driver<R> {
+    /// A driver for `machine` on `runtime`.
+    pub fn new(machine: BootstrapMachine, runtime: R) -> Self {
+        Driver {
+            machine,
+            runtime,
+            fetches: FuturesUnordered::new(),
+            aborts: HashMap::new(),
+            dials: HashMap::new(),
+            probes: HashMap::new(),
+            outbox: VecDeque::new(),
+        }
+    }
+
+    /// The machine, for its status.
+    pub fn machine(&self) -> &BootstrapMachine {
+        &self.machine
+    }
+
+    /// Runs until the machine has something for the application. Keep calling it: between
+    /// outputs it also keeps the swarm polled, so connections stay up.
+    pub async fn next(&mut self, swarm: &mut Swarm<Behaviour>) -> Output {
+        loop {
+            while let Some(action) = self.machine.poll_action() {
+                self.apply(action, swarm);
+            }
+            if let Some(out) = self.outbox.pop_front() {
+                return out;
+            }
+            let timer = match self.machine.poll_timeout() {
+                Some(at) => self.runtime.timer(at),
+                None => futures::future::pending().boxed(),
+            };
+            let input = futures::select! {
+                () = timer.fuse() => Input::Tick,
+                done = self.fetches.select_next_some() => match done {
+                    Some((request, result)) => {
+                        self.aborts.remove(&request);
+                        http_input(request, result)
+                    }
+                    None => continue, // cancelled
+                },
+                event = swarm.select_next_some() => match self.map_swarm_event(event) {
+                    Some(input) => input,
+                    None => continue,
+                },
+            };
+            // The one clock read per input: the core takes time as an argument.
+            self.machine.handle(Instant::now(), input);
+        }
+    }
+
+    fn apply(&mut self, action: Action, swarm: &mut Swarm<Behaviour>) {
+        match action {
+            Action::FetchStatus {
+                request,
+                url,
+                max_body_bytes,
+            } => {
+                let (handle, registration) = AbortHandle::new_pair();
+                let get = self.runtime.http_get(url, max_body_bytes);
+                let fetch = Abortable::new(get, registration)
+                    .map(move |r| r.ok().map(|result| (request, result)))
+                    .boxed();
+                self.aborts.insert(request, handle);
+                self.fetches.push(fetch);
+            }
+            Action::CancelFetch { request } => {
+                if let Some(handle) = self.aborts.remove(&request) {
+                    handle.abort();
+                }
+            }
+            Action::Dial { dial, peer, addrs } => {
+                let opts = DialOpts::peer_id(peer)
+                    .addresses(addrs)
+                    .condition(PeerCondition::Always)
+                    .build();
+                let connection = opts.connection_id();
+                match swarm.dial(opts) {
+                    Ok(()) => {
+                        self.dials.insert(connection, dial);
+                    }
+                    Err(e) => {
+                        let error = dial_error(&e);
+                        self.machine
+                            .handle(Instant::now(), Input::DialFailed { dial, error });
+                    }
+                }
+            }
+            Action::CancelDial { dial } => {
+                // A pending libp2p dial cannot be aborted; forgetting it makes a late success
+                // an unknown connection, which the machine never hears about.
+                self.dials.retain(|_, d| *d != dial);
+            }
+            Action::ProbeVia { peer } => {
+                let addrs = dialable_addrs(swarm);
+                let request = DialRequest {
+                    peer: *swarm.local_peer_id(),
+                    addrs,
+                };
+                let id = swarm
+                    .behaviour_mut()
+                    .dial_request
+                    .send_request(&peer, request);
+                self.probes.insert(id, peer);
+            }
+            Action::Disconnect { peer } => {
+                // Err means not connected, which is the requested state.
+                let _ = swarm.disconnect_peer_id(peer);
+            }
+            Action::PersistState(snapshot) => self.outbox.push_back(Output::Persist(snapshot)),
+            Action::Report(event) => self.outbox.push_back(Output::Report(event)),
+        }
+    }
+
+    fn map_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) -> Option<Input> {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                let dial = self.dials.remove(&connection_id)?;
+                // The core lists addresses without their `/p2p/` suffix.
+                let mut addr = endpoint.get_remote_address().clone();
+                if let Some(Protocol::P2p(_)) = addr.iter().last() {
+                    addr.pop();
+                }
+                Some(Input::DialSucceeded {
+                    dial,
+                    peer: peer_id,
+                    addr: Some(addr),
+                })
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } => {
+                let dial = self.dials.remove(&connection_id)?;
+                Some(Input::DialFailed {
+                    dial,
+                    error: dial_error(&error),
+                })
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => Some(Input::ConnectionClosed { peer: peer_id }),
+            SwarmEvent::Behaviour(BehaviourEvent::Autonat(autonat::Event::InboundProbe(
+                InboundProbeEvent::Request { peer, .. },
+            ))) => Some(Input::InboundProbeRequest { peer }),
+            SwarmEvent::Behaviour(BehaviourEvent::DialRequest(event)) => match event {
+                request_response::Event::Message {
+                    message:
+                        request_response::Message::Response {
+                            request_id,
+                            response,
+                        },
+                    ..
+                } => {
+                    let peer = self.probes.remove(&request_id)?;
+                    let result = match response {
+                        DialResponse::Reachable(addr) => Ok(addr),
+                        DialResponse::DialError(_) => Err(ProbeError::DialBackFailed),
+                        DialResponse::Refused(_) => Err(ProbeError::Refused),
+                        DialResponse::Failed(t) => Err(ProbeError::Request(t)),
+                    };
+                    Some(Input::OwnProbeAnswered { peer, result })
+                }
+                request_response::Event::OutboundFailure {
+                    request_id, error, ..
+                } => {
+                    let peer = self.probes.remove(&request_id)?;
+                    let result = Err(ProbeError::Request(error.to_string()));
+                    Some(Input::OwnProbeAnswered { peer, result })
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+fn http_input(request: RequestId, result: Result<HttpReply, HttpError>) -> Input {
+    match result {
+        Ok(reply) => Input::HttpResponse {
+            request,
+            status: reply.status,
+            body: reply.body,
+        },
+        Err(error) => Input::HttpFailed { request, error },
+    }
+}
+
+fn dial_error(e: &SwarmDialError) -> DialError {
+    match e {
+        SwarmDialError::WrongPeerId { obtained, endpoint } => match endpoint {
+            libp2p::core::ConnectedPoint::Dialer { .. } => DialError::Other(format!(
+                "the remote authenticated as {obtained}, not the listed peer"
+            )),
+            libp2p::core::ConnectedPoint::Listener { .. } => DialError::Other(e.to_string()),
+        },
+        SwarmDialError::Transport(_) | SwarmDialError::NoAddresses => {
+            DialError::Unreachable(e.to_string())
+        }
+        _ => DialError::Other(e.to_string()),
+    }
+}
+
+/// The addresses a dial-back may reach: our listen and confirmed external addresses, minus
+/// wildcards' meaningless cousins (the AutoNAT server substitutes the IP it observes).
+fn dialable_addrs(swarm: &Swarm<Behaviour>) -> Vec<Multiaddr> {
+    let mut addrs: Vec<Multiaddr> = swarm
+        .external_addresses()
+        .chain(swarm.listeners())
+        .cloned()
+        .collect();
+    addrs.dedup();
+    addrs
+}

@@ -1,0 +1,137 @@
+//! HTTP on smol with hyper 1: the bounded GET the driver uses, and the `/status` server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::Either;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode, Uri};
+use pyrsia_boot_core::HttpError;
+use pyrsia_boot_libp2p::{HttpReply, StatusBoard};
+use smol::net::{TcpListener, TcpStream};
+use smol_hyper::rt::{FuturesIo, SmolTimer};
+
+/// GETs `url` (plain `http://`), reading at most `max_body_bytes + 1` bytes of body. No timeout
+/// here: the core owns the deadline and cancels the request when it passes.
+pub async fn get(url: String, max_body_bytes: usize) -> Result<HttpReply, HttpError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| HttpError::InvalidUrl(format!("{url}: {e}")))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => {
+            return Err(HttpError::InvalidUrl(format!(
+                "{url}: scheme {other} is not supported (use http://)"
+            )))
+        }
+        None => return Err(HttpError::InvalidUrl(format!("{url}: no scheme"))),
+    }
+    let authority = uri
+        .authority()
+        .ok_or_else(|| HttpError::InvalidUrl(format!("{url}: no host")))?
+        .clone();
+    let port = authority.port_u16().unwrap_or(80);
+    let stream = TcpStream::connect((authority.host(), port))
+        .await
+        .map_err(|e| HttpError::Connect(format!("{authority}: {e}")))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(FuturesIo::new(stream))
+        .await
+        .map_err(|e| HttpError::Transfer(e.to_string()))?;
+    let request = Request::get(uri)
+        .header(hyper::header::HOST, authority.as_str())
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("pyrsia-boot/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| HttpError::InvalidUrl(e.to_string()))?;
+    let exchange = async move {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| HttpError::Transfer(e.to_string()))?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while bytes.len() <= max_body_bytes {
+            match body.frame().await {
+                None => break,
+                Some(Err(e)) => return Err(HttpError::Transfer(e.to_string())),
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        let room = max_body_bytes + 1 - bytes.len();
+                        bytes.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                }
+            }
+        }
+        Ok(HttpReply {
+            status,
+            body: bytes,
+        })
+    };
+    // The connection future drives the socket; whichever ends first decides.
+    match futures::future::select(Box::pin(exchange), conn).await {
+        Either::Left((result, _)) => result,
+        Either::Right((Ok(()), _)) => Err(HttpError::Transfer("connection closed".into())),
+        Either::Right((Err(e), _)) => Err(HttpError::Transfer(e.to_string())),
+    }
+}
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves `GET /status` (the board's document) on `listener` until dropped.
+pub async fn serve_status(listener: TcpListener, board: StatusBoard) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                continue;
+            }
+        };
+        let board = board.clone();
+        smol::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let board = board.clone();
+                async move { Ok::<_, std::convert::Infallible>(respond(&req, &board)) }
+            });
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(SmolTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(FuturesIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+            }
+        })
+        .detach();
+    }
+}
+
+fn respond(req: &Request<Incoming>, board: &StatusBoard) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match (req.method().as_str(), req.uri().path()) {
+        ("GET", "/status") => (StatusCode::OK, "application/json", board.render()),
+        (_, "/status") => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            b"use GET\n".to_vec(),
+        ),
+        _ => (StatusCode::NOT_FOUND, "text/plain", b"not found\n".to_vec()),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    response
+}
+
+/// Binds the `/status` server's listener.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

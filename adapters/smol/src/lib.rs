@@ -1,0 +1,202 @@
+//! pyrsia-boot on [smol](https://docs.rs/smol): the [`SmolRuntime`] for the
+//! `pyrsia-boot-libp2p` driver, a swarm built on libp2p-tcp's async-io provider, and a boot
+//! node with its `/status` endpoint.
+//!
+//! ```no_run
+//! use pyrsia_boot_core::{AddressPolicy, Config};
+//! use pyrsia_boot_libp2p::Output;
+//! use pyrsia_boot_core::Event;
+//!
+//! smol::block_on(async {
+//!     let key = libp2p::identity::Keypair::generate_ed25519();
+//!     let mut config = Config::with_urls(["http://127.0.0.1:8080/status"]);
+//!     config.policy = AddressPolicy::allow_private();
+//!     let (mut driver, mut swarm) =
+//!         pyrsia_boot_smol::client(key, config, "/ip4/127.0.0.1/tcp/0".parse()?).await?;
+//!     loop {
+//!         match driver.next(&mut swarm).await {
+//!             Output::Report(Event::Connected { peer, .. }) => break println!("connected via {peer}"),
+//!             Output::Report(Event::GaveUp(why)) => break eprintln!("{why}"),
+//!             _ => {}
+//!         }
+//!     }
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod http;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use libp2p::core::upgrade::Version;
+use libp2p::swarm::{self, SwarmEvent};
+use libp2p::{identity, noise, yamux, Multiaddr, PeerId, Swarm, Transport};
+use pyrsia_boot_core::{BootstrapMachine, Config, HttpError};
+use pyrsia_boot_libp2p::{
+    Behaviour, BootNode, BootNodeConfig, Driver, HttpReply, Role, Runtime, StatusBoard,
+};
+
+/// Timers on `smol::Timer`, HTTP on hyper over smol sockets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmolRuntime;
+
+impl Runtime for SmolRuntime {
+    fn timer(&self, at: Instant) -> BoxFuture<'static, ()> {
+        let timer = smol::Timer::at(at);
+        async move {
+            timer.await;
+        }
+        .boxed()
+    }
+
+    fn http_get(
+        &self,
+        url: String,
+        max_body_bytes: usize,
+    ) -> BoxFuture<'static, Result<HttpReply, HttpError>> {
+        http::get(url, max_body_bytes).boxed()
+    }
+}
+
+/// How long a connection may sit idle before the swarm closes it. The swarm's default (10 s)
+/// would drop a boot connection between probes; identify and AutoNAT do not keep it alive.
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Builds a swarm running [`Behaviour`] for `role` on TCP + noise + yamux, tasks on smol.
+pub fn build_swarm(key: &identity::Keypair, role: Role) -> Result<Swarm<Behaviour>, noise::Error> {
+    let transport =
+        libp2p_tcp::async_io::Transport::new(libp2p_tcp::Config::default().nodelay(true))
+            .upgrade(Version::V1Lazy)
+            .authenticate(noise::Config::new(key)?)
+            .multiplex(yamux::Config::default())
+            .timeout(Duration::from_secs(20))
+            .boxed();
+    let config = swarm::Config::with_executor(|f| smol::spawn(f).detach())
+        .with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT);
+    Ok(Swarm::new(
+        transport,
+        Behaviour::new(&key.public(), role),
+        key.public().to_peer_id(),
+        config,
+    ))
+}
+
+/// Errors starting a node.
+#[derive(Debug)]
+pub enum StartError {
+    /// The noise configuration could not be built from the key.
+    Noise(noise::Error),
+    /// Listening on the libp2p address failed.
+    Listen(String),
+    /// Binding the HTTP address failed.
+    Http(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Noise(e) => write!(f, "noise setup failed: {e}"),
+            StartError::Listen(e) => write!(f, "cannot listen: {e}"),
+            StartError::Http(e) => write!(f, "cannot bind the HTTP server: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+async fn listen(swarm: &mut Swarm<Behaviour>, addr: Multiaddr) -> Result<Multiaddr, StartError> {
+    swarm
+        .listen_on(addr.clone())
+        .map_err(|e| StartError::Listen(format!("{addr}: {e}")))?;
+    loop {
+        match swarm.select_next_some().await {
+            SwarmEvent::NewListenAddr { address, .. } => return Ok(address),
+            SwarmEvent::ListenerError { error, .. } => {
+                return Err(StartError::Listen(format!("{addr}: {error}")))
+            }
+            SwarmEvent::ListenerClosed { reason, .. } => {
+                return Err(StartError::Listen(format!("{addr}: closed: {reason:?}")))
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A bootstrapping node: a driver for `config` and a swarm listening on `listen` (the
+/// listener is what a boot node dials back).
+pub async fn client(
+    key: identity::Keypair,
+    mut config: Config,
+    listen_on: Multiaddr,
+) -> Result<(Driver<SmolRuntime>, Swarm<Behaviour>), StartError> {
+    let mut swarm = build_swarm(&key, Role::Node).map_err(StartError::Noise)?;
+    listen(&mut swarm, listen_on).await?;
+    config.local_peer = Some(*swarm.local_peer_id());
+    let machine = BootstrapMachine::new(config, Instant::now());
+    Ok((Driver::new(machine, SmolRuntime), swarm))
+}
+
+/// A running boot node. Dropping it stops the node (its task is cancelled).
+#[derive(Debug)]
+pub struct BootNodeHandle {
+    /// Its identity.
+    pub peer_id: PeerId,
+    /// Its libp2p listen address, with `/p2p/<id>`.
+    pub p2p_addr: Multiaddr,
+    /// Where `/status` is served.
+    pub http_addr: SocketAddr,
+    /// The live `/status` document.
+    pub board: StatusBoard,
+    _task: smol::Task<()>,
+}
+
+impl BootNodeHandle {
+    /// `http://<http_addr>/status`.
+    pub fn status_url(&self) -> String {
+        format!("http://{}/status", self.http_addr)
+    }
+}
+
+/// Starts a boot node: the swarm on `listen_on`, `/status` on `http`.
+pub async fn start_boot_node(
+    key: identity::Keypair,
+    listen_on: Multiaddr,
+    http: SocketAddr,
+    config: BootNodeConfig,
+) -> Result<BootNodeHandle, StartError> {
+    let role = Role::BootNode {
+        private_network: config.private_network,
+    };
+    let mut swarm = build_swarm(&key, role).map_err(StartError::Noise)?;
+    let peer_id = *swarm.local_peer_id();
+    let addr = listen(&mut swarm, listen_on).await?;
+    let listener = http::bind(http).await.map_err(StartError::Http)?;
+    let http_addr = listener.local_addr().map_err(StartError::Http)?;
+    let mut node = BootNode::new(peer_id, config);
+    node.refresh(&swarm);
+    let board = node.board();
+    let server = http::serve_status(listener, board.clone());
+    let task = smol::spawn(async move {
+        let mut server = std::pin::pin!(server.fuse());
+        loop {
+            futures::select! {
+                event = swarm.select_next_some() => node.on_event(&mut swarm, &event),
+                () = server => return,
+            }
+        }
+    });
+    Ok(BootNodeHandle {
+        peer_id,
+        p2p_addr: addr.with(libp2p::multiaddr::Protocol::P2p(peer_id)),
+        http_addr,
+        board,
+        _task: task,
+    })
+}
