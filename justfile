@@ -9,8 +9,12 @@ core_pkgs := "-p pyrsia-boot-core -p pyrsia-boot-tests"
 default:
     @just --list
 
-# A simulated bootstrap, printed as a transcript (the loopback demo arrives with the CLI).
+# The embedded demo: three boot nodes and a client on loopback, in one process.
 demo:
+    cargo run --release -q -p pyrsia-boot -- demo
+
+# A simulated bootstrap in virtual time, printed as a transcript.
+simulate:
     cargo run --release -q -p pyrsia-boot-tests --example simulate
 
 # The test suite: parser, machine scenarios, golden transcripts, properties, corpus replay,
@@ -19,12 +23,14 @@ test:
     cargo test {{core_pkgs}}
     cargo test -p pyrsia-boot-libp2p
     cargo test -p pyrsia-boot-smol
+    cargo test -p pyrsia-boot
 
 # Type-check every package, tests and benches included.
 check:
     cargo check {{core_pkgs}} --all-targets
     cargo check -p pyrsia-boot-libp2p --all-targets
     cargo check -p pyrsia-boot-smol --all-targets
+    cargo check -p pyrsia-boot --all-targets
 
 # Formatting, clippy and rustdoc with warnings as errors (per package), and the purity check.
 lint: purity
@@ -33,6 +39,7 @@ lint: purity
     cargo clippy -p pyrsia-boot-tests --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot-libp2p --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot-smol --all-targets -- -D warnings
+    cargo clippy -p pyrsia-boot --all-targets -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc -q -p pyrsia-boot-core -p pyrsia-boot-libp2p -p pyrsia-boot-smol --no-deps
 
 # The core has no runtime, async or swarm dependency (DESIGN §4); smol's tree has no async-std.

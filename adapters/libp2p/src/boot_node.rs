@@ -27,6 +27,7 @@ pub struct BootNodeConfig {
 struct Board {
     peers_count: u64,
     own: Vec<Multiaddr>,
+    cluster: Vec<Multiaddr>,
     rotation: usize,
 }
 
@@ -40,6 +41,13 @@ pub struct StatusBoard {
 }
 
 impl StatusBoard {
+    /// Replaces the other cluster members listed after this node (full multiaddrs ending in
+    /// `/p2p/<id>`): a cluster's members learn each other's addresses after they start.
+    pub fn set_cluster(&self, cluster: Vec<Multiaddr>) {
+        let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        board.cluster = cluster;
+    }
+
     /// Renders the document: own advertisable addresses first (a Pyrsia client reads only
     /// `peer_addrs[0]`), then the cluster members in an order that rotates per request.
     pub fn render(&self) -> Vec<u8> {
@@ -50,11 +58,11 @@ impl StatusBoard {
             .iter()
             .map(|a| a.clone().with(me.clone()).to_string())
             .collect();
-        let n = self.config.cluster.len();
+        let n = board.cluster.len();
         if n > 0 {
             let start = board.rotation % n;
             board.rotation = board.rotation.wrapping_add(1);
-            peer_addrs.extend((0..n).map(|i| self.config.cluster[(start + i) % n].to_string()));
+            peer_addrs.extend((0..n).map(|i| board.cluster[(start + i) % n].to_string()));
         }
         StatusDocument {
             peers_count: board.peers_count,
@@ -75,11 +83,15 @@ pub struct BootNode {
 impl BootNode {
     /// A boot node for the swarm's identity.
     pub fn new(peer_id: PeerId, config: BootNodeConfig) -> Self {
+        let cluster = config.cluster.clone();
         BootNode {
             board: StatusBoard {
                 peer_id,
                 config: Arc::new(config),
-                board: Arc::new(Mutex::new(Board::default())),
+                board: Arc::new(Mutex::new(Board {
+                    cluster,
+                    ..Board::default()
+                })),
             },
         }
     }

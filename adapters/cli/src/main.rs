@@ -1,0 +1,344 @@
+//! `pyrsia-boot`: bootstrap a libp2p node and learn whether it is reachable, run a boot node,
+//! or run both on loopback as a demo.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod timeline;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use futures::FutureExt;
+use libp2p::identity::Keypair;
+use libp2p::Multiaddr;
+use pyrsia_boot_core::{AddressPolicy, Config, Event, KnownPeer, NatVerdict};
+use pyrsia_boot_libp2p::{BootNodeConfig, Output};
+use pyrsia_boot_smol::{client, start_boot_node, BootNodeHandle};
+use serde_json::json;
+
+/// Exit code: bootstrap gave up (the reason is printed).
+const EXIT_GAVE_UP: u8 = 1;
+/// Exit code: the node could not start (bad address, port in use, unreadable key).
+const EXIT_START_FAILED: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pyrsia-boot",
+    version,
+    about = "Bootstrap a libp2p node from a Pyrsia-style boot list and learn whether it is reachable",
+    long_about = "Bootstrap a libp2p node from a Pyrsia-style boot list (GET <url>/status), dial a boot \
+peer, and run AutoNAT with it: the node is fully connected once the boot peer sends it an AutoNAT dial \
+request, and it learns whether it is reachable from its own dial-back request. Also runs a boot node \
+(`node`) and a self-contained loopback demo (`demo`).\n\nExit codes: 0 connected (or node running), \
+1 gave up (the reason names everything tried), 2 bad arguments, 3 could not start.\n\nLogs go to \
+stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Bootstrap through boot URLs (and seeds) and report the NAT verdict.
+    Bootstrap(BootstrapArgs),
+    /// Run a boot node: AutoNAT server and client, identify, ping, and GET /status.
+    Node(NodeArgs),
+    /// Start three boot nodes and a client on loopback in this process; print the timeline.
+    Demo {
+        /// Print one JSON report instead of the timeline.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct BootstrapArgs {
+    /// Boot URL serving the /status document, e.g. http://boot.example.org/status. Repeat for
+    /// fallbacks; they are tried in order.
+    #[arg(long = "url", value_name = "URL")]
+    urls: Vec<String>,
+    /// Seed peer multiaddr ending in /p2p/<peer id>, tried after the URLs. Repeatable.
+    #[arg(long = "seed", value_name = "MULTIADDR")]
+    seeds: Vec<Multiaddr>,
+    /// Also dial loopback, private (RFC 1918/ULA), link-local, CGNAT and documentation
+    /// addresses. Needed on a LAN, in a lab, or for a loopback demo.
+    #[arg(long)]
+    allow_private: bool,
+    /// Where this node listens; boot peers dial it back there.
+    #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/0.0.0.0/tcp/0")]
+    listen: Multiaddr,
+    /// Overall time budget for one bootstrap, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    timeout: u64,
+    /// Print one JSON report instead of the timeline.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct NodeArgs {
+    /// libp2p listen address.
+    #[arg(
+        long,
+        value_name = "MULTIADDR",
+        default_value = "/ip4/0.0.0.0/tcp/44000"
+    )]
+    listen: Multiaddr,
+    /// Address of the /status HTTP server.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    http: SocketAddr,
+    /// Address to advertise first in /status (like Pyrsia's PYRSIA_EXTERNAL_IP). Repeatable.
+    #[arg(long = "external-address", value_name = "MULTIADDR")]
+    external: Vec<Multiaddr>,
+    /// Another boot node of the cluster, as a multiaddr ending in /p2p/<peer id>. Repeatable.
+    #[arg(long = "cluster-peer", value_name = "MULTIADDR")]
+    cluster: Vec<Multiaddr>,
+    /// File holding this node's identity (libp2p protobuf encoding); created if missing.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Advertise loopback and private listen addresses and serve dial-backs to peers at such
+    /// addresses (LAN, lab, demo).
+    #[arg(long)]
+    private_network: bool,
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    smol::block_on(async {
+        match cli.command {
+            Command::Bootstrap(args) => bootstrap(args).await,
+            Command::Node(args) => node(args).await,
+            Command::Demo { json } => demo(json).await,
+        }
+    })
+}
+
+fn start_failed(what: &str, error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("pyrsia-boot: {what}: {error}");
+    ExitCode::from(EXIT_START_FAILED)
+}
+
+async fn bootstrap(args: BootstrapArgs) -> ExitCode {
+    let mut seeds = Vec::new();
+    for s in &args.seeds {
+        match KnownPeer::from_p2p_addr(s) {
+            Some(p) => seeds.push(p),
+            None => return start_failed("--seed", format!("{s} does not end in /p2p/<peer id>")),
+        }
+    }
+    let mut config = Config::with_urls(args.urls);
+    config.seeds = seeds;
+    config.budget = Duration::from_secs(args.timeout.max(1));
+    if args.allow_private {
+        config.policy = AddressPolicy::allow_private();
+    }
+    run_client(config, args.listen, args.json).await
+}
+
+/// Runs a client until it is connected and has a NAT verdict (or the verdict wait ends), or
+/// it gives up. Prints the timeline or one JSON report.
+async fn run_client(mut config: Config, listen: Multiaddr, as_json: bool) -> ExitCode {
+    config.rng_seed = seed_from_clock();
+    let verdict_wait = config.timeouts.own_probe * config.own_probe_attempts.max(1);
+    let (mut driver, mut swarm) = match client(Keypair::generate_ed25519(), config, listen).await {
+        Ok(started) => started,
+        Err(e) => return start_failed("starting the client", e),
+    };
+    let start = Instant::now();
+    if !as_json {
+        println!("local peer {}", swarm.local_peer_id());
+    }
+    let mut events = Vec::new();
+    let mut connected = None;
+    let mut nat = NatVerdict::Unknown;
+    let mut gave_up = None;
+    let mut verdict_deadline: Option<Instant> = None;
+    loop {
+        let out = match verdict_deadline {
+            Some(at) => futures::select! {
+                out = driver.next(&mut swarm).fuse() => Some(out),
+                _ = FutureExt::fuse(smol::Timer::at(at)) => None,
+            },
+            None => Some(driver.next(&mut swarm).await),
+        };
+        let Some(Output::Report(event)) = out else {
+            if out.is_none() {
+                break; // waited long enough for a verdict
+            }
+            continue; // Persist: the state file comes with --state
+        };
+        let at = start.elapsed();
+        if as_json {
+            events.push(timeline::json_event(&event, at));
+        } else if let Some(line) = timeline::line(&event) {
+            println!("{:>7} ms  {line}", at.as_millis());
+        }
+        match event {
+            Event::Connected { peer, elapsed } => {
+                connected = Some((peer, elapsed));
+                if nat != NatVerdict::Unknown {
+                    break;
+                }
+                verdict_deadline = Some(Instant::now() + verdict_wait);
+            }
+            Event::NatChanged(v) => {
+                nat = v;
+                if connected.is_some() {
+                    break;
+                }
+            }
+            Event::GaveUp(g) => {
+                gave_up = Some(g);
+                break;
+            }
+            _ => {}
+        }
+    }
+    if as_json {
+        let report = json!({
+            "connected": connected.is_some(),
+            "boot_peer": connected.map(|(p, _)| p.to_string()),
+            "elapsed_ms": connected.map(|(_, e)| e.as_millis() as u64),
+            "nat": timeline::nat_json(&nat),
+            "gave_up": gave_up.as_ref().map(|g| g.to_string()),
+            "events": events,
+        });
+        println!("{report}");
+    } else if connected.is_some() {
+        println!("verdict: {}", timeline::verdict_phrase(&nat));
+    }
+    match (connected, gave_up) {
+        (Some(_), _) => ExitCode::SUCCESS,
+        (None, Some(g)) => {
+            if !as_json {
+                eprintln!("pyrsia-boot: {g}");
+            }
+            ExitCode::from(EXIT_GAVE_UP)
+        }
+        (None, None) => ExitCode::from(EXIT_GAVE_UP),
+    }
+}
+
+/// A jitter seed that differs per process start (the core itself never reads the clock).
+fn seed_from_clock() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+fn load_or_create_key(path: &Path) -> Result<Keypair, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Keypair::from_protobuf_encoding(&bytes)
+            .map_err(|e| format!("{}: not a libp2p key: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = Keypair::generate_ed25519();
+            let bytes = key
+                .to_protobuf_encoding()
+                .map_err(|e| format!("encoding a new key: {e}"))?;
+            write_private(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+async fn node(args: NodeArgs) -> ExitCode {
+    let key = match &args.key {
+        Some(path) => match load_or_create_key(path) {
+            Ok(k) => k,
+            Err(e) => return start_failed("--key", e),
+        },
+        None => Keypair::generate_ed25519(),
+    };
+    for c in &args.cluster {
+        if KnownPeer::from_p2p_addr(c).is_none() {
+            return start_failed(
+                "--cluster-peer",
+                format!("{c} does not end in /p2p/<peer id>"),
+            );
+        }
+    }
+    let config = BootNodeConfig {
+        external_addrs: args.external,
+        cluster: args.cluster,
+        private_network: args.private_network,
+    };
+    let handle = match start_boot_node(key, args.listen, args.http, config).await {
+        Ok(h) => h,
+        Err(e) => return start_failed("starting the boot node", e),
+    };
+    println!(
+        "boot node {} listening on {}",
+        handle.peer_id, handle.p2p_addr
+    );
+    println!("serving {}", handle.status_url());
+    // Runs until the process is stopped.
+    futures::future::pending::<()>().await;
+    ExitCode::SUCCESS
+}
+
+async fn demo(as_json: bool) -> ExitCode {
+    let mut nodes: Vec<BootNodeHandle> = Vec::new();
+    for _ in 0..3 {
+        let config = BootNodeConfig {
+            private_network: true,
+            ..BootNodeConfig::default()
+        };
+        let started = start_boot_node(
+            Keypair::generate_ed25519(),
+            "/ip4/127.0.0.1/tcp/0".parse().expect("a valid literal"),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            config,
+        )
+        .await;
+        match started {
+            Ok(h) => nodes.push(h),
+            Err(e) => return start_failed("starting a demo boot node", e),
+        }
+    }
+    // Each node lists the other two after itself, as a cluster does.
+    for (i, n) in nodes.iter().enumerate() {
+        let others = nodes
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, o)| o.p2p_addr.clone())
+            .collect();
+        n.board.set_cluster(others);
+    }
+    if !as_json {
+        println!("demo: three boot nodes on loopback");
+        for n in &nodes {
+            println!("  {}  /status at {}", n.p2p_addr, n.status_url());
+        }
+    }
+    let mut config = Config::with_urls(nodes.iter().map(|n| n.status_url()));
+    config.policy = AddressPolicy::allow_private();
+    config.budget = Duration::from_secs(30);
+    let listen = "/ip4/127.0.0.1/tcp/0".parse().expect("a valid literal");
+    run_client(config, listen, as_json).await
+}

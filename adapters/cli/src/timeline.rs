@@ -1,0 +1,109 @@
+//! How a bootstrap is shown: one line per report, or one JSON document at the end.
+
+use std::time::Duration;
+
+use pyrsia_boot_core::{Event, NatVerdict};
+use serde_json::{json, Value};
+
+/// Short form of a peer id for the timeline: the last 8 characters.
+fn short(peer: &impl std::fmt::Display) -> String {
+    let s = peer.to_string();
+    let tail = s.len().saturating_sub(8);
+    format!("…{}", &s[tail..])
+}
+
+/// One human line for a report, or `None` for reports the timeline leaves out.
+pub fn line(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::StatusFetched {
+            url,
+            peers,
+            addrs,
+            skipped,
+        } => {
+            format!("boot list from {url}: {peers} peer(s), {addrs} usable address(es); {skipped}")
+        }
+        Event::SourceFailed(t) => format!("source failed: {t}"),
+        Event::DialFailed(t) => format!("dial failed: {}", t.failure),
+        Event::BootPeerConnected { peer, addr } => match addr {
+            Some(a) => format!(
+                "connected to boot peer {} at {a}; asking it to dial us back",
+                short(peer)
+            ),
+            None => format!(
+                "connected to boot peer {}; asking it to dial us back",
+                short(peer)
+            ),
+        },
+        Event::Connected { peer, elapsed } => format!(
+            "FULLY CONNECTED: inbound AutoNAT dial request from boot peer {} ({} ms after start)",
+            short(peer),
+            elapsed.as_millis()
+        ),
+        Event::NatChanged(v) => format!("NAT verdict: {}", verdict_phrase(v)),
+        Event::RetryScheduled { round, delay } => {
+            format!(
+                "every source failed; round {} starts in {} ms",
+                round + 1,
+                delay.as_millis()
+            )
+        }
+        Event::Rebootstrapping => "every boot connection closed; bootstrapping again".into(),
+        Event::GaveUp(g) => format!("GAVE UP: {g}"),
+    })
+}
+
+/// "public: reachable at …", "private: behind NAT or a firewall", "unknown".
+pub fn verdict_phrase(v: &NatVerdict) -> String {
+    match v {
+        NatVerdict::Public(a) => format!("public, reachable at {a}"),
+        NatVerdict::Private => {
+            "private, behind NAT or a firewall (a boot peer could not dial back)".into()
+        }
+        NatVerdict::Unknown => "unknown (no dial-back answer yet)".into(),
+    }
+}
+
+/// The JSON form of one report.
+pub fn json_event(event: &Event, at: Duration) -> Value {
+    let ms = at.as_millis() as u64;
+    match event {
+        Event::StatusFetched {
+            url,
+            peers,
+            addrs,
+            skipped,
+        } => {
+            json!({"at_ms": ms, "event": "status_fetched", "url": url, "peers": peers, "addrs": addrs, "skipped": skipped.to_string()})
+        }
+        Event::SourceFailed(t) => {
+            json!({"at_ms": ms, "event": "source_failed", "source": t.source.to_string(), "error": t.failure.to_string()})
+        }
+        Event::DialFailed(t) => {
+            json!({"at_ms": ms, "event": "dial_failed", "source": t.source.to_string(), "error": t.failure.to_string()})
+        }
+        Event::BootPeerConnected { peer, addr } => {
+            json!({"at_ms": ms, "event": "boot_peer_connected", "peer": peer.to_string(), "addr": addr.as_ref().map(|a| a.to_string())})
+        }
+        Event::Connected { peer, elapsed } => {
+            json!({"at_ms": ms, "event": "connected", "peer": peer.to_string(), "elapsed_ms": elapsed.as_millis() as u64})
+        }
+        Event::NatChanged(v) => json!({"at_ms": ms, "event": "nat_changed", "nat": nat_json(v)}),
+        Event::RetryScheduled { round, delay } => {
+            json!({"at_ms": ms, "event": "retry_scheduled", "round": round, "delay_ms": delay.as_millis() as u64})
+        }
+        Event::Rebootstrapping => json!({"at_ms": ms, "event": "rebootstrapping"}),
+        Event::GaveUp(g) => {
+            json!({"at_ms": ms, "event": "gave_up", "reason": format!("{:?}", g.reason), "message": g.to_string(),
+            "tried": g.tried.iter().map(|t| json!({"source": t.source.to_string(), "error": t.failure.to_string()})).collect::<Vec<_>>()})
+        }
+    }
+}
+
+/// The JSON form of a verdict.
+pub fn nat_json(v: &NatVerdict) -> Value {
+    match v {
+        NatVerdict::Public(a) => json!({"verdict": "public", "address": a.to_string()}),
+        other => json!({"verdict": other.name()}),
+    }
+}

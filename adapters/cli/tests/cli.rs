@@ -1,0 +1,115 @@
+//! The `pyrsia-boot` binary as a user runs it: separate processes for the boot node and the
+//! client, on loopback. Every spawned process is killed when its guard drops.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pyrsia-boot");
+
+/// Kills the child process when dropped, even if the test panics.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `pyrsia-boot node` on ephemeral loopback ports; returns it and its /status URL,
+/// read from its first lines of output.
+fn start_node() -> (Running, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "node",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--http",
+            "127.0.0.1:0",
+            "--private-network",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("piped");
+    let running = Running(child);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("utf-8 output");
+        if let Some(url) = line.strip_prefix("serving ") {
+            return (running, url.trim().to_string());
+        }
+    }
+    panic!("the node exited before printing its /status URL");
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn demo_connects_and_reports_a_verdict() {
+    let out = run(&["demo", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let report = json(&out);
+    assert_eq!(report["connected"], true, "{report}");
+    assert_eq!(report["nat"]["verdict"], "public", "{report}");
+}
+
+#[test]
+fn a_client_process_bootstraps_through_a_boot_node_process() {
+    let (_node, url) = start_node();
+    let out = run(&[
+        "bootstrap",
+        "--url",
+        &url,
+        "--allow-private",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let report = json(&out);
+    assert_eq!(report["connected"], true, "{report}");
+    assert!(report["boot_peer"].is_string(), "{report}");
+}
+
+#[test]
+fn gives_up_with_a_reason_naming_what_was_tried_when_nothing_answers() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/status", dead.local_addr().expect("addr"));
+    drop(dead);
+    let out = run(&["bootstrap", "--url", &url, "--timeout", "3"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&url) && stderr.contains("connect failed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2_and_help_explains_the_exit_codes() {
+    assert_eq!(
+        run(&["bootstrap", "--seed", "not-a-multiaddr"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("Exit codes"), "{text}");
+}
