@@ -85,6 +85,15 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves `GET /status` (the board's document) on `listener` until dropped.
 pub async fn serve_status(listener: TcpListener, board: StatusBoard) {
+    serve(listener, move |req| respond(req, &board)).await
+}
+
+/// Serves every request on `listener` with `respond`, until dropped. Each connection has a
+/// header read timeout, so a client that never sends its request costs one task for 5 s.
+pub async fn serve<F>(listener: TcpListener, respond: F)
+where
+    F: Fn(&Request<Incoming>) -> Response<Full<Bytes>> + Clone + Send + Sync + 'static,
+{
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -93,11 +102,11 @@ pub async fn serve_status(listener: TcpListener, board: StatusBoard) {
                 continue;
             }
         };
-        let board = board.clone();
+        let respond = respond.clone();
         smol::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                let board = board.clone();
-                async move { Ok::<_, std::convert::Infallible>(respond(&req, &board)) }
+                let response = respond(&req);
+                async move { Ok::<_, std::convert::Infallible>(response) }
             });
             let served = hyper::server::conn::http1::Builder::new()
                 .timer(SmolTimer::new())
@@ -112,23 +121,24 @@ pub async fn serve_status(listener: TcpListener, board: StatusBoard) {
     }
 }
 
-fn respond(req: &Request<Incoming>, board: &StatusBoard) -> Response<Full<Bytes>> {
-    let (status, content_type, body) = match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/status") => (StatusCode::OK, "application/json", board.render()),
-        (_, "/status") => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain",
-            b"use GET\n".to_vec(),
-        ),
-        _ => (StatusCode::NOT_FOUND, "text/plain", b"not found\n".to_vec()),
-    };
+/// A response with `status`, a content type and `body`.
+pub fn response(status: u16, content_type: &'static str, body: Vec<u8>) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static(content_type),
     );
     response
+}
+
+fn respond(req: &Request<Incoming>, board: &StatusBoard) -> Response<Full<Bytes>> {
+    match (req.method().as_str(), req.uri().path()) {
+        ("GET", "/status") => response(200, "application/json", board.render()),
+        (_, "/status") => response(405, "text/plain", b"use GET\n".to_vec()),
+        _ => response(404, "text/plain", b"not found\n".to_vec()),
+    }
 }
 
 /// Binds the `/status` server's listener.
