@@ -12,7 +12,7 @@ use libp2p::autonat::{self, InboundProbeEvent};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, SwarmEvent};
+use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
 use pyrsia_boot_core::{
     Action, BootstrapMachine, DialError, DialId, Event, HttpError, Input, ProbeError, RequestId,
@@ -47,12 +47,33 @@ pub trait Runtime {
 /// What the driver hands to the application.
 // A handful of outputs per bootstrap: their size does not matter, matching on them plainly does.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
+#[derive(Debug)]
+pub enum Output<E = BehaviourEvent> {
     /// A report for the timeline.
     Report(Event),
     /// State to persist.
     Persist(Snapshot),
+    /// A swarm event, after the driver has taken what it needs from it: the application's
+    /// own behaviours' events arrive here.
+    Swarm(SwarmEvent<E>),
+}
+
+/// A swarm behaviour that contains pyrsia-boot's [`Behaviour`]: [`Behaviour`] itself, or an
+/// application's derived behaviour with a `Behaviour` field.
+pub trait HasBootstrap: NetworkBehaviour {
+    /// The pyrsia-boot part.
+    fn bootstrap(&mut self) -> &mut Behaviour;
+    /// The pyrsia-boot part of an event, if the event came from it.
+    fn bootstrap_event(event: &Self::ToSwarm) -> Option<&BehaviourEvent>;
+}
+
+impl HasBootstrap for Behaviour {
+    fn bootstrap(&mut self) -> &mut Behaviour {
+        self
+    }
+    fn bootstrap_event(event: &BehaviourEvent) -> Option<&BehaviourEvent> {
+        Some(event)
+    }
 }
 
 type Fetch = BoxFuture<'static, Option<(RequestId, Result<HttpReply, HttpError>)>>;
@@ -65,7 +86,24 @@ pub struct Driver<R> {
     aborts: HashMap<RequestId, AbortHandle>,
     dials: HashMap<ConnectionId, DialId>,
     probes: HashMap<OutboundRequestId, PeerId>,
-    outbox: VecDeque<Output>,
+    outbox: VecDeque<Pending>,
+}
+
+/// Outputs waiting to be handed out.
+#[allow(clippy::large_enum_variant)] // as for `Output`
+#[derive(Debug)]
+enum Pending {
+    Report(Event),
+    Persist(Snapshot),
+}
+
+impl<E> From<Pending> for Output<E> {
+    fn from(p: Pending) -> Self {
+        match p {
+            Pending::Report(e) => Output::Report(e),
+            Pending::Persist(s) => Output::Persist(s),
+        }
+    }
 }
 
 impl<R> std::fmt::Debug for Driver<R> {
@@ -99,13 +137,13 @@ impl<R: Runtime> Driver<R> {
 
     /// Runs until the machine has something for the application. Keep calling it: between
     /// outputs it also keeps the swarm polled, so connections stay up.
-    pub async fn next(&mut self, swarm: &mut Swarm<Behaviour>) -> Output {
+    pub async fn next<B: HasBootstrap>(&mut self, swarm: &mut Swarm<B>) -> Output<B::ToSwarm> {
         loop {
             while let Some(action) = self.machine.poll_action() {
                 self.apply(action, swarm);
             }
             if let Some(out) = self.outbox.pop_front() {
-                return out;
+                return out.into();
             }
             let timer = match self.machine.poll_timeout() {
                 Some(at) => self.runtime.timer(at),
@@ -120,17 +158,20 @@ impl<R: Runtime> Driver<R> {
                     }
                     None => continue, // cancelled
                 },
-                event = swarm.select_next_some() => match self.map_swarm_event(event) {
-                    Some(input) => input,
-                    None => continue,
-                },
+                event = swarm.select_next_some() => {
+                    if let Some(input) = self.map_swarm_event::<B>(&event) {
+                        self.machine.handle(Instant::now(), input);
+                    }
+                    // The actions this caused are carried out at the top of the next call.
+                    return Output::Swarm(event);
+                }
             };
             // The one clock read per input: the core takes time as an argument.
             self.machine.handle(Instant::now(), input);
         }
     }
 
-    fn apply(&mut self, action: Action, swarm: &mut Swarm<Behaviour>) {
+    fn apply<B: HasBootstrap>(&mut self, action: Action, swarm: &mut Swarm<B>) {
         match action {
             Action::FetchStatus {
                 request,
@@ -180,6 +221,7 @@ impl<R: Runtime> Driver<R> {
                 };
                 let id = swarm
                     .behaviour_mut()
+                    .bootstrap()
                     .dial_request
                     .send_request(&peer, request);
                 self.probes.insert(id, peer);
@@ -188,12 +230,15 @@ impl<R: Runtime> Driver<R> {
                 // Err means not connected, which is the requested state.
                 let _ = swarm.disconnect_peer_id(peer);
             }
-            Action::PersistState(snapshot) => self.outbox.push_back(Output::Persist(snapshot)),
-            Action::Report(event) => self.outbox.push_back(Output::Report(event)),
+            Action::PersistState(snapshot) => self.outbox.push_back(Pending::Persist(snapshot)),
+            Action::Report(event) => self.outbox.push_back(Pending::Report(event)),
         }
     }
 
-    fn map_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) -> Option<Input> {
+    fn map_swarm_event<B: HasBootstrap>(
+        &mut self,
+        event: &SwarmEvent<B::ToSwarm>,
+    ) -> Option<Input> {
         match event {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -201,7 +246,7 @@ impl<R: Runtime> Driver<R> {
                 endpoint,
                 ..
             } => {
-                let dial = self.dials.remove(&connection_id)?;
+                let dial = self.dials.remove(connection_id)?;
                 // The core lists addresses without their `/p2p/` suffix.
                 let mut addr = endpoint.get_remote_address().clone();
                 if let Some(Protocol::P2p(_)) = addr.iter().last() {
@@ -209,7 +254,7 @@ impl<R: Runtime> Driver<R> {
                 }
                 Some(Input::DialSucceeded {
                     dial,
-                    peer: peer_id,
+                    peer: *peer_id,
                     addr: Some(addr),
                 })
             }
@@ -218,47 +263,54 @@ impl<R: Runtime> Driver<R> {
                 error,
                 ..
             } => {
-                let dial = self.dials.remove(&connection_id)?;
+                let dial = self.dials.remove(connection_id)?;
                 Some(Input::DialFailed {
                     dial,
-                    error: dial_error(&error),
+                    error: dial_error(error),
                 })
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established: 0,
                 ..
-            } => Some(Input::ConnectionClosed { peer: peer_id }),
-            SwarmEvent::Behaviour(BehaviourEvent::Autonat(autonat::Event::InboundProbe(
-                InboundProbeEvent::Request { peer, .. },
-            ))) => Some(Input::InboundProbeRequest { peer }),
-            SwarmEvent::Behaviour(BehaviourEvent::DialRequest(event)) => match event {
-                request_response::Event::Message {
-                    message:
-                        request_response::Message::Response {
-                            request_id,
-                            response,
-                        },
-                    ..
-                } => {
-                    let peer = self.probes.remove(&request_id)?;
-                    let result = match response {
-                        DialResponse::Reachable(addr) => Ok(addr),
-                        DialResponse::DialError(_) => Err(ProbeError::DialBackFailed),
-                        DialResponse::Refused(_) => Err(ProbeError::Refused),
-                        DialResponse::Failed(t) => Err(ProbeError::Request(t)),
-                    };
-                    Some(Input::OwnProbeAnswered { peer, result })
-                }
-                request_response::Event::OutboundFailure {
-                    request_id, error, ..
-                } => {
-                    let peer = self.probes.remove(&request_id)?;
-                    let result = Err(ProbeError::Request(error.to_string()));
-                    Some(Input::OwnProbeAnswered { peer, result })
-                }
-                _ => None,
-            },
+            } => Some(Input::ConnectionClosed { peer: *peer_id }),
+            SwarmEvent::Behaviour(event) => self.map_behaviour_event(B::bootstrap_event(event)?),
+            _ => None,
+        }
+    }
+
+    fn map_behaviour_event(&mut self, event: &BehaviourEvent) -> Option<Input> {
+        match event {
+            BehaviourEvent::Autonat(autonat::Event::InboundProbe(InboundProbeEvent::Request {
+                peer,
+                ..
+            })) => Some(Input::InboundProbeRequest { peer: *peer }),
+            BehaviourEvent::DialRequest(request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            }) => {
+                let peer = self.probes.remove(request_id)?;
+                let result = match response {
+                    DialResponse::Reachable(addr) => Ok(addr.clone()),
+                    DialResponse::DialError(_) => Err(ProbeError::DialBackFailed),
+                    DialResponse::Refused(_) => Err(ProbeError::Refused),
+                    DialResponse::Failed(t) => Err(ProbeError::Request(t.clone())),
+                };
+                Some(Input::OwnProbeAnswered { peer, result })
+            }
+            BehaviourEvent::DialRequest(request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                ..
+            }) => {
+                let peer = self.probes.remove(request_id)?;
+                let result = Err(ProbeError::Request(error.to_string()));
+                Some(Input::OwnProbeAnswered { peer, result })
+            }
             _ => None,
         }
     }
@@ -292,7 +344,7 @@ fn dial_error(e: &SwarmDialError) -> DialError {
 
 /// The addresses a dial-back may reach: our listen and confirmed external addresses, minus
 /// wildcards' meaningless cousins (the AutoNAT server substitutes the IP it observes).
-fn dialable_addrs(swarm: &Swarm<Behaviour>) -> Vec<Multiaddr> {
+fn dialable_addrs<B: NetworkBehaviour>(swarm: &Swarm<B>) -> Vec<Multiaddr> {
     let mut addrs: Vec<Multiaddr> = swarm
         .external_addresses()
         .chain(swarm.listeners())

@@ -14,4 +14,4 @@ pub mod driver;
 
 pub use behaviour::{Behaviour, Event, Role};
 pub use boot_node::{BootNode, BootNodeConfig, StatusBoard};
-pub use driver::{Driver, HttpReply, Output, Runtime};
+pub use driver::{Driver, HasBootstrap, HttpReply, Output, Runtime};

@@ -159,12 +159,30 @@ fn main() {
         println!("## Start → Connected on loopback (median of {ROUNDS}, interleaved with the baseline)\n");
         println!("| milestone (from client start) | median |");
         println!("|---|---:|");
-        println!("| /status fetched and parsed | {:.2} ms |", ms(median(&|m| m.status)));
-        println!("| boot peer connected (dial + noise + yamux) | {:.2} ms |", ms(median(&|m| m.boot_connected)));
-        println!("| Connected (boot peer's AutoNAT dial request arrived) | {:.2} ms |", ms(connected));
-        println!("| own NAT verdict (our dial-back answered) | {:.2} ms |", ms(median(&|m| m.verdict)));
-        println!("| baseline: one GET + one dial + identify | {:.2} ms |", ms(base));
-        println!("\nConnected / baseline: **{:.2}×** (goal ≤ 2×)\n", ms(connected) / ms(base));
+        println!(
+            "| /status fetched and parsed | {:.2} ms |",
+            ms(median(&|m| m.status))
+        );
+        println!(
+            "| boot peer connected (dial + noise + yamux) | {:.2} ms |",
+            ms(median(&|m| m.boot_connected))
+        );
+        println!(
+            "| Connected (boot peer's AutoNAT dial request arrived) | {:.2} ms |",
+            ms(connected)
+        );
+        println!(
+            "| own NAT verdict (our dial-back answered) | {:.2} ms |",
+            ms(median(&|m| m.verdict))
+        );
+        println!(
+            "| baseline: one GET + one dial + identify | {:.2} ms |",
+            ms(base)
+        );
+        println!(
+            "\nConnected / baseline: **{:.2}×** (goal ≤ 2×)\n",
+            ms(connected) / ms(base)
+        );
 
         println!("## Boot node: connection → InboundProbe::Request, peers joining at once\n");
         println!("100 samples per row (100 joins of 1 peer, 10 joins of 10, 1 join of 100).\n");
@@ -179,7 +197,12 @@ fn main() {
             }
             let (p50, p99) = (percentile(&mut lat, 0.5), percentile(&mut lat, 0.99));
             let max = *lat.iter().max().expect("n > 0");
-            println!("| {n} | {:.2} ms | {:.2} ms | {:.2} ms |", ms(p50), ms(p99), ms(max));
+            println!(
+                "| {n} | {:.2} ms | {:.2} ms | {:.2} ms |",
+                ms(p50),
+                ms(p99),
+                ms(max)
+            );
             p99s.push(p99);
         }
         println!(

@@ -35,6 +35,8 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::Boxed;
 use libp2p::core::upgrade::Version;
 use libp2p::swarm::{self, SwarmEvent};
 use libp2p::{identity, noise, yamux, Multiaddr, PeerId, Swarm, Transport};
@@ -69,22 +71,33 @@ impl Runtime for SmolRuntime {
 /// would drop a boot connection between probes; identify and AutoNAT do not keep it alive.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Builds a swarm running [`Behaviour`] for `role` on TCP + noise + yamux, tasks on smol.
-pub fn build_swarm(key: &identity::Keypair, role: Role) -> Result<Swarm<Behaviour>, noise::Error> {
-    let transport =
+/// TCP (libp2p-tcp's async-io provider) + noise + yamux, for a swarm of your own.
+pub fn build_transport(
+    key: &identity::Keypair,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, noise::Error> {
+    Ok(
         libp2p_tcp::async_io::Transport::new(libp2p_tcp::Config::default().nodelay(true))
             .upgrade(Version::V1Lazy)
             .authenticate(noise::Config::new(key)?)
             .multiplex(yamux::Config::default())
             .timeout(Duration::from_secs(20))
-            .boxed();
-    let config = swarm::Config::with_executor(|f| smol::spawn(f).detach())
-        .with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT);
+            .boxed(),
+    )
+}
+
+/// A swarm configuration whose tasks run on smol, with pyrsia-boot's idle timeout.
+pub fn swarm_config() -> swarm::Config {
+    swarm::Config::with_executor(|f| smol::spawn(f).detach())
+        .with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT)
+}
+
+/// Builds a swarm running [`Behaviour`] for `role` on [`build_transport`], tasks on smol.
+pub fn build_swarm(key: &identity::Keypair, role: Role) -> Result<Swarm<Behaviour>, noise::Error> {
     Ok(Swarm::new(
-        transport,
+        build_transport(key)?,
         Behaviour::new(&key.public(), role),
         key.public().to_peer_id(),
-        config,
+        swarm_config(),
     ))
 }
 

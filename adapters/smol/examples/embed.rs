@@ -1,0 +1,73 @@
+//! Bootstrapping inside your own swarm: pyrsia-boot's `Behaviour` as one field of your
+//! behaviour, the driver fed by your event loop. Run against a boot node, e.g.
+//! `pyrsia-boot node --listen /ip4/127.0.0.1/tcp/44000 --http 127.0.0.1:8080 --private-network`
+//! then `cargo run -p pyrsia-boot-smol --example embed -- http://127.0.0.1:8080/status`.
+#![allow(clippy::print_stdout)]
+
+use std::time::Instant;
+
+use libp2p::swarm::{dummy, NetworkBehaviour, SwarmEvent};
+use libp2p::{identity, Swarm};
+use pyrsia_boot_core::{AddressPolicy, BootstrapMachine, Config, Event};
+use pyrsia_boot_libp2p::{Behaviour, Event as BootEvent, HasBootstrap, Output, Role};
+use pyrsia_boot_smol::{build_transport, swarm_config, SmolRuntime};
+
+/// Your behaviour: pyrsia-boot next to your own protocols (a placeholder here).
+#[derive(NetworkBehaviour)]
+struct MyBehaviour {
+    boot: Behaviour,
+    app: dummy::Behaviour,
+}
+
+impl HasBootstrap for MyBehaviour {
+    fn bootstrap(&mut self) -> &mut Behaviour {
+        &mut self.boot
+    }
+    fn bootstrap_event(event: &MyBehaviourEvent) -> Option<&BootEvent> {
+        match event {
+            MyBehaviourEvent::Boot(e) => Some(e),
+            MyBehaviourEvent::App(never) => match *never {},
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "http://127.0.0.1:8080/status".into());
+    smol::block_on(async {
+        let key = identity::Keypair::generate_ed25519();
+        let behaviour = MyBehaviour {
+            boot: Behaviour::new(&key.public(), Role::Node),
+            app: dummy::Behaviour,
+        };
+        let mut swarm = Swarm::new(
+            build_transport(&key)?,
+            behaviour,
+            key.public().to_peer_id(),
+            swarm_config(),
+        );
+        swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse()?)?;
+
+        let mut config = Config::with_urls([url]);
+        config.policy = AddressPolicy::allow_private();
+        config.local_peer = Some(*swarm.local_peer_id());
+        let mut driver = pyrsia_boot_libp2p::Driver::new(
+            BootstrapMachine::new(config, Instant::now()),
+            SmolRuntime,
+        );
+        loop {
+            match driver.next(&mut swarm).await {
+                Output::Report(Event::Connected { peer, elapsed }) => {
+                    println!("connected via {peer} after {elapsed:?}");
+                    return Ok(());
+                }
+                Output::Report(Event::GaveUp(why)) => return Err(why.into()),
+                Output::Report(other) => println!("{other:?}"),
+                // Your own behaviours' events arrive here, after pyrsia-boot has seen them.
+                Output::Swarm(SwarmEvent::Behaviour(_)) => {}
+                Output::Swarm(_) | Output::Persist(_) => {}
+            }
+        }
+    })
+}
