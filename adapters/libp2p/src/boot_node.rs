@@ -11,6 +11,7 @@ use pyrsia_boot_core::{classify, AddressPolicy, StatusDocument};
 
 use crate::behaviour::{Behaviour, Event};
 use crate::dial_request::DialRequest;
+use crate::metrics::{BootMetrics, MetricsExporter};
 
 /// How a boot node presents itself.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +39,7 @@ pub struct StatusBoard {
     peer_id: PeerId,
     config: Arc<BootNodeConfig>,
     board: Arc<Mutex<Board>>,
+    metrics: MetricsExporter,
 }
 
 impl StatusBoard {
@@ -48,9 +50,16 @@ impl StatusBoard {
         board.cluster = cluster;
     }
 
-    /// Renders the document: own advertisable addresses first (a Pyrsia client reads only
-    /// `peer_addrs[0]`), then the cluster members in an order that rotates per request.
+    /// The Prometheus text exposition of the node's metrics (for `GET /metrics`).
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render()
+    }
+
+    /// Renders the document for one `GET /status` (and counts it): own advertisable addresses
+    /// first (a Pyrsia client reads only `peer_addrs[0]`), then the cluster members in an
+    /// order that rotates per request.
     pub fn render(&self) -> Vec<u8> {
+        self.metrics.status_served();
         let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
         let me = Protocol::P2p(self.peer_id);
         let mut peer_addrs: Vec<String> = board
@@ -78,14 +87,17 @@ impl StatusBoard {
 #[derive(Debug)]
 pub struct BootNode {
     board: StatusBoard,
+    metrics: BootMetrics,
 }
 
 impl BootNode {
     /// A boot node for the swarm's identity.
     pub fn new(peer_id: PeerId, config: BootNodeConfig) -> Self {
         let cluster = config.cluster.clone();
+        let metrics = BootMetrics::new();
         BootNode {
             board: StatusBoard {
+                metrics: metrics.exporter(),
                 peer_id,
                 config: Arc::new(config),
                 board: Arc::new(Mutex::new(Board {
@@ -93,6 +105,7 @@ impl BootNode {
                     ..Board::default()
                 })),
             },
+            metrics,
         }
     }
 
@@ -121,6 +134,7 @@ impl BootNode {
     /// Reacts to one swarm event: a new inbound peer gets a dial request at once; the
     /// document's peer count and addresses follow the swarm.
     pub fn on_event(&mut self, swarm: &mut Swarm<Behaviour>, event: &SwarmEvent<Event>) {
+        self.metrics.record(event, swarm.connected_peers().count());
         match event {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -132,10 +146,11 @@ impl BootNode {
                     peer: *swarm.local_peer_id(),
                     addrs: self.advertised(swarm),
                 };
-                swarm
+                let id = swarm
                     .behaviour_mut()
                     .dial_request
                     .send_request(peer_id, request);
+                self.metrics.dial_request_sent(id);
             }
             SwarmEvent::ConnectionEstablished { .. }
             | SwarmEvent::ConnectionClosed { .. }

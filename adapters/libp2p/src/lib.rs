@@ -11,6 +11,7 @@ pub mod behaviour;
 pub mod boot_node;
 pub mod dial_request;
 pub mod driver;
+pub mod metrics;
 
 pub use behaviour::{Behaviour, Event, Role};
 pub use boot_node::{BootNode, BootNodeConfig, StatusBoard};

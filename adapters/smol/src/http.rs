@@ -83,7 +83,8 @@ pub async fn get(url: String, max_body_bytes: usize) -> Result<HttpReply, HttpEr
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves `GET /status` (the board's document) on `listener` until dropped.
+/// Serves `GET /status` (the board's document) and `GET /metrics` on `listener` until
+/// dropped.
 pub async fn serve_status(listener: TcpListener, board: StatusBoard) {
     serve(listener, move |req| respond(req, &board)).await
 }
@@ -136,7 +137,12 @@ pub fn response(status: u16, content_type: &'static str, body: Vec<u8>) -> Respo
 fn respond(req: &Request<Incoming>, board: &StatusBoard) -> Response<Full<Bytes>> {
     match (req.method().as_str(), req.uri().path()) {
         ("GET", "/status") => response(200, "application/json", board.render()),
-        (_, "/status") => response(405, "text/plain", b"use GET\n".to_vec()),
+        ("GET", "/metrics") => response(
+            200,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            board.render_metrics().into_bytes(),
+        ),
+        (_, "/status" | "/metrics") => response(405, "text/plain", b"use GET\n".to_vec()),
         _ => response(404, "text/plain", b"not found\n".to_vec()),
     }
 }

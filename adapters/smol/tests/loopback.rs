@@ -136,6 +136,39 @@ fn a_client_connects_through_a_boot_node_and_learns_it_is_reachable() {
             .iter()
             .any(|e| matches!(e, Event::NatChanged(NatVerdict::Public(_))));
         assert!(public, "loopback is reachable: {events:?}");
+
+        // The boot node's /metrics counts what just happened. The boot node's own dial request
+        // may be answered a moment after the client's verdict: poll until every line is there
+        // (bounded), then check.
+        let metrics_url = boot.status_url().replace("/status", "/metrics");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let text = loop {
+            let reply = http::get(metrics_url.clone(), 1 << 20)
+                .await
+                .expect("GET /metrics");
+            assert_eq!(reply.status, 200);
+            let text = String::from_utf8(reply.body).expect("utf-8");
+            if text.contains("outcome=\"reachable\"} 1") || std::time::Instant::now() > deadline {
+                break text;
+            }
+            smol::Timer::after(Duration::from_millis(20)).await;
+        };
+        for line in [
+            "pyrsia_boot_status_requests_total 1",
+            "pyrsia_boot_dial_requests_total{outcome=\"sent\"} 1",
+            "pyrsia_boot_dial_requests_total{outcome=\"reachable\"} 1",
+            "pyrsia_boot_autonat_probes_served_total{outcome=\"request\"} 1",
+            "pyrsia_boot_connected_peers 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in:\n{text}"
+            );
+        }
+        assert!(
+            text.contains("libp2p_swarm_connections_established_total"),
+            "{text}"
+        );
     });
 }
 

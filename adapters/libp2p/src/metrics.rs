@@ -1,0 +1,196 @@
+//! Prometheus metrics of a boot node: libp2p's own (swarm, identify, ping) plus what is
+//! specific to bootstrap: dial requests sent to new peers and how they ended, how long a new
+//! peer waited for its request to be answered, AutoNAT probes served, `/status` requests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use libp2p::autonat::{self, InboundProbeEvent};
+use libp2p::metrics::{Metrics as Libp2pMetrics, Recorder};
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::SwarmEvent;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::behaviour::Event;
+use crate::dial_request::DialResponse;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+/// A boot node's metrics and the registry that encodes them.
+pub struct BootMetrics {
+    registry: Arc<Registry>,
+    libp2p: Libp2pMetrics,
+    connected_peers: Gauge,
+    dial_requests: Family<Outcome, Counter>,
+    dial_request_seconds: Histogram,
+    probes_served: Family<Outcome, Counter>,
+    status_requests: Counter,
+    started: HashMap<OutboundRequestId, Instant>,
+}
+
+impl std::fmt::Debug for BootMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootMetrics").finish_non_exhaustive()
+    }
+}
+
+impl BootMetrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let libp2p = Libp2pMetrics::new(&mut registry);
+        let boot = registry.sub_registry_with_prefix("pyrsia_boot");
+        let connected_peers = Gauge::default();
+        boot.register(
+            "connected_peers",
+            "Peers connected to this boot node",
+            connected_peers.clone(),
+        );
+        let dial_requests = Family::<Outcome, Counter>::default();
+        boot.register(
+            "dial_requests",
+            "Dial-back requests sent to newly connected peers, by outcome (sent, reachable, dial_error, refused, failed)",
+            dial_requests.clone(),
+        );
+        let dial_request_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        boot.register(
+            "dial_request_seconds",
+            "Time from sending a new peer its dial-back request to its answer",
+            dial_request_seconds.clone(),
+        );
+        let probes_served = Family::<Outcome, Counter>::default();
+        boot.register(
+            "autonat_probes_served",
+            "AutoNAT dial-back requests from peers, by stage (request, response, error)",
+            probes_served.clone(),
+        );
+        let status_requests = Counter::default();
+        boot.register(
+            "status_requests",
+            "GET /status requests served",
+            status_requests.clone(),
+        );
+        BootMetrics {
+            registry: Arc::new(registry),
+            libp2p,
+            connected_peers,
+            dial_requests,
+            dial_request_seconds,
+            probes_served,
+            status_requests,
+            started: HashMap::new(),
+        }
+    }
+
+    /// A handle for the HTTP side: encodes the registry, counts `/status` requests.
+    pub fn exporter(&self) -> MetricsExporter {
+        MetricsExporter {
+            registry: self.registry.clone(),
+            status_requests: self.status_requests.clone(),
+        }
+    }
+
+    /// Notes that a dial request was sent.
+    pub fn dial_request_sent(&mut self, id: OutboundRequestId) {
+        self.started.insert(id, Instant::now());
+        self.count(&self.dial_requests, "sent");
+    }
+
+    fn count(&self, family: &Family<Outcome, Counter>, outcome: &'static str) {
+        family.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    /// Records one swarm event.
+    pub fn record(&mut self, event: &SwarmEvent<Event>, connected_peers: usize) {
+        self.libp2p.record(event);
+        self.connected_peers
+            .set(i64::try_from(connected_peers).unwrap_or(i64::MAX));
+        let SwarmEvent::Behaviour(event) = event else {
+            return;
+        };
+        match event {
+            Event::Identify(e) => self.libp2p.record(&**e),
+            Event::Ping(e) => self.libp2p.record(e),
+            Event::Autonat(autonat::Event::InboundProbe(e)) => {
+                let stage = match e {
+                    InboundProbeEvent::Request { .. } => "request",
+                    InboundProbeEvent::Response { .. } => "response",
+                    InboundProbeEvent::Error { .. } => "error",
+                };
+                self.count(&self.probes_served, stage);
+            }
+            Event::Autonat(_) => {}
+            Event::DialRequest(request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            }) => {
+                let outcome = match response {
+                    DialResponse::Reachable(_) => "reachable",
+                    DialResponse::DialError(_) => "dial_error",
+                    DialResponse::Refused(_) => "refused",
+                    DialResponse::Failed(_) => "failed",
+                };
+                self.finish(*request_id, outcome);
+            }
+            Event::DialRequest(request_response::Event::OutboundFailure { request_id, .. }) => {
+                self.finish(*request_id, "failed");
+            }
+            Event::DialRequest(_) => {}
+        }
+    }
+
+    fn finish(&mut self, id: OutboundRequestId, outcome: &'static str) {
+        if let Some(t) = self.started.remove(&id) {
+            self.dial_request_seconds.observe(t.elapsed().as_secs_f64());
+        }
+        self.count(&self.dial_requests, outcome);
+    }
+}
+
+impl Default for BootMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The HTTP side of [`BootMetrics`]. Cheap to clone.
+#[derive(Clone)]
+pub struct MetricsExporter {
+    registry: Arc<Registry>,
+    status_requests: Counter,
+}
+
+impl std::fmt::Debug for MetricsExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsExporter").finish_non_exhaustive()
+    }
+}
+
+impl MetricsExporter {
+    /// The Prometheus / OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Counts one `/status` request.
+    pub fn status_served(&self) {
+        self.status_requests.inc();
+    }
+}
