@@ -16,6 +16,7 @@ use futures::FutureExt;
 use libp2p::identity::Keypair;
 use libp2p::Multiaddr;
 use pyrsia_boot_core::{AddressPolicy, Config, Event, KnownPeer, NatVerdict};
+use pyrsia_boot_libp2p::state_file::{self, Loaded};
 use pyrsia_boot_libp2p::{BootNodeConfig, Output};
 use pyrsia_boot_smol::{client, start_boot_node, BootNodeHandle};
 use serde_json::json;
@@ -78,6 +79,11 @@ struct BootstrapArgs {
     /// Print one JSON report instead of the timeline.
     #[arg(long)]
     json: bool,
+    /// State file: good boot peers and the last NAT verdict, read at start (cached peers are
+    /// tried first; the old verdict is reported as stale until confirmed) and rewritten
+    /// atomically whenever they change. A missing or unusable file means a cold start.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -143,12 +149,24 @@ async fn bootstrap(args: BootstrapArgs) -> ExitCode {
     if args.allow_private {
         config.policy = AddressPolicy::allow_private();
     }
-    run_client(config, args.listen, args.json).await
+    if let Some(path) = &args.state {
+        match state_file::load(path) {
+            Loaded::Missing => {}
+            Loaded::Snapshot(snapshot) => config.restore(snapshot),
+            Loaded::Ignored(warning) => eprintln!("pyrsia-boot: warning: {warning}; starting cold"),
+        }
+    }
+    run_client(config, args.listen, args.json, args.state.as_deref()).await
 }
 
 /// Runs a client until it is connected and has a NAT verdict (or the verdict wait ends), or
 /// it gives up. Prints the timeline or one JSON report.
-async fn run_client(mut config: Config, listen: Multiaddr, as_json: bool) -> ExitCode {
+async fn run_client(
+    mut config: Config,
+    listen: Multiaddr,
+    as_json: bool,
+    state: Option<&Path>,
+) -> ExitCode {
     config.rng_seed = seed_from_clock();
     let verdict_wait = config.timeouts.own_probe * config.own_probe_attempts.max(1);
     let (mut driver, mut swarm) = match client(Keypair::generate_ed25519(), config, listen).await {
@@ -172,11 +190,21 @@ async fn run_client(mut config: Config, listen: Multiaddr, as_json: bool) -> Exi
             },
             None => Some(driver.next(&mut swarm).await),
         };
-        let Some(Output::Report(event)) = out else {
-            if out.is_none() {
-                break; // waited long enough for a verdict
+        let event = match out {
+            None => break, // waited long enough for a verdict
+            Some(Output::Report(event)) => event,
+            Some(Output::Persist(snapshot)) => {
+                if let Some(path) = state {
+                    if let Err(e) = state_file::save(path, &snapshot) {
+                        eprintln!(
+                            "pyrsia-boot: warning: cannot write state file {}: {e}",
+                            path.display()
+                        );
+                    }
+                }
+                continue;
             }
-            continue; // Persist: the state file comes with --state
+            Some(Output::Swarm(_)) => continue,
         };
         let at = start.elapsed();
         if as_json {
@@ -340,5 +368,5 @@ async fn demo(as_json: bool) -> ExitCode {
     config.policy = AddressPolicy::allow_private();
     config.budget = Duration::from_secs(30);
     let listen = "/ip4/127.0.0.1/tcp/0".parse().expect("a valid literal");
-    run_client(config, listen, as_json).await
+    run_client(config, listen, as_json, None).await
 }

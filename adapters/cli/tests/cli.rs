@@ -113,3 +113,53 @@ fn bad_arguments_exit_2_and_help_explains_the_exit_codes() {
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("Exit codes"), "{text}");
 }
+
+#[test]
+fn a_state_file_lets_the_next_start_connect_through_the_cached_peer() {
+    let (_node, url) = start_node();
+    let dir = std::env::temp_dir().join(format!("pyrsia-boot-cli-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let state = dir.join("state.json");
+    let state_arg = state.to_str().expect("utf-8 path");
+    let common = [
+        "--allow-private",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--json",
+        "--state",
+        state_arg,
+    ];
+
+    let first = run(&[&["bootstrap", "--url", &url][..], &common[..]].concat());
+    assert!(first.status.success(), "{first:?}");
+    let saved = std::fs::read_to_string(&state).expect("the state file was written");
+    assert!(saved.contains("\"good_peers\""), "{saved}");
+
+    // Second start: the only URL is dead, but the cached boot peer is alive.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_url = format!("http://{}/status", dead.local_addr().expect("addr"));
+    drop(dead);
+    let second = run(&[&["bootstrap", "--url", &dead_url][..], &common[..]].concat());
+    assert!(second.status.success(), "{second:?}");
+    let report = json(&second);
+    let fetched = report["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .any(|e| e["event"] == "status_fetched" || e["event"] == "source_failed");
+    assert!(
+        !fetched,
+        "connected from the cache without touching the URL: {report}"
+    );
+
+    // A corrupt state file is ignored with a warning naming it, and the run still works.
+    std::fs::write(&state, b"{not json").expect("write");
+    let third = run(&[&["bootstrap", "--url", &url][..], &common[..]].concat());
+    assert!(third.status.success(), "{third:?}");
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        stderr.contains(state_arg) && stderr.contains("ignored"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,6 +12,7 @@ pub mod boot_node;
 pub mod dial_request;
 pub mod driver;
 pub mod metrics;
+pub mod state_file;
 
 pub use behaviour::{Behaviour, Event, Role};
 pub use boot_node::{BootNode, BootNodeConfig, StatusBoard};
