@@ -86,6 +86,14 @@ pub enum Input {
         /// Why.
         error: DialError,
     },
+    /// The names of an [`Action::Resolve`] resolved (all of them, as addresses with the names
+    /// replaced by IPs), or failed.
+    Resolved {
+        /// The dial the names belong to.
+        dial: DialId,
+        /// The resolved addresses, or why resolution failed.
+        result: Result<Vec<Multiaddr>, String>,
+    },
     /// The last connection to `peer` closed.
     ConnectionClosed {
         /// The peer.
@@ -141,6 +149,11 @@ impl fmt::Debug for Input {
             Input::ConnectionClosed { peer } => f
                 .debug_struct("ConnectionClosed")
                 .field("peer", peer)
+                .finish(),
+            Input::Resolved { dial, result } => f
+                .debug_struct("Resolved")
+                .field("dial", dial)
+                .field("result", result)
                 .finish(),
             Input::InboundProbeRequest { peer } => f
                 .debug_struct("InboundProbeRequest")
@@ -231,6 +244,17 @@ pub enum Action {
         peer: PeerId,
         /// Where to reach it, in preference order, without `/p2p/` suffixes.
         addrs: Vec<Multiaddr>,
+    },
+    /// Resolve these `/dns`, `/dns4`, `/dns6` addresses (each to the IPs of its family, the
+    /// rest of the address unchanged); answer with [`Input::Resolved`]. The dial follows as an
+    /// [`Action::Dial`] with the same id once the machine has checked the IPs.
+    Resolve {
+        /// Echo this back.
+        dial: DialId,
+        /// The peer the dial is for.
+        peer: PeerId,
+        /// The addresses whose first component is a DNS name.
+        names: Vec<Multiaddr>,
     },
     /// Stop a dial the machine no longer waits for (it timed out or is no longer needed).
     CancelDial {

@@ -96,7 +96,7 @@ pub mod nat;
 pub mod snapshot;
 pub mod status;
 
-pub use addr::{classify, AddrClass, AddressPolicy};
+pub use addr::{classify, is_dns_name, AddrClass, AddressPolicy};
 pub use backoff::{Backoff, SeededRng};
 pub use config::{CandidateOrder, Config, ConnectedRule, KnownPeer, SourceKind, Timeouts};
 pub use io::{

@@ -78,6 +78,8 @@ struct Sim<'w> {
     // The invariants' side.
     allowed: BTreeMap<PeerId, BTreeSet<Multiaddr>>,
     in_flight: BTreeSet<DialId>,
+    /// Dials waiting for their names to resolve.
+    resolving: BTreeSet<DialId>,
     /// Peers connected through a dial the machine was waiting for, with whether they have
     /// since sent (or answered) an AutoNAT request that may make us Connected.
     dialed_live: BTreeMap<PeerId, bool>,
@@ -165,6 +167,7 @@ impl<'w> Sim<'w> {
             dial_peers: BTreeMap::new(),
             allowed,
             in_flight: BTreeSet::new(),
+            resolving: BTreeSet::new(),
             dialed_live: BTreeMap::new(),
             gen_start: base,
             connects_this_gen: 0,
@@ -352,6 +355,13 @@ impl<'w> Sim<'w> {
                     *probed = true;
                 }
             }
+            Input::Resolved { dial, .. } => {
+                // The dial leaves flight here; its Dial action, if the resolution left
+                // something to dial, puts it back.
+                if self.resolving.remove(dial) {
+                    self.in_flight.remove(dial);
+                }
+            }
             Input::Tick
             | Input::HttpResponse { .. }
             | Input::HttpFailed { .. }
@@ -428,7 +438,9 @@ impl<'w> Sim<'w> {
             }
             Action::CancelFetch { .. } => {}
             Action::Dial { dial, peer, addrs } => self.dial(dial, peer, addrs),
+            Action::Resolve { dial, peer, names } => self.resolve(dial, peer, names),
             Action::CancelDial { dial } => {
+                self.resolving.remove(&dial);
                 self.in_flight.remove(&dial);
             }
             Action::ProbeVia { peer } => {
@@ -479,6 +491,61 @@ impl<'w> Sim<'w> {
         }
     }
 
+    fn resolve(&mut self, dial: DialId, peer: PeerId, names: Vec<Multiaddr>) {
+        let cfg = &self.world.config;
+        self.check(!names.is_empty(), "a resolve with no name");
+        for n in &names {
+            let listed = self.allowed.get(&peer).is_some_and(|s| s.contains(n));
+            self.check(listed, "resolved a name no document, cache or seed listed");
+            self.check(
+                cfg.policy.allows(classify(n)),
+                "resolved a name the policy refuses",
+            );
+        }
+        self.in_flight.insert(dial);
+        self.resolving.insert(dial);
+        self.dial_peers.insert(dial, peer);
+        let cap = cfg.max_concurrent_dials;
+        self.check(
+            self.in_flight.len() <= cap,
+            "more dials in flight than the cap",
+        );
+        let resolved: Vec<Option<Vec<Multiaddr>>> =
+            names.iter().map(|n| self.world.resolve(n)).collect();
+        let result = if resolved.iter().all(Option::is_none) {
+            Err("no such host".to_string())
+        } else {
+            Ok(resolved.into_iter().flatten().flatten().collect::<Vec<_>>())
+        };
+        if let Ok(addrs) = &result {
+            // Resolving a listed name is a legitimate source of addresses.
+            self.allowed
+                .entry(peer)
+                .or_default()
+                .extend(addrs.iter().cloned());
+        }
+        let input = Input::Resolved { dial, result };
+        self.schedule(Duration::from_millis(5), Scheduled::Feed(input));
+    }
+
+    /// The dial script for `addr` of `peer`: its own entry, or the entry of the name that
+    /// resolves to it.
+    fn script(&self, peer: &PeerId, addr: &Multiaddr) -> DialScript {
+        let refused = DialScript::Refuse(Duration::from_millis(1));
+        let Some(sim) = self.world.peers.iter().find(|p| p.id == *peer) else {
+            return refused;
+        };
+        sim.addrs
+            .iter()
+            .find(|(x, _)| x == addr)
+            .or_else(|| {
+                sim.addrs
+                    .iter()
+                    .find(|(x, _)| self.world.resolve(x).is_some_and(|r| r.contains(addr)))
+            })
+            .map_or(refused, |(_, s)| *s)
+    }
+
     fn dial(&mut self, dial: DialId, peer: PeerId, addrs: Vec<Multiaddr>) {
         let cfg = &self.world.config;
         self.check(!addrs.is_empty(), "a dial with no address");
@@ -503,14 +570,7 @@ impl<'w> Sim<'w> {
         );
 
         // Outcome: the first address that connects wins; else refused if any refuses; else hang.
-        let sim = self.world.peers.iter().find(|p| p.id == peer);
-        let scripts: Vec<DialScript> = addrs
-            .iter()
-            .map(|a| {
-                sim.and_then(|p| p.addrs.iter().find(|(x, _)| x == a))
-                    .map_or(DialScript::Refuse(Duration::from_millis(1)), |(_, s)| *s)
-            })
-            .collect();
+        let scripts: Vec<DialScript> = addrs.iter().map(|a| self.script(&peer, a)).collect();
         let connect = scripts
             .iter()
             .filter_map(|s| match s {
@@ -605,6 +665,10 @@ impl<'w> Sim<'w> {
                 format!("dial-ok {dial} {}", self.name(peer))
             }
             Input::DialFailed { dial, .. } => format!("dial-failed {dial}"),
+            Input::Resolved { dial, result } => match result {
+                Ok(a) => format!("resolved {dial} ({} addr)", a.len()),
+                Err(e) => format!("resolve-failed {dial}: {e}"),
+            },
             Input::ConnectionClosed { peer } => format!("closed {}", self.name(peer)),
             Input::InboundProbeRequest { peer } => format!("inbound-probe {}", self.name(peer)),
             Input::OwnProbeAnswered { peer, result } => match result {
@@ -621,6 +685,9 @@ impl<'w> Sim<'w> {
             Action::CancelFetch { request } => format!("cancel {request}"),
             Action::Dial { dial, peer, addrs } => {
                 format!("dial {dial} {} ({} addr)", self.name(peer), addrs.len())
+            }
+            Action::Resolve { dial, peer, names } => {
+                format!("resolve {dial} {} ({} name)", self.name(peer), names.len())
             }
             Action::CancelDial { dial } => format!("cancel {dial}"),
             Action::ProbeVia { peer } => format!("probe-via {}", self.name(peer)),

@@ -4,10 +4,13 @@
 //! [`World::generate`] builds one from bytes (via `arbitrary`), so proptest, the fuzzer and
 //! the benchmarks all draw worlds from the same generator.
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
+use pyrsia_boot_core::multiaddr::Protocol;
 use pyrsia_boot_core::{
     AddrClass, AddressPolicy, Backoff, CandidateOrder, Config, ConnectedRule, KnownPeer, Multiaddr,
     PeerId, SourceKind, StatusDocument, Timeouts,
@@ -127,6 +130,36 @@ pub struct World {
     pub stray_probes: Vec<(Duration, PeerId)>,
     /// A misbehaving driver, if any.
     pub hostile: Option<Hostility>,
+    /// DNS: host name → addresses; a name not here does not resolve.
+    pub dns: BTreeMap<String, Vec<IpAddr>>,
+}
+
+impl World {
+    /// What the world's DNS makes of a `/dns*` address: the same address with the name
+    /// replaced by each IP of the right family, or `None` when the name does not resolve.
+    pub fn resolve(&self, addr: &Multiaddr) -> Option<Vec<Multiaddr>> {
+        let mut parts = addr.iter();
+        let (host, v4, v6) = match parts.next()? {
+            Protocol::Dns(h) => (h, true, true),
+            Protocol::Dns4(h) => (h, true, false),
+            Protocol::Dns6(h) => (h, false, true),
+            _ => return None,
+        };
+        let rest: Vec<Protocol<'_>> = parts.collect();
+        let ips = self.dns.get(host.as_ref())?;
+        Some(
+            ips.iter()
+                .filter(|ip| if ip.is_ipv4() { v4 } else { v6 })
+                .map(|ip| {
+                    let first = match ip {
+                        IpAddr::V4(a) => Protocol::Ip4(*a),
+                        IpAddr::V6(a) => Protocol::Ip6(*a),
+                    };
+                    std::iter::once(first).chain(rest.iter().cloned()).collect()
+                })
+                .collect(),
+        )
+    }
 }
 
 fn millis(u: &mut Unstructured<'_>, lo: u64, hi: u64) -> Result<Duration> {
@@ -135,12 +168,13 @@ fn millis(u: &mut Unstructured<'_>, lo: u64, hi: u64) -> Result<Duration> {
 
 fn gen_addr(u: &mut Unstructured<'_>, peer: u8) -> Result<Multiaddr> {
     // Documentation ranges stand in for public addresses; the simulated policy allows them.
-    let ip = match u.int_in_range(0..=9u8)? {
+    let ip = match u.int_in_range(0..=10u8)? {
         0..=5 => format!("/ip4/203.0.113.{peer}"),
         6 => format!("/ip4/198.51.100.{peer}"),
         7 => format!("/ip4/10.0.0.{peer}"),
         8 => "/ip4/127.0.0.1".to_string(),
-        _ => format!("/ip6/2001:db8::{peer}"),
+        9 => format!("/ip6/2001:db8::{peer}"),
+        _ => format!("/dns4/p{peer}.test"),
     };
     let port = u.int_in_range(4000..=4003u16)?;
     Ok(format!("{ip}/tcp/{port}")
@@ -335,6 +369,17 @@ impl World {
         if u.ratio(1, 4)? {
             stray_probes.push((millis(u, 0, 5_000)?, peer(u.int_in_range(6..=9)?)));
         }
+        let mut dns = BTreeMap::new();
+        for i in 1..=n_peers {
+            let v4 = |last: u8| IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, last));
+            let ips = match u.int_in_range(0..=3u8)? {
+                0 => continue, // NXDOMAIN
+                1 => vec![v4(i)],
+                2 => vec![IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, i))],
+                _ => vec![IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), v4(i)],
+            };
+            dns.insert(format!("p{i}.test"), ips);
+        }
         let hostile = if u.ratio(1, 3)? {
             Some(Hostility {
                 seed: u.arbitrary()?,
@@ -352,6 +397,7 @@ impl World {
             reachability,
             stray_probes,
             hostile,
+            dns,
         })
     }
 
@@ -444,6 +490,7 @@ pub fn simple_world(seed: u64, latency: Duration) -> World {
         reachability: Reachability::Public("/ip4/203.0.113.200/tcp/4001".parse().expect("valid")),
         stray_probes: Vec::new(),
         hostile: None,
+        dns: BTreeMap::new(),
     }
 }
 

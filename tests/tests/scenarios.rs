@@ -377,3 +377,59 @@ fn stays_connected_through_another_boot_peer_when_one_closes() {
     assert_eq!(out.status.boot_connections, 2);
     assert_eq!(out.status.boot_peer, Some(peer(2)));
 }
+
+fn with_dns_name(w: &mut World, ips: &[&str]) {
+    w.peers[0].addrs[0].0 = "/dns4/p1.test/tcp/4001".parse().expect("valid");
+    w.dns.insert(
+        "p1.test".into(),
+        ips.iter().map(|ip| ip.parse().expect("valid ip")).collect(),
+    );
+    w.servers[0].replies = vec![ok(MS, w.full_document())];
+    w.config.max_concurrent_dials = 1;
+}
+
+#[test]
+fn resolves_a_dns_boot_address_before_dialing_its_ip() {
+    let mut w = base();
+    with_dns_name(&mut w, &["203.0.113.1"]);
+    let out = run(&w);
+    let resolve_then_dial: Vec<&Action> = out
+        .actions
+        .iter()
+        .map(|(_, a)| a)
+        .filter(|a| matches!(a, Action::Resolve { .. } | Action::Dial { .. }))
+        .collect();
+    assert!(
+        matches!(resolve_then_dial[..2], [Action::Resolve { .. }, Action::Dial { addrs, .. }]
+            if addrs.iter().map(ToString::to_string).collect::<Vec<_>>() == ["/ip4/203.0.113.1/tcp/4001"]),
+        "{resolve_then_dial:?}"
+    );
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(1)));
+}
+
+#[test]
+fn refuses_a_name_that_resolves_to_a_private_address() {
+    let mut w = base();
+    with_dns_name(&mut w, &["10.0.0.1", "127.0.0.1"]);
+    let out = run(&w);
+    let f = failures(&out);
+    assert!(
+        matches!(&f[..], [Failure::Dial { error, .. }] if error.to_string().contains("2 not routable")),
+        "{f:?}"
+    );
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+}
+
+#[test]
+fn a_name_that_does_not_resolve_fails_its_dial() {
+    let mut w = base();
+    with_dns_name(&mut w, &[]);
+    w.dns.clear();
+    let out = run(&w);
+    let f = failures(&out);
+    assert!(
+        matches!(&f[..], [Failure::Dial { error, .. }] if error.to_string().contains("DNS resolution failed")),
+        "{f:?}"
+    );
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+}

@@ -3,6 +3,7 @@
 //! timeout and "what next" is the core's.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use futures::future::{AbortHandle, Abortable, BoxFuture};
@@ -42,6 +43,8 @@ pub trait Runtime {
         url: String,
         max_body_bytes: usize,
     ) -> BoxFuture<'static, Result<HttpReply, HttpError>>;
+    /// The IP addresses of `host` (the system resolver's answer).
+    fn resolve(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>>;
 }
 
 /// What the driver hands to the application.
@@ -77,12 +80,14 @@ impl HasBootstrap for Behaviour {
 }
 
 type Fetch = BoxFuture<'static, Option<(RequestId, Result<HttpReply, HttpError>)>>;
+type Resolution = BoxFuture<'static, (DialId, Result<Vec<Multiaddr>, String>)>;
 
 /// Drives a [`BootstrapMachine`] with a [`Swarm`] running [`Behaviour`].
 pub struct Driver<R> {
     machine: BootstrapMachine,
     runtime: R,
     fetches: FuturesUnordered<Fetch>,
+    resolutions: FuturesUnordered<Resolution>,
     aborts: HashMap<RequestId, AbortHandle>,
     dials: HashMap<ConnectionId, DialId>,
     probes: HashMap<OutboundRequestId, PeerId>,
@@ -123,6 +128,7 @@ impl<R: Runtime> Driver<R> {
             machine,
             runtime,
             fetches: FuturesUnordered::new(),
+            resolutions: FuturesUnordered::new(),
             aborts: HashMap::new(),
             dials: HashMap::new(),
             probes: HashMap::new(),
@@ -151,6 +157,9 @@ impl<R: Runtime> Driver<R> {
             };
             let input = futures::select! {
                 () = timer.fuse() => Input::Tick,
+                (dial, result) = self.resolutions.select_next_some() => {
+                    Input::Resolved { dial, result }
+                }
                 done = self.fetches.select_next_some() => match done {
                     Some((request, result)) => {
                         self.aborts.remove(&request);
@@ -207,6 +216,32 @@ impl<R: Runtime> Driver<R> {
                             .handle(Instant::now(), Input::DialFailed { dial, error });
                     }
                 }
+            }
+            Action::Resolve { dial, names, .. } => {
+                let lookups: Vec<_> = names
+                    .into_iter()
+                    .map(|name| resolve_addr(&self.runtime, name))
+                    .collect();
+                self.resolutions.push(
+                    async move {
+                        let results = futures::future::join_all(lookups).await;
+                        let mut addrs = Vec::new();
+                        let mut errors = Vec::new();
+                        for r in results {
+                            match r {
+                                Ok(a) => addrs.extend(a),
+                                Err(e) => errors.push(e),
+                            }
+                        }
+                        let result = if addrs.is_empty() && !errors.is_empty() {
+                            Err(errors.join("; "))
+                        } else {
+                            Ok(addrs)
+                        };
+                        (dial, result)
+                    }
+                    .boxed(),
+                );
             }
             Action::CancelDial { dial } => {
                 // A pending libp2p dial cannot be aborted; forgetting it makes a late success
@@ -314,6 +349,38 @@ impl<R: Runtime> Driver<R> {
             _ => None,
         }
     }
+}
+
+/// Resolves the DNS name that starts `addr` and returns `addr` once per IP of the right
+/// family, the name replaced. Whether those IPs may be dialed is the core's decision.
+fn resolve_addr<R: Runtime>(
+    runtime: &R,
+    addr: Multiaddr,
+) -> BoxFuture<'static, Result<Vec<Multiaddr>, String>> {
+    let mut parts = addr.iter();
+    let (host, v4, v6) = match parts.next() {
+        Some(Protocol::Dns(h)) => (h.to_string(), true, true),
+        Some(Protocol::Dns4(h)) => (h.to_string(), true, false),
+        Some(Protocol::Dns6(h)) => (h.to_string(), false, true),
+        _ => return futures::future::ready(Err(format!("{addr} is not a DNS address"))).boxed(),
+    };
+    let rest: Vec<Protocol<'static>> = parts.map(|p| p.acquire()).collect();
+    let lookup = runtime.resolve(host.clone());
+    async move {
+        let ips = lookup.await.map_err(|e| format!("{host}: {e}"))?;
+        Ok(ips
+            .into_iter()
+            .filter(|ip| if ip.is_ipv4() { v4 } else { v6 })
+            .map(|ip| {
+                let first = match ip {
+                    IpAddr::V4(a) => Protocol::Ip4(a),
+                    IpAddr::V6(a) => Protocol::Ip6(a),
+                };
+                std::iter::once(first).chain(rest.iter().cloned()).collect()
+            })
+            .collect())
+    }
+    .boxed()
 }
 
 fn http_input(request: RequestId, result: Result<HttpReply, HttpError>) -> Input {

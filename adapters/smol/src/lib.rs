@@ -65,6 +65,16 @@ impl Runtime for SmolRuntime {
     ) -> BoxFuture<'static, Result<HttpReply, HttpError>> {
         http::get(url, max_body_bytes).boxed()
     }
+
+    fn resolve(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<std::net::IpAddr>>> {
+        async move {
+            let addrs = smol::net::resolve((host.as_str(), 0)).await?;
+            let mut ips: Vec<std::net::IpAddr> = addrs.into_iter().map(|a| a.ip()).collect();
+            ips.dedup();
+            Ok(ips)
+        }
+        .boxed()
+    }
 }
 
 /// How long a connection may sit idle before the swarm closes it. The swarm's default (10 s)

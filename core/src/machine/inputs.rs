@@ -57,6 +57,10 @@ impl BootstrapMachine {
                 }
                 None => self.ignore(&input, "no dial with this id is pending"),
             },
+            Input::Resolved { dial, ref result } => match self.dials.get(&dial) {
+                Some(d) if d.resolving => self.on_resolved(dial, result.clone()),
+                _ => self.ignore(&input, "no dial with this id is resolving"),
+            },
             Input::ConnectionClosed { peer } => match self.drop_boot_conn(peer) {
                 Some(conn) => self.on_boot_connection_closed(peer, conn),
                 None => self.ignore(&input, "not a boot connection"),
@@ -73,6 +77,38 @@ impl BootstrapMachine {
             Input::OwnProbeAnswered { peer, ref result } => self.on_own_probe(peer, result),
             Input::NatStatusChanged(verdict) => self.set_verdict(verdict),
         }
+    }
+
+    pub(super) fn on_resolved(&mut self, dial: DialId, result: Result<Vec<Multiaddr>, String>) {
+        let Some(d) = self.dials.get_mut(&dial) else {
+            return;
+        };
+        d.resolving = false;
+        let peer = d.peer;
+        let mut skipped = SkipCounts::default();
+        for addr in result.iter().flatten() {
+            if !self.config.policy.allows(classify(addr)) {
+                skipped.add(SkipReason::NotRoutable);
+            } else if !d.addrs.contains(addr) {
+                d.addrs.push(addr.clone());
+            }
+        }
+        self.counters.skipped.merge(&skipped);
+        if !d.addrs.is_empty() {
+            let addrs = d.addrs.clone();
+            self.push(Action::Dial { dial, peer, addrs });
+            return;
+        }
+        let Some(d) = self.dials.remove(&dial) else {
+            return;
+        };
+        self.counters.dial_failures += 1;
+        let why = match result {
+            Err(e) => format!("DNS resolution failed: {e}"),
+            Ok(_) => format!("DNS names resolved to no dialable address ({skipped})"),
+        };
+        let error = DialError::Unreachable(why);
+        self.note_dial_failure(d.source, Failure::Dial { peer, error });
     }
 
     pub(super) fn awaited_url(&self, request: RequestId) -> Option<usize> {

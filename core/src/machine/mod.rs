@@ -14,7 +14,7 @@ use std::time::Instant;
 use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 
-use crate::addr::classify;
+use crate::addr::{classify, is_dns_name};
 use crate::backoff::SeededRng;
 use crate::config::{CandidateOrder, Config, ConnectedRule, KnownPeer, SourceKind};
 use crate::io::{
@@ -89,9 +89,12 @@ struct Candidate {
 #[derive(Debug, Clone)]
 struct PendingDial {
     peer: PeerId,
+    /// Literal addresses; the resolved ones join them when the names resolve.
     addrs: Vec<Multiaddr>,
     source: Source,
     deadline: Instant,
+    /// Waiting for [`Input::Resolved`] before the dial itself starts.
+    resolving: bool,
 }
 
 #[derive(Debug, Clone)]

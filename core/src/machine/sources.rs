@@ -242,18 +242,32 @@ impl BootstrapMachine {
             }
             let dial = DialId(self.alloc_id());
             self.counters.dials += 1;
-            self.push(Action::Dial {
-                dial,
-                peer: c.peer,
-                addrs: c.addrs.clone(),
-            });
+            // DNS names are resolved by the driver first; the policy then judges the IPs they
+            // resolve to (a public name may point at a private address).
+            let (names, literal): (Vec<Multiaddr>, Vec<Multiaddr>) =
+                c.addrs.into_iter().partition(is_dns_name);
+            let resolving = !names.is_empty();
+            if resolving {
+                self.push(Action::Resolve {
+                    dial,
+                    peer: c.peer,
+                    names,
+                });
+            } else {
+                self.push(Action::Dial {
+                    dial,
+                    peer: c.peer,
+                    addrs: literal.clone(),
+                });
+            }
             self.dials.insert(
                 dial,
                 PendingDial {
                     peer: c.peer,
-                    addrs: c.addrs,
+                    addrs: literal,
                     source: c.source,
                     deadline: self.now + self.config.timeouts.dial,
+                    resolving,
                 },
             );
         }
