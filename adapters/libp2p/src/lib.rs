@@ -1,8 +1,15 @@
-//! Runtime-agnostic libp2p glue for pyrsia-boot: the [`Behaviour`] both roles run, and the
-//! targeted AutoNAT v1 dial request ([`dial_request`]) that makes "fully connected" prompt.
+//! Runtime-agnostic libp2p glue for pyrsia-boot.
 //!
-//! Work in progress toward the smol and async-std adapters: the event mapping and the driver
-//! loop over a small `Runtime` trait come next.
+//! - [`Behaviour`]: identify, AutoNAT v1 (server and client) and ping, plus the targeted AutoNAT
+//!   v1 dial request ([`dial_request`]) that makes "fully connected" prompt on both sides.
+//! - [`Driver`]: carries out the core's actions on a swarm and a [`Runtime`] (a timer, an HTTP
+//!   GET, a DNS lookup) and feeds swarm events, HTTP completions and lookups back as inputs.
+//!   It makes no decisions; every match on the core's `Action` is exhaustive.
+//! - [`BootNode`]: a boot node's swarm-side logic (a dial request to every new peer, the live
+//!   `/status` document, [`metrics`]).
+//! - [`state_file`]: the core's snapshot on disk, written atomically.
+//!
+//! A runtime adapter (`pyrsia-boot-smol`) adds the runtime, the transport and the HTTP server.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
