@@ -314,6 +314,7 @@ async fn node(args: NodeArgs) -> ExitCode {
         external_addrs: args.external,
         cluster: args.cluster,
         private_network: args.private_network,
+        ..BootNodeConfig::default()
     };
     let handle = match start_boot_node(key, args.listen, args.http, config).await {
         Ok(h) => h,

@@ -7,6 +7,7 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::{autonat, identify, identity, ping, request_response};
 
 use crate::dial_request::{self, DialRequest, DialResponse};
+use crate::load;
 
 /// Identify's protocol version for pyrsia-boot peers.
 pub const PROTOCOL_VERSION: &str = "/pyrsia-boot/1.0.0";
@@ -25,6 +26,8 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     /// Targeted dial requests ("dial me back now"), outbound only.
     pub dial_request: dial_request::Requester,
+    /// Boot nodes' load exchange (answered only by boot nodes).
+    pub load: load::Exchange,
 }
 
 impl std::fmt::Debug for Behaviour {
@@ -44,6 +47,14 @@ pub enum Event {
     Ping(ping::Event),
     /// From the targeted dial requester.
     DialRequest(request_response::Event<DialRequest, DialResponse>),
+    /// From the load exchange.
+    Load(request_response::Event<(), u64>),
+}
+
+impl From<request_response::Event<(), u64>> for Event {
+    fn from(e: request_response::Event<(), u64>) -> Self {
+        Event::Load(e)
+    }
 }
 
 impl From<identify::Event> for Event {
@@ -115,6 +126,7 @@ impl Behaviour {
             autonat: autonat::Behaviour::new(key.to_peer_id(), autonat),
             ping: ping::Behaviour::new(ping::Config::new()),
             dial_request: dial_request::requester(DIAL_REQUEST_TIMEOUT),
+            load: load::exchange(matches!(role, Role::BootNode { .. })),
         }
     }
 }

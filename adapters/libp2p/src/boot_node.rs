@@ -2,19 +2,21 @@
 //! once (so its "fully connected" signal does not wait for AutoNAT's timer), and keep the
 //! `/status` document current for whichever HTTP server the runtime adapter runs.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use libp2p::multiaddr::Protocol;
+use libp2p::request_response;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
-use pyrsia_boot_core::{classify, AddressPolicy, StatusDocument};
+use pyrsia_boot_core::{classify, AddressPolicy, PeerLoad, StatusDocument};
 
 use crate::behaviour::{Behaviour, Event};
 use crate::dial_request::DialRequest;
 use crate::metrics::{BootMetrics, MetricsExporter};
 
 /// How a boot node presents itself.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BootNodeConfig {
     /// Addresses to advertise, like Pyrsia's `PYRSIA_EXTERNAL_IP`; listed first.
     pub external_addrs: Vec<Multiaddr>,
@@ -22,6 +24,19 @@ pub struct BootNodeConfig {
     pub cluster: Vec<Multiaddr>,
     /// Whether loopback and private listen addresses may be advertised (LAN, lab, demo).
     pub private_network: bool,
+    /// How often to ask the other cluster members for their load.
+    pub load_interval: std::time::Duration,
+}
+
+impl Default for BootNodeConfig {
+    fn default() -> Self {
+        BootNodeConfig {
+            external_addrs: Vec::new(),
+            cluster: Vec::new(),
+            private_network: false,
+            load_interval: std::time::Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +44,8 @@ struct Board {
     peers_count: u64,
     own: Vec<Multiaddr>,
     cluster: Vec<Multiaddr>,
+    /// The last load each cluster member reported.
+    loads: BTreeMap<PeerId, u64>,
     rotation: usize,
 }
 
@@ -48,6 +65,33 @@ impl StatusBoard {
     pub fn set_cluster(&self, cluster: Vec<Multiaddr>) {
         let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
         board.cluster = cluster;
+    }
+
+    /// The cluster members' ids and addresses (without `/p2p/`).
+    fn cluster(&self) -> Vec<(PeerId, Multiaddr)> {
+        let board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        board
+            .cluster
+            .iter()
+            .filter_map(|full| {
+                let mut addr = full.clone();
+                match addr.pop() {
+                    Some(Protocol::P2p(id)) => Some((id, addr)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    fn set_load(&self, peer: PeerId, count: u64) {
+        let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        if board
+            .cluster
+            .iter()
+            .any(|a| a.iter().last() == Some(Protocol::P2p(peer)))
+        {
+            board.loads.insert(peer, count);
+        }
     }
 
     /// The Prometheus text exposition of the node's metrics (for `GET /metrics`).
@@ -73,11 +117,19 @@ impl StatusBoard {
             board.rotation = board.rotation.wrapping_add(1);
             peer_addrs.extend((0..n).map(|i| board.cluster[(start + i) % n].to_string()));
         }
+        let peer_loads = board
+            .loads
+            .iter()
+            .map(|(peer, n)| PeerLoad {
+                peer_id: peer.to_string(),
+                peers_count: *n,
+            })
+            .collect();
         StatusDocument {
             peers_count: board.peers_count,
             peer_id: self.peer_id.to_string(),
             peer_addrs,
-            peer_loads: Vec::new(),
+            peer_loads,
         }
         .to_json()
     }
@@ -131,9 +183,14 @@ impl BootNode {
         out
     }
 
-    /// Reacts to one swarm event: a new inbound peer gets a dial request at once; the
-    /// document's peer count and addresses follow the swarm.
-    pub fn on_event(&mut self, swarm: &mut Swarm<Behaviour>, event: &SwarmEvent<Event>) {
+    /// Reacts to one swarm event: a new inbound peer gets a dial request at once; a cluster
+    /// member's load request is answered, its answers recorded; the document's peer count and
+    /// addresses follow the swarm.
+    pub fn on_event(&mut self, swarm: &mut Swarm<Behaviour>, event: SwarmEvent<Event>) {
+        let Some(event) = self.answer_load(swarm, event) else {
+            return;
+        };
+        let event = &event;
         self.metrics.record(event, swarm.connected_peers().count());
         match event {
             SwarmEvent::ConnectionEstablished {
@@ -141,7 +198,10 @@ impl BootNode {
                 endpoint,
                 num_established,
                 ..
-            } if endpoint.is_listener() && num_established.get() == 1 => {
+            } if endpoint.is_listener()
+                && num_established.get() == 1
+                && !self.is_cluster_member(peer_id) =>
+            {
                 let request = DialRequest {
                     peer: *swarm.local_peer_id(),
                     addrs: self.advertised(swarm),
@@ -152,6 +212,18 @@ impl BootNode {
                     .send_request(peer_id, request);
                 self.metrics.dial_request_sent(id);
             }
+            SwarmEvent::Behaviour(Event::Load(request_response::Event::Message {
+                peer,
+                message,
+                ..
+            })) => match message {
+                // Answered (and consumed) by `answer_load` above.
+                request_response::Message::Request { .. } => return,
+                request_response::Message::Response { response, .. } => {
+                    self.board.set_load(*peer, *response);
+                    return;
+                }
+            },
             SwarmEvent::ConnectionEstablished { .. }
             | SwarmEvent::ConnectionClosed { .. }
             | SwarmEvent::NewListenAddr { .. }
@@ -164,12 +236,55 @@ impl BootNode {
     /// Updates the document's peer count and addresses from the swarm.
     pub fn refresh(&mut self, swarm: &Swarm<Behaviour>) {
         let own = self.advertised(swarm);
+        let load = self.load(swarm);
         let mut board = self
             .board
             .board
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        board.peers_count = swarm.connected_peers().count() as u64;
+        board.peers_count = load;
         board.own = own;
+    }
+
+    fn is_cluster_member(&self, peer: &PeerId) -> bool {
+        self.board.cluster().iter().any(|(id, _)| id == peer)
+    }
+
+    /// Connected peers, not counting the other cluster members.
+    fn load(&self, swarm: &Swarm<Behaviour>) -> u64 {
+        let cluster = self.board.cluster();
+        swarm
+            .connected_peers()
+            .filter(|p| !cluster.iter().any(|(id, _)| id == *p))
+            .count() as u64
+    }
+
+    /// Answers a cluster member's load request; returns the event when it is not one.
+    fn answer_load(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        event: SwarmEvent<Event>,
+    ) -> Option<SwarmEvent<Event>> {
+        match event {
+            SwarmEvent::Behaviour(Event::Load(request_response::Event::Message {
+                message: request_response::Message::Request { channel, .. },
+                ..
+            })) => {
+                let load = self.load(swarm);
+                // Err: the asker went away; nothing to do.
+                let _ = swarm.behaviour_mut().load.send_response(channel, load);
+                None
+            }
+            other => Some(other),
+        }
+    }
+
+    /// Asks every cluster member for its load (call periodically; a member not yet connected
+    /// is dialed by the request itself).
+    pub fn poll_cluster_load(&mut self, swarm: &mut Swarm<Behaviour>) {
+        for (peer, addr) in self.board.cluster() {
+            swarm.add_peer_address(peer, addr);
+            swarm.behaviour_mut().load.send_request(&peer, ());
+        }
     }
 }

@@ -18,6 +18,7 @@ pub mod behaviour;
 pub mod boot_node;
 pub mod dial_request;
 pub mod driver;
+pub mod load;
 pub mod metrics;
 pub mod state_file;
 

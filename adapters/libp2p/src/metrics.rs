@@ -149,7 +149,7 @@ impl BootMetrics {
             Event::DialRequest(request_response::Event::OutboundFailure { request_id, .. }) => {
                 self.finish(*request_id, "failed");
             }
-            Event::DialRequest(_) => {}
+            Event::DialRequest(_) | Event::Load(_) => {}
         }
     }
 

@@ -202,15 +202,18 @@ pub async fn start_boot_node(
     let addr = listen(&mut swarm, listen_on).await?;
     let listener = http::bind(http).await.map_err(StartError::Http)?;
     let http_addr = listener.local_addr().map_err(StartError::Http)?;
+    let load_interval = config.load_interval;
     let mut node = BootNode::new(peer_id, config);
     node.refresh(&swarm);
     let board = node.board();
     let server = http::serve_status(listener, board.clone());
     let task = smol::spawn(async move {
         let mut server = std::pin::pin!(server.fuse());
+        let mut load_ticks = StreamExt::fuse(smol::Timer::interval(load_interval));
         loop {
             futures::select! {
-                event = swarm.select_next_some() => node.on_event(&mut swarm, &event),
+                event = swarm.select_next_some() => node.on_event(&mut swarm, event),
+                _ = load_ticks.next() => node.poll_cluster_load(&mut swarm),
                 () = server => return,
             }
         }

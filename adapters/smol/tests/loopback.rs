@@ -409,3 +409,72 @@ fn a_dns_boot_address_is_resolved_and_dialed() {
         assert_eq!(connected_via(&events), [boot.peer_id]);
     });
 }
+
+#[test]
+fn cluster_members_list_each_others_load() {
+    smol::block_on(async {
+        let fast = || BootNodeConfig {
+            private_network: true,
+            load_interval: Duration::from_millis(100),
+            ..BootNodeConfig::default()
+        };
+        let mut nodes = Vec::new();
+        for _ in 0..2 {
+            let n = start_boot_node(
+                Keypair::generate_ed25519(),
+                "/ip4/127.0.0.1/tcp/0".parse().expect("valid"),
+                localhost(0),
+                fast(),
+            )
+            .await
+            .expect("boot node starts");
+            nodes.push(n);
+        }
+        nodes[0].board.set_cluster(vec![nodes[1].p2p_addr.clone()]);
+        nodes[1].board.set_cluster(vec![nodes[0].p2p_addr.clone()]);
+        // A client on B, kept alive while A's document is checked.
+        let mut config = Config::with_urls([nodes[1].status_url()]);
+        config.policy = AddressPolicy::allow_private();
+        config.max_concurrent_dials = 1; // B's document lists A too; dial only B
+        let (mut driver, mut swarm) = client(
+            Keypair::generate_ed25519(),
+            config,
+            "/ip4/127.0.0.1/tcp/0".parse().expect("valid"),
+        )
+        .await
+        .expect("client starts");
+        loop {
+            if let Output::Report(Event::Connected { .. }) = driver.next(&mut swarm).await {
+                break;
+            }
+        }
+        let b = nodes[1].peer_id.to_string();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let doc = loop {
+            // Keep the client's swarm polled while waiting on A's next load poll.
+            let pump = futures::FutureExt::fuse(driver.next(&mut swarm));
+            let mut pump = std::pin::pin!(pump);
+            futures::select! {
+                _ = pump => {},
+                _ = futures::FutureExt::fuse(smol::Timer::after(Duration::from_millis(50))) => {},
+            }
+            let reply = http::get(nodes[0].status_url(), 65536).await.expect("GET");
+            let doc: serde_json::Value = serde_json::from_slice(&reply.body).expect("json");
+            let listed = doc["peer_loads"].as_array().is_some_and(|l| {
+                l.iter()
+                    .any(|e| e["peer_id"] == b.as_str() && e["peers_count"] == 1)
+            });
+            if listed || std::time::Instant::now() > deadline {
+                break doc;
+            }
+        };
+        let loads = doc["peer_loads"].as_array().cloned().unwrap_or_default();
+        assert!(
+            loads
+                .iter()
+                .any(|e| e["peer_id"] == b.as_str() && e["peers_count"] == 1),
+            "A's document should list B with its one client (cluster links not counted): {doc}"
+        );
+        assert_eq!(doc["peers_count"], 0, "A's own load excludes B: {doc}");
+    });
+}
