@@ -195,12 +195,7 @@ async fn run_client(
             Some(Output::Report(event)) => event,
             Some(Output::Persist(snapshot)) => {
                 if let Some(path) = state {
-                    if let Err(e) = state_file::save(path, &snapshot) {
-                        eprintln!(
-                            "pyrsia-boot: warning: cannot write state file {}: {e}",
-                            path.display()
-                        );
-                    }
+                    save_state(path, &snapshot);
                 }
                 continue;
             }
@@ -233,6 +228,12 @@ async fn run_client(
             _ => {}
         }
     }
+    // The machine may still hold a snapshot (it persists right after the verdict).
+    for out in driver.flush(&mut swarm) {
+        if let (Output::Persist(snapshot), Some(path)) = (out, state) {
+            save_state(path, &snapshot);
+        }
+    }
     if as_json {
         let report = json!({
             "connected": connected.is_some(),
@@ -255,6 +256,15 @@ async fn run_client(
             ExitCode::from(EXIT_GAVE_UP)
         }
         (None, None) => ExitCode::from(EXIT_GAVE_UP),
+    }
+}
+
+fn save_state(path: &Path, snapshot: &pyrsia_boot_core::Snapshot) {
+    if let Err(e) = state_file::save(path, snapshot) {
+        eprintln!(
+            "pyrsia-boot: warning: cannot write state file {}: {e}",
+            path.display()
+        );
     }
 }
 

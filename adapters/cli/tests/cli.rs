@@ -134,6 +134,10 @@ fn a_state_file_lets_the_next_start_connect_through_the_cached_peer() {
     assert!(first.status.success(), "{first:?}");
     let saved = std::fs::read_to_string(&state).expect("the state file was written");
     assert!(saved.contains("\"good_peers\""), "{saved}");
+    assert!(
+        saved.contains("\"public\""),
+        "the final verdict is saved too: {saved}"
+    );
 
     // Second start: the only URL is dead, but the cached boot peer is alive.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -141,6 +141,16 @@ impl<R: Runtime> Driver<R> {
         &self.machine
     }
 
+    /// Carries out the machine's queued actions and returns the outputs they produce, without
+    /// waiting for anything. Call it before dropping the driver, so the last snapshot and
+    /// reports are not lost.
+    pub fn flush<B: HasBootstrap>(&mut self, swarm: &mut Swarm<B>) -> Vec<Output<B::ToSwarm>> {
+        while let Some(action) = self.machine.poll_action() {
+            self.apply(action, swarm);
+        }
+        self.outbox.drain(..).map(Output::from).collect()
+    }
+
     /// Runs until the machine has something for the application. Keep calling it: between
     /// outputs it also keeps the swarm polled, so connections stay up.
     pub async fn next<B: HasBootstrap>(&mut self, swarm: &mut Swarm<B>) -> Output<B::ToSwarm> {
