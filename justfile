@@ -23,6 +23,7 @@ test:
     cargo test {{core_pkgs}}
     cargo test -p pyrsia-boot-libp2p
     cargo test -p pyrsia-boot-smol
+    cargo test -p pyrsia-boot-async-std
     cargo test -p pyrsia-boot
 
 # Type-check every package, tests and benches included.
@@ -30,6 +31,7 @@ check:
     cargo check {{core_pkgs}} --all-targets
     cargo check -p pyrsia-boot-libp2p --all-targets
     cargo check -p pyrsia-boot-smol --all-targets
+    cargo check -p pyrsia-boot-async-std --all-targets
     cargo check -p pyrsia-boot --all-targets
 
 # Formatting, clippy and rustdoc with warnings as errors (per package), and the purity check.
@@ -39,8 +41,9 @@ lint: purity
     cargo clippy -p pyrsia-boot-tests --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot-libp2p --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot-smol --all-targets -- -D warnings
+    cargo clippy -p pyrsia-boot-async-std --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot --all-targets -- -D warnings
-    RUSTDOCFLAGS="-D warnings" cargo doc -q -p pyrsia-boot-core -p pyrsia-boot-libp2p -p pyrsia-boot-smol --no-deps
+    RUSTDOCFLAGS="-D warnings" cargo doc -q -p pyrsia-boot-core -p pyrsia-boot-libp2p -p pyrsia-boot-smol -p pyrsia-boot-async-std --no-deps
 
 # The core has no runtime, async or swarm dependency (DESIGN §4); smol's tree has no async-std.
 purity:

@@ -20,8 +20,10 @@ pub mod dial_request;
 pub mod driver;
 pub mod load;
 pub mod metrics;
+pub mod start;
 pub mod state_file;
 
 pub use behaviour::{Behaviour, Event, Role};
 pub use boot_node::{BootNode, BootNodeConfig, StatusBoard};
 pub use driver::{Driver, HasBootstrap, HttpReply, Output, Runtime};
+pub use start::{driver_for, listen, StartError};

@@ -38,11 +38,13 @@ use futures::{FutureExt, StreamExt};
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::Boxed;
 use libp2p::core::upgrade::Version;
-use libp2p::swarm::{self, SwarmEvent};
+use libp2p::swarm;
 use libp2p::{identity, noise, yamux, Multiaddr, PeerId, Swarm, Transport};
-use pyrsia_boot_core::{BootstrapMachine, Config, HttpError};
+use pyrsia_boot_core::{Config, HttpError};
+pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    Behaviour, BootNode, BootNodeConfig, Driver, HttpReply, Role, Runtime, StatusBoard,
+    driver_for, listen, Behaviour, BootNode, BootNodeConfig, Driver, HttpReply, Role, Runtime,
+    StatusBoard,
 };
 
 /// Timers on `smol::Timer`, HTTP on hyper over smol sockets.
@@ -111,59 +113,16 @@ pub fn build_swarm(key: &identity::Keypair, role: Role) -> Result<Swarm<Behaviou
     ))
 }
 
-/// Errors starting a node.
-#[derive(Debug)]
-pub enum StartError {
-    /// The noise configuration could not be built from the key.
-    Noise(noise::Error),
-    /// Listening on the libp2p address failed.
-    Listen(String),
-    /// Binding the HTTP address failed.
-    Http(std::io::Error),
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Noise(e) => write!(f, "noise setup failed: {e}"),
-            StartError::Listen(e) => write!(f, "cannot listen: {e}"),
-            StartError::Http(e) => write!(f, "cannot bind the HTTP server: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
-async fn listen(swarm: &mut Swarm<Behaviour>, addr: Multiaddr) -> Result<Multiaddr, StartError> {
-    swarm
-        .listen_on(addr.clone())
-        .map_err(|e| StartError::Listen(format!("{addr}: {e}")))?;
-    loop {
-        match swarm.select_next_some().await {
-            SwarmEvent::NewListenAddr { address, .. } => return Ok(address),
-            SwarmEvent::ListenerError { error, .. } => {
-                return Err(StartError::Listen(format!("{addr}: {error}")))
-            }
-            SwarmEvent::ListenerClosed { reason, .. } => {
-                return Err(StartError::Listen(format!("{addr}: closed: {reason:?}")))
-            }
-            _ => {}
-        }
-    }
-}
-
 /// A bootstrapping node: a driver for `config` and a swarm listening on `listen` (the
 /// listener is what a boot node dials back).
 pub async fn client(
     key: identity::Keypair,
-    mut config: Config,
+    config: Config,
     listen_on: Multiaddr,
 ) -> Result<(Driver<SmolRuntime>, Swarm<Behaviour>), StartError> {
     let mut swarm = build_swarm(&key, Role::Node).map_err(StartError::Noise)?;
     listen(&mut swarm, listen_on).await?;
-    config.local_peer = Some(*swarm.local_peer_id());
-    let machine = BootstrapMachine::new(config, Instant::now());
-    Ok((Driver::new(machine, SmolRuntime), swarm))
+    Ok((driver_for(&swarm, config, SmolRuntime), swarm))
 }
 
 /// A running boot node. Dropping it stops the node (its task is cancelled).
