@@ -15,9 +15,10 @@ use clap::{Parser, Subcommand};
 use futures::FutureExt;
 use libp2p::identity::Keypair;
 use libp2p::Multiaddr;
+use libp2p::Swarm;
 use pyrsia_boot_core::{AddressPolicy, Config, Event, KnownPeer, NatVerdict};
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
-use pyrsia_boot_libp2p::{BootNodeConfig, Output};
+use pyrsia_boot_libp2p::{Behaviour, BootNodeConfig, Driver, Output, Runtime};
 use pyrsia_boot_smol::{client, start_boot_node, BootNodeHandle};
 use serde_json::json;
 
@@ -39,8 +40,20 @@ request, and it learns whether it is reachable from its own dial-back request. A
 stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more."
 )]
 struct Cli {
+    /// Async runtime for the client: smol, or async-std (plain http:// boot URLs only). Boot
+    /// nodes run on smol either way.
+    #[arg(long, value_enum, default_value_t = RuntimeChoice::Smol, global = true)]
+    runtime: RuntimeChoice,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum RuntimeChoice {
+    /// smol with hyper (pyrsia-boot-smol).
+    Smol,
+    /// async-std with surf (pyrsia-boot-async-std).
+    AsyncStd,
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,13 +134,18 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    smol::block_on(async {
+    let rt = cli.runtime;
+    let run = async move {
         match cli.command {
-            Command::Bootstrap(args) => bootstrap(args).await,
+            Command::Bootstrap(args) => bootstrap(rt, args).await,
             Command::Node(args) => node(args).await,
-            Command::Demo { json } => demo(json).await,
+            Command::Demo { json } => demo(rt, json).await,
         }
-    })
+    };
+    match rt {
+        RuntimeChoice::Smol => smol::block_on(run),
+        RuntimeChoice::AsyncStd => async_std::task::block_on(run),
+    }
 }
 
 fn start_failed(what: &str, error: impl std::fmt::Display) -> ExitCode {
@@ -135,7 +153,7 @@ fn start_failed(what: &str, error: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_START_FAILED)
 }
 
-async fn bootstrap(args: BootstrapArgs) -> ExitCode {
+async fn bootstrap(rt: RuntimeChoice, args: BootstrapArgs) -> ExitCode {
     let mut seeds = Vec::new();
     for s in &args.seeds {
         match KnownPeer::from_p2p_addr(s) {
@@ -156,12 +174,12 @@ async fn bootstrap(args: BootstrapArgs) -> ExitCode {
             Loaded::Ignored(warning) => eprintln!("pyrsia-boot: warning: {warning}; starting cold"),
         }
     }
-    run_client(config, args.listen, args.json, args.state.as_deref()).await
+    start_client(rt, config, args.listen, args.json, args.state.as_deref()).await
 }
 
-/// Runs a client until it is connected and has a NAT verdict (or the verdict wait ends), or
-/// it gives up. Prints the timeline or one JSON report.
-async fn run_client(
+/// Starts a client on the chosen runtime and runs it (see [`run_client`]).
+async fn start_client(
+    rt: RuntimeChoice,
     mut config: Config,
     listen: Multiaddr,
     as_json: bool,
@@ -169,10 +187,28 @@ async fn run_client(
 ) -> ExitCode {
     config.rng_seed = seed_from_clock();
     let verdict_wait = config.timeouts.own_probe * config.own_probe_attempts.max(1);
-    let (mut driver, mut swarm) = match client(Keypair::generate_ed25519(), config, listen).await {
-        Ok(started) => started,
-        Err(e) => return start_failed("starting the client", e),
-    };
+    let key = Keypair::generate_ed25519();
+    match rt {
+        RuntimeChoice::Smol => match client(key, config, listen).await {
+            Ok((driver, swarm)) => run_client(driver, swarm, verdict_wait, as_json, state).await,
+            Err(e) => start_failed("starting the client", e),
+        },
+        RuntimeChoice::AsyncStd => match pyrsia_boot_async_std::client(key, config, listen).await {
+            Ok((driver, swarm)) => run_client(driver, swarm, verdict_wait, as_json, state).await,
+            Err(e) => start_failed("starting the client", e),
+        },
+    }
+}
+
+/// Runs a client until it is connected and has a NAT verdict (or the verdict wait ends), or
+/// it gives up. Prints the timeline or one JSON report.
+async fn run_client<R: Runtime>(
+    mut driver: Driver<R>,
+    mut swarm: Swarm<Behaviour>,
+    verdict_wait: Duration,
+    as_json: bool,
+    state: Option<&Path>,
+) -> ExitCode {
     let start = Instant::now();
     if !as_json {
         println!("local peer {}", swarm.local_peer_id());
@@ -340,7 +376,7 @@ async fn node(args: NodeArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn demo(as_json: bool) -> ExitCode {
+async fn demo(rt: RuntimeChoice, as_json: bool) -> ExitCode {
     let mut nodes: Vec<BootNodeHandle> = Vec::new();
     for _ in 0..3 {
         let config = BootNodeConfig {
@@ -379,5 +415,5 @@ async fn demo(as_json: bool) -> ExitCode {
     config.policy = AddressPolicy::allow_private();
     config.budget = Duration::from_secs(30);
     let listen = "/ip4/127.0.0.1/tcp/0".parse().expect("a valid literal");
-    run_client(config, listen, as_json, None).await
+    start_client(rt, config, listen, as_json, None).await
 }

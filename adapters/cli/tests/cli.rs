@@ -167,3 +167,12 @@ fn a_state_file_lets_the_next_start_connect_through_the_cached_peer() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_demo_runs_its_client_on_async_std_too() {
+    let out = run(&["--runtime", "async-std", "demo", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let report = json(&out);
+    assert_eq!(report["connected"], true, "{report}");
+    assert_eq!(report["nat"]["verdict"], "public", "{report}");
+}
