@@ -451,6 +451,12 @@ pub enum Event {
     },
     /// Every boot connection closed after Connected; bootstrapping again.
     Rebootstrapping,
+    /// Our dial-back requests went unanswered (timed out, refused, failed) and none are left
+    /// to send in this bootstrap: the verdict stays as it is until new evidence arrives.
+    VerdictUnavailable {
+        /// Dial-back requests sent in this bootstrap.
+        attempts: u32,
+    },
     /// Terminal: the machine stopped trying.
     GaveUp(GaveUp),
 }

@@ -646,7 +646,8 @@ impl<'w> Sim<'w> {
             | Event::SourceFailed(_)
             | Event::DialFailed(_)
             | Event::BootPeerConnected { .. }
-            | Event::RetryScheduled { .. } => {}
+            | Event::RetryScheduled { .. }
+            | Event::VerdictUnavailable { .. } => {}
         }
     }
 
@@ -738,6 +739,9 @@ impl<'w> Sim<'w> {
                 format!("retry round {round} in {}ms", delay.as_millis())
             }
             Event::Rebootstrapping => "rebootstrapping".into(),
+            Event::VerdictUnavailable { attempts } => {
+                format!("verdict-unavailable after {attempts} request(s)")
+            }
             Event::GaveUp(g) => format!("GAVE-UP {:?} after {} round(s)", g.reason, g.rounds),
         }
     }

@@ -255,6 +255,15 @@ fn asks_again_for_a_dial_back_that_is_never_answered() {
     assert_eq!(out.status.phase, PhaseName::Connected);
     assert_eq!(out.status.nat, NatVerdict::Unknown);
     assert_eq!(out.status.counters.own_probes, w.config.own_probe_attempts);
+    let unavailable: Vec<&Event> = out
+        .events()
+        .filter(|e| matches!(e, Event::VerdictUnavailable { .. }))
+        .collect();
+    assert_eq!(
+        unavailable,
+        [&Event::VerdictUnavailable { attempts: 3 }],
+        "reported once, when the last request timed out"
+    );
 }
 
 #[test]

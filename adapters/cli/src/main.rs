@@ -12,7 +12,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use futures::FutureExt;
 use libp2p::identity::Keypair;
 use libp2p::Multiaddr;
 use libp2p::Swarm;
@@ -186,15 +185,14 @@ async fn start_client(
     state: Option<&Path>,
 ) -> ExitCode {
     config.rng_seed = seed_from_clock();
-    let verdict_wait = config.timeouts.own_probe * config.own_probe_attempts.max(1);
     let key = Keypair::generate_ed25519();
     match rt {
         RuntimeChoice::Smol => match client(key, config, listen).await {
-            Ok((driver, swarm)) => run_client(driver, swarm, verdict_wait, as_json, state).await,
+            Ok((driver, swarm)) => run_client(driver, swarm, as_json, state).await,
             Err(e) => start_failed("starting the client", e),
         },
         RuntimeChoice::AsyncStd => match pyrsia_boot_async_std::client(key, config, listen).await {
-            Ok((driver, swarm)) => run_client(driver, swarm, verdict_wait, as_json, state).await,
+            Ok((driver, swarm)) => run_client(driver, swarm, as_json, state).await,
             Err(e) => start_failed("starting the client", e),
         },
     }
@@ -205,7 +203,6 @@ async fn start_client(
 async fn run_client<R: Runtime>(
     mut driver: Driver<R>,
     mut swarm: Swarm<Behaviour>,
-    verdict_wait: Duration,
     as_json: bool,
     state: Option<&Path>,
 ) -> ExitCode {
@@ -217,25 +214,19 @@ async fn run_client<R: Runtime>(
     let mut connected = None;
     let mut nat = NatVerdict::Unknown;
     let mut gave_up = None;
-    let mut verdict_deadline: Option<Instant> = None;
+    // Settled: a verdict arrived, or the core reported that none will (it owns the probe
+    // timeouts and attempts; the CLI only waits for one of the two reports).
+    let mut settled = false;
     loop {
-        let out = match verdict_deadline {
-            Some(at) => futures::select! {
-                out = driver.next(&mut swarm).fuse() => Some(out),
-                _ = FutureExt::fuse(smol::Timer::at(at)) => None,
-            },
-            None => Some(driver.next(&mut swarm).await),
-        };
-        let event = match out {
-            None => break, // waited long enough for a verdict
-            Some(Output::Report(event)) => event,
-            Some(Output::Persist(snapshot)) => {
+        let event = match driver.next(&mut swarm).await {
+            Output::Report(event) => event,
+            Output::Persist(snapshot) => {
                 if let Some(path) = state {
                     save_state(path, &snapshot);
                 }
                 continue;
             }
-            Some(Output::Swarm(_)) => continue,
+            Output::Swarm(_) => continue,
         };
         let at = start.elapsed();
         if as_json {
@@ -246,13 +237,19 @@ async fn run_client<R: Runtime>(
         match event {
             Event::Connected { peer, elapsed } => {
                 connected = Some((peer, elapsed));
-                if nat != NatVerdict::Unknown {
+                if settled {
                     break;
                 }
-                verdict_deadline = Some(Instant::now() + verdict_wait);
             }
             Event::NatChanged(v) => {
                 nat = v;
+                settled = true;
+                if connected.is_some() {
+                    break;
+                }
+            }
+            Event::VerdictUnavailable { .. } => {
+                settled = true;
                 if connected.is_some() {
                     break;
                 }

@@ -49,6 +49,9 @@ pub fn line(event: &Event) -> Option<String> {
             )
         }
         Event::Rebootstrapping => "every boot connection closed; bootstrapping again".into(),
+        Event::VerdictUnavailable { attempts } => {
+            format!("no dial-back answer after {attempts} request(s); reachability stays unknown")
+        }
         Event::GaveUp(g) => format!("GAVE UP: {g}"),
     })
 }
@@ -93,6 +96,9 @@ pub fn json_event(event: &Event, at: Duration) -> Value {
             json!({"at_ms": ms, "event": "retry_scheduled", "round": round, "delay_ms": delay.as_millis() as u64})
         }
         Event::Rebootstrapping => json!({"at_ms": ms, "event": "rebootstrapping"}),
+        Event::VerdictUnavailable { attempts } => {
+            json!({"at_ms": ms, "event": "verdict_unavailable", "attempts": attempts})
+        }
         Event::GaveUp(g) => {
             json!({"at_ms": ms, "event": "gave_up", "reason": format!("{:?}", g.reason), "message": g.to_string(),
             "tried": g.tried.iter().map(|t| json!({"source": t.source.to_string(), "error": t.failure.to_string()})).collect::<Vec<_>>()})

@@ -406,12 +406,6 @@ fn http_input(request: RequestId, result: Result<HttpReply, HttpError>) -> Input
 
 fn dial_error(e: &SwarmDialError) -> DialError {
     match e {
-        SwarmDialError::WrongPeerId { obtained, endpoint } => match endpoint {
-            libp2p::core::ConnectedPoint::Dialer { .. } => DialError::Other(format!(
-                "the remote authenticated as {obtained}, not the listed peer"
-            )),
-            libp2p::core::ConnectedPoint::Listener { .. } => DialError::Other(e.to_string()),
-        },
         SwarmDialError::Transport(_) | SwarmDialError::NoAddresses => {
             DialError::Unreachable(e.to_string())
         }

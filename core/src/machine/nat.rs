@@ -16,14 +16,18 @@ impl BootstrapMachine {
         self.push(Action::ProbeVia { peer });
     }
 
-    /// After an own probe timed out: ask again, through any boot connection, while the verdict
-    /// is still unconfirmed.
+    /// After an own probe went unanswered: ask again, through any boot connection, while the
+    /// verdict is still unconfirmed; when no attempt is left, say so once.
     pub(super) fn request_own_probe(&mut self) {
         if self.nat != NatVerdict::Unknown && !self.nat_stale {
             return;
         }
         if let Some(&peer) = self.boot_conns.keys().next() {
             self.send_own_probe(peer);
+        }
+        if self.own_probe.is_none() && self.own_probes_left == 0 {
+            let attempts = self.config.own_probe_attempts;
+            self.report(Event::VerdictUnavailable { attempts });
         }
     }
 
@@ -40,7 +44,12 @@ impl BootstrapMachine {
                 self.set_verdict(NatVerdict::Private);
                 true
             }
-            Err(ProbeError::Refused | ProbeError::Request(_)) => false,
+            Err(ProbeError::Refused | ProbeError::Request(_)) => {
+                if self.own_probe.is_none() {
+                    self.request_own_probe();
+                }
+                false
+            }
         };
         let counts = self.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
         if answered && counts && self.bootstrapping() && self.boot_conns.contains_key(&peer) {
