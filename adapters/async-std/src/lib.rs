@@ -1,20 +1,26 @@
 //! pyrsia-boot on [async-std](https://docs.rs/async-std): the [`AsyncStdRuntime`] for the
 //! `pyrsia-boot-libp2p` driver (HTTP through surf, plain `http://` only) and a swarm from
-//! libp2p 0.55's async-std TCP transport. Everything else is the shared glue.
+//! libp2p 0.55's async-std TCP transport, and a boot node whose `/status` server runs on
+//! async-std sockets. Everything else is the shared glue.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use async_std::net::ToSocketAddrs;
+use async_std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use futures::future::BoxFuture;
-use futures::{AsyncReadExt, FutureExt};
+use futures::{AsyncReadExt, FutureExt, Stream};
+use libp2p::swarm::NetworkBehaviour;
 use libp2p::{identity, noise, tcp, yamux, Multiaddr, Swarm, SwarmBuilder};
 use pyrsia_boot_core::{Config, HttpError};
+pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
-use pyrsia_boot_libp2p::{driver_for, listen, Behaviour, Driver, HttpReply, Role, Runtime};
+use pyrsia_boot_libp2p::{
+    driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply, Role,
+    Runtime,
+};
 
 /// Timers on `async_std::task::sleep`, HTTP through surf, lookups through async-std.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,6 +37,11 @@ impl Runtime for AsyncStdRuntime {
         max_body_bytes: usize,
     ) -> BoxFuture<'static, Result<HttpReply, HttpError>> {
         get(url, max_body_bytes).boxed()
+    }
+
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        // Detached: the task runs to completion on async-std's executor.
+        drop(async_std::task::spawn(task));
     }
 
     fn resolve(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
@@ -83,6 +94,15 @@ pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Builds a swarm running [`Behaviour`] for `role` on async-std TCP + noise + yamux.
 pub fn build_swarm(key: &identity::Keypair, role: Role) -> Result<Swarm<Behaviour>, StartError> {
+    build_swarm_with(key, |k| Behaviour::new(&k.public(), role))
+}
+
+/// Builds a swarm running the behaviour `make` returns (yours, perhaps containing
+/// [`Behaviour`]) on async-std TCP + noise + yamux, with pyrsia-boot's idle timeout.
+pub fn build_swarm_with<B: NetworkBehaviour>(
+    key: &identity::Keypair,
+    make: impl FnOnce(&identity::Keypair) -> B,
+) -> Result<Swarm<B>, StartError> {
     let swarm = SwarmBuilder::with_existing_identity(key.clone())
         .with_async_std()
         .with_tcp(
@@ -91,11 +111,19 @@ pub fn build_swarm(key: &identity::Keypair, role: Role) -> Result<Swarm<Behaviou
             yamux::Config::default,
         )
         .map_err(StartError::Noise)?
-        .with_behaviour(|k| Behaviour::new(&k.public(), role))
+        .with_behaviour(make)
         .map_err(|e| StartError::Listen(format!("building the behaviour: {e}")))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build();
     Ok(swarm)
+}
+
+/// The connections `listener` accepts, as an owned stream (for the shared HTTP server).
+pub fn incoming(listener: TcpListener) -> impl Stream<Item = std::io::Result<TcpStream>> + Send {
+    futures::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        Some((accepted, listener))
+    })
 }
 
 /// A bootstrapping node on async-std: a driver for `config` and a swarm listening on `listen`.
@@ -107,4 +135,29 @@ pub async fn client(
     let mut swarm = build_swarm(&key, Role::Node)?;
     listen(&mut swarm, listen_on).await?;
     Ok((driver_for(&swarm, config, AsyncStdRuntime), swarm))
+}
+
+/// Starts a boot node on async-std: the swarm on `listen_on`, `/status` and `/metrics` on
+/// `http`. Dropping the handle stops it.
+pub async fn start_boot_node(
+    key: identity::Keypair,
+    listen_on: Multiaddr,
+    http: SocketAddr,
+    config: BootNodeConfig,
+) -> Result<BootNodeHandle, StartError> {
+    let role = Role::BootNode {
+        private_network: config.private_network,
+    };
+    let mut swarm = build_swarm(&key, role)?;
+    let addr = listen(&mut swarm, listen_on).await?;
+    let listener = TcpListener::bind(http).await.map_err(StartError::Http)?;
+    let http_addr = listener.local_addr().map_err(StartError::Http)?;
+    Ok(spawn_boot_node(
+        AsyncStdRuntime,
+        swarm,
+        addr,
+        incoming(listener),
+        http_addr,
+        config,
+    ))
 }

@@ -17,8 +17,8 @@ use libp2p::Multiaddr;
 use libp2p::Swarm;
 use pyrsia_boot_core::{AddressPolicy, Config, Event, KnownPeer, NatVerdict};
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
-use pyrsia_boot_libp2p::{Behaviour, BootNodeConfig, Driver, Output, Runtime};
-use pyrsia_boot_smol::{client, start_boot_node, BootNodeHandle};
+use pyrsia_boot_libp2p::{Behaviour, BootNodeConfig, BootNodeHandle, Driver, Output, Runtime};
+use pyrsia_boot_smol::client;
 use serde_json::json;
 
 /// Exit code: bootstrap gave up (the reason is printed).
@@ -39,8 +39,8 @@ request, and it learns whether it is reachable from its own dial-back request. A
 stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more."
 )]
 struct Cli {
-    /// Async runtime for the client: smol, or async-std (plain http:// boot URLs only). Boot
-    /// nodes run on smol either way.
+    /// Async runtime for everything the command runs (clients and boot nodes): smol, or
+    /// async-std (plain http:// boot URLs only; https needs smol).
     #[arg(long, value_enum, default_value_t = RuntimeChoice::Smol, global = true)]
     runtime: RuntimeChoice,
     #[command(subcommand)]
@@ -137,7 +137,7 @@ fn main() -> ExitCode {
     let run = async move {
         match cli.command {
             Command::Bootstrap(args) => bootstrap(rt, args).await,
-            Command::Node(args) => node(args).await,
+            Command::Node(args) => node(rt, args).await,
             Command::Demo { json } => demo(rt, json).await,
         }
     };
@@ -337,7 +337,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-async fn node(args: NodeArgs) -> ExitCode {
+async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
     let key = match &args.key {
         Some(path) => match load_or_create_key(path) {
             Ok(k) => k,
@@ -359,7 +359,7 @@ async fn node(args: NodeArgs) -> ExitCode {
         private_network: args.private_network,
         ..BootNodeConfig::default()
     };
-    let handle = match start_boot_node(key, args.listen, args.http, config).await {
+    let handle = match start_boot_node(rt, key, args.listen, args.http, config).await {
         Ok(h) => h,
         Err(e) => return start_failed("starting the boot node", e),
     };
@@ -373,6 +373,22 @@ async fn node(args: NodeArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Starts a boot node on the chosen runtime.
+async fn start_boot_node(
+    rt: RuntimeChoice,
+    key: Keypair,
+    listen: Multiaddr,
+    http: SocketAddr,
+    config: BootNodeConfig,
+) -> Result<BootNodeHandle, pyrsia_boot_libp2p::StartError> {
+    match rt {
+        RuntimeChoice::Smol => pyrsia_boot_smol::start_boot_node(key, listen, http, config).await,
+        RuntimeChoice::AsyncStd => {
+            pyrsia_boot_async_std::start_boot_node(key, listen, http, config).await
+        }
+    }
+}
+
 async fn demo(rt: RuntimeChoice, as_json: bool) -> ExitCode {
     let mut nodes: Vec<BootNodeHandle> = Vec::new();
     for _ in 0..3 {
@@ -381,6 +397,7 @@ async fn demo(rt: RuntimeChoice, as_json: bool) -> ExitCode {
             ..BootNodeConfig::default()
         };
         let started = start_boot_node(
+            rt,
             Keypair::generate_ed25519(),
             "/ip4/127.0.0.1/tcp/0".parse().expect("a valid literal"),
             SocketAddr::from(([127, 0, 0, 1], 0)),

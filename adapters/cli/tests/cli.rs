@@ -19,8 +19,15 @@ impl Drop for Running {
 /// Starts `pyrsia-boot node` on ephemeral loopback ports; returns it and its /status URL,
 /// read from its first lines of output.
 fn start_node() -> (Running, String) {
+    start_node_on("smol")
+}
+
+/// [`start_node`] on the given `--runtime`.
+fn start_node_on(runtime: &str) -> (Running, String) {
     let mut child = Command::new(BIN)
         .args([
+            "--runtime",
+            runtime,
             "node",
             "--listen",
             "/ip4/127.0.0.1/tcp/0",
@@ -69,21 +76,28 @@ fn demo_connects_and_reports_a_verdict() {
 }
 
 #[test]
-fn a_client_process_bootstraps_through_a_boot_node_process() {
-    let (_node, url) = start_node();
-    let out = run(&[
-        "bootstrap",
-        "--url",
-        &url,
-        "--allow-private",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{out:?}");
-    let report = json(&out);
-    assert_eq!(report["connected"], true, "{report}");
-    assert!(report["boot_peer"].is_string(), "{report}");
+fn a_client_process_bootstraps_through_a_boot_node_process_on_either_runtime() {
+    for node_rt in ["smol", "async-std"] {
+        let (_node, url) = start_node_on(node_rt);
+        for client_rt in ["smol", "async-std"] {
+            let out = run(&[
+                "--runtime",
+                client_rt,
+                "bootstrap",
+                "--url",
+                &url,
+                "--allow-private",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--json",
+            ]);
+            let pair = format!("{client_rt} client, {node_rt} node");
+            assert!(out.status.success(), "{pair}: {out:?}");
+            let report = json(&out);
+            assert_eq!(report["connected"], true, "{pair}: {report}");
+            assert_eq!(report["nat"]["verdict"], "public", "{pair}: {report}");
+        }
+    }
 }
 
 #[test]
@@ -169,7 +183,7 @@ fn a_state_file_lets_the_next_start_connect_through_the_cached_peer() {
 }
 
 #[test]
-fn the_demo_runs_its_client_on_async_std_too() {
+fn the_demo_runs_on_async_std_too() {
     let out = run(&["--runtime", "async-std", "demo", "--json"]);
     assert!(out.status.success(), "{out:?}");
     let report = json(&out);

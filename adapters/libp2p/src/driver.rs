@@ -32,9 +32,9 @@ pub struct HttpReply {
     pub body: Vec<u8>,
 }
 
-/// What a runtime adapter provides: a timer and an HTTP GET. Spawning is the swarm's
-/// executor's business, set when the swarm is built.
-pub trait Runtime {
+/// What a runtime adapter provides: a timer, an HTTP GET, a DNS lookup and a way to spawn a
+/// task. The swarm's own tasks run on the executor set when the swarm is built.
+pub trait Runtime: Clone + Send + Sync + 'static {
     /// A future that completes at `at`.
     fn timer(&self, at: Instant) -> BoxFuture<'static, ()>;
     /// GET `url`, reading at most `max_body_bytes + 1` bytes of body.
@@ -45,6 +45,8 @@ pub trait Runtime {
     ) -> BoxFuture<'static, Result<HttpReply, HttpError>>;
     /// The IP addresses of `host` (the system resolver's answer).
     fn resolve(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>>;
+    /// Runs `task` in the background until it completes.
+    fn spawn(&self, task: BoxFuture<'static, ()>);
 }
 
 /// What the driver hands to the application.

@@ -7,9 +7,12 @@
 //!   It makes no decisions; every match on the core's `Action` is exhaustive.
 //! - [`BootNode`]: a boot node's swarm-side logic (a dial request to every new peer, the live
 //!   `/status` document, [`metrics`]).
+//! - [`http_server`]: hyper over any `futures` socket, serving `/status` and `/metrics`;
+//!   [`spawn_boot_node`] runs a whole boot node on a [`Runtime`].
 //! - [`state_file`]: the core's snapshot on disk, written atomically.
 //!
-//! A runtime adapter (`pyrsia-boot-smol`) adds the runtime, the transport and the HTTP server.
+//! A runtime adapter (`pyrsia-boot-smol`, `pyrsia-boot-async-std`) adds the runtime, the
+//! transport and the sockets.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -18,6 +21,7 @@ pub mod behaviour;
 pub mod boot_node;
 pub mod dial_request;
 pub mod driver;
+pub mod http_server;
 pub mod load;
 pub mod metrics;
 pub mod start;
@@ -26,4 +30,4 @@ pub mod state_file;
 pub use behaviour::{Behaviour, Event, Role};
 pub use boot_node::{BootNode, BootNodeConfig, StatusBoard};
 pub use driver::{Driver, HasBootstrap, HttpReply, Output, Runtime};
-pub use start::{driver_for, listen, StartError};
+pub use start::{driver_for, listen, spawn_boot_node, BootNodeHandle, StartError};

@@ -1,13 +1,20 @@
-//! Start-up glue every runtime adapter shares: listening, and a driver for a fresh swarm.
+//! Start-up glue every runtime adapter shares: listening, a driver for a fresh swarm, and a
+//! running boot node.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use futures::StreamExt;
+use futures::channel::oneshot;
+use futures::{AsyncRead, AsyncWrite, FutureExt, Stream, StreamExt};
+use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{noise, Multiaddr, Swarm};
+use libp2p::{noise, Multiaddr, PeerId, Swarm};
 use pyrsia_boot_core::{BootstrapMachine, Config};
 
+use crate::behaviour::Behaviour;
+use crate::boot_node::{BootNode, BootNodeConfig, StatusBoard};
 use crate::driver::{Driver, Runtime};
+use crate::http_server;
 
 /// Errors starting a node.
 #[derive(Debug)]
@@ -63,4 +70,87 @@ pub fn driver_for<B: NetworkBehaviour, R: Runtime>(
 ) -> Driver<R> {
     config.local_peer = Some(*swarm.local_peer_id());
     Driver::new(BootstrapMachine::new(config, Instant::now()), runtime)
+}
+
+/// A running boot node. Dropping the handle stops it: its swarm loop and `/status` listener end
+/// (connections already being served finish on their own).
+#[derive(Debug)]
+pub struct BootNodeHandle {
+    /// Its identity.
+    pub peer_id: PeerId,
+    /// Its libp2p listen address, with `/p2p/<id>`.
+    pub p2p_addr: Multiaddr,
+    /// Where `/status` is served.
+    pub http_addr: SocketAddr,
+    /// The live `/status` document.
+    pub board: StatusBoard,
+    _stop: oneshot::Sender<()>,
+}
+
+impl BootNodeHandle {
+    /// `http://<http_addr>/status`.
+    pub fn status_url(&self) -> String {
+        format!("http://{}/status", self.http_addr)
+    }
+}
+
+/// Runs a boot node on `runtime`: `swarm` (already listening on `listen_addr`), `/status` and
+/// `/metrics` on the connections `http` yields (accepted on `http_addr`), and the cluster load
+/// exchange every `config.load_interval`. A runtime adapter binds the sockets and calls this.
+pub fn spawn_boot_node<R, S, C>(
+    runtime: R,
+    mut swarm: Swarm<Behaviour>,
+    listen_addr: Multiaddr,
+    http: S,
+    http_addr: SocketAddr,
+    config: BootNodeConfig,
+) -> BootNodeHandle
+where
+    R: Runtime,
+    S: Stream<Item = std::io::Result<C>> + Send + 'static,
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer_id = *swarm.local_peer_id();
+    let load_interval = config.load_interval;
+    let mut node = BootNode::new(peer_id, config);
+    node.refresh(&swarm);
+    let board = node.board();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = http_server::serve(
+        runtime.clone(),
+        http,
+        http_server::status_routes(board.clone()),
+    );
+    let timers = runtime.clone();
+    runtime.spawn(
+        async move {
+            let mut server = std::pin::pin!(server.fuse());
+            let mut tick = timers.timer(Instant::now() + load_interval).fuse();
+            // Not the receiver itself: a cancelled oneshot reports itself terminated, and
+            // `select!` would skip it forever.
+            let mut stop = std::pin::pin!(async move {
+                let _ = stop_rx.await;
+            }
+            .fuse());
+            loop {
+                futures::select! {
+                    event = swarm.select_next_some() => node.on_event(&mut swarm, event),
+                    () = tick => {
+                        node.poll_cluster_load(&mut swarm);
+                        tick = timers.timer(Instant::now() + load_interval).fuse();
+                    }
+                    () = server => return,
+                    () = stop => return,
+                }
+            }
+        }
+        .boxed(),
+    );
+    BootNodeHandle {
+        peer_id,
+        p2p_addr: listen_addr.with(Protocol::P2p(peer_id)),
+        http_addr,
+        board,
+        _stop: stop_tx,
+    }
 }

@@ -34,17 +34,18 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::Boxed;
 use libp2p::core::upgrade::Version;
 use libp2p::swarm;
 use libp2p::{identity, noise, yamux, Multiaddr, PeerId, Swarm, Transport};
 use pyrsia_boot_core::{Config, HttpError};
+pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    driver_for, listen, Behaviour, BootNode, BootNodeConfig, Driver, HttpReply, Role, Runtime,
-    StatusBoard,
+    driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply, Role,
+    Runtime,
 };
 
 /// Timers on `smol::Timer`, HTTP on hyper over smol sockets.
@@ -66,6 +67,10 @@ impl Runtime for SmolRuntime {
         max_body_bytes: usize,
     ) -> BoxFuture<'static, Result<HttpReply, HttpError>> {
         http::get(url, max_body_bytes).boxed()
+    }
+
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        smol::spawn(task).detach();
     }
 
     fn resolve(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<std::net::IpAddr>>> {
@@ -125,28 +130,8 @@ pub async fn client(
     Ok((driver_for(&swarm, config, SmolRuntime), swarm))
 }
 
-/// A running boot node. Dropping it stops the node (its task is cancelled).
-#[derive(Debug)]
-pub struct BootNodeHandle {
-    /// Its identity.
-    pub peer_id: PeerId,
-    /// Its libp2p listen address, with `/p2p/<id>`.
-    pub p2p_addr: Multiaddr,
-    /// Where `/status` is served.
-    pub http_addr: SocketAddr,
-    /// The live `/status` document.
-    pub board: StatusBoard,
-    _task: smol::Task<()>,
-}
-
-impl BootNodeHandle {
-    /// `http://<http_addr>/status`.
-    pub fn status_url(&self) -> String {
-        format!("http://{}/status", self.http_addr)
-    }
-}
-
-/// Starts a boot node: the swarm on `listen_on`, `/status` on `http`.
+/// Starts a boot node on smol: the swarm on `listen_on`, `/status` and `/metrics` on `http`.
+/// Dropping the handle stops it.
 pub async fn start_boot_node(
     key: identity::Keypair,
     listen_on: Multiaddr,
@@ -157,31 +142,17 @@ pub async fn start_boot_node(
         private_network: config.private_network,
     };
     let mut swarm = build_swarm(&key, role).map_err(StartError::Noise)?;
-    let peer_id = *swarm.local_peer_id();
     let addr = listen(&mut swarm, listen_on).await?;
-    let listener = http::bind(http).await.map_err(StartError::Http)?;
+    let listener = smol::net::TcpListener::bind(http)
+        .await
+        .map_err(StartError::Http)?;
     let http_addr = listener.local_addr().map_err(StartError::Http)?;
-    let load_interval = config.load_interval;
-    let mut node = BootNode::new(peer_id, config);
-    node.refresh(&swarm);
-    let board = node.board();
-    let server = http::serve_status(listener, board.clone());
-    let task = smol::spawn(async move {
-        let mut server = std::pin::pin!(server.fuse());
-        let mut load_ticks = StreamExt::fuse(smol::Timer::interval(load_interval));
-        loop {
-            futures::select! {
-                event = swarm.select_next_some() => node.on_event(&mut swarm, event),
-                _ = load_ticks.next() => node.poll_cluster_load(&mut swarm),
-                () = server => return,
-            }
-        }
-    });
-    Ok(BootNodeHandle {
-        peer_id,
-        p2p_addr: addr.with(libp2p::multiaddr::Protocol::P2p(peer_id)),
+    Ok(spawn_boot_node(
+        SmolRuntime,
+        swarm,
+        addr,
+        http::incoming(listener),
         http_addr,
-        board,
-        _task: task,
-    })
+        config,
+    ))
 }

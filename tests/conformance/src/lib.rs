@@ -1,0 +1,91 @@
+//! The conformance suite: every end-to-end scenario written once, run against each runtime
+//! adapter with real swarms and real HTTP servers on loopback.
+//!
+//! An adapter's test target implements [`Adapter`] (a handful of one-line delegations to the
+//! adapter's public API) and expands [`suite!`], which makes one `#[test]` per scenario. A
+//! scenario added to [`scenarios`] and to the list in [`suite!`] runs on every adapter.
+
+#![forbid(unsafe_code)]
+
+pub mod harness;
+pub mod scenarios;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use futures::stream::BoxStream;
+use futures::{AsyncRead, AsyncWrite};
+use libp2p::identity::Keypair;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{Multiaddr, Swarm};
+use pyrsia_boot_core::Config;
+use pyrsia_boot_libp2p::{Behaviour, BootNodeConfig, BootNodeHandle, Driver, Runtime, StartError};
+
+/// What a runtime adapter gives the suite. Every method is the adapter's own public API; the
+/// suite adds nothing runtime-specific.
+pub trait Adapter: 'static {
+    /// The adapter's driver runtime.
+    type Runtime: Runtime;
+    /// An accepted HTTP connection.
+    type Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// The runtime's value.
+    fn runtime() -> Self::Runtime;
+
+    /// Runs `future` to completion on the runtime.
+    fn block_on<T>(future: impl Future<Output = T>) -> T;
+
+    /// A bootstrapping node (driver and listening swarm).
+    fn client(
+        key: Keypair,
+        config: Config,
+        listen: Multiaddr,
+    ) -> impl Future<Output = Result<(Driver<Self::Runtime>, Swarm<Behaviour>), StartError>>;
+
+    /// A boot node on this runtime.
+    fn start_boot_node(
+        key: Keypair,
+        listen: Multiaddr,
+        http: SocketAddr,
+        config: BootNodeConfig,
+    ) -> impl Future<Output = Result<BootNodeHandle, StartError>>;
+
+    /// A bound TCP listener's address and the connections it accepts.
+    fn bind_http(
+        addr: SocketAddr,
+    ) -> impl Future<
+        Output = std::io::Result<(SocketAddr, BoxStream<'static, std::io::Result<Self::Conn>>)>,
+    >;
+
+    /// A swarm running someone else's `behaviour` on this runtime's TCP + noise + yamux.
+    fn swarm<B: NetworkBehaviour>(key: &Keypair, behaviour: B) -> Swarm<B>;
+}
+
+/// One `#[test]` per scenario for the adapter type given.
+#[macro_export]
+macro_rules! suite {
+    ($adapter:ty) => {
+        $crate::suite!(@tests $adapter;
+            a_client_connects_through_a_boot_node_and_learns_it_is_reachable,
+            a_dead_first_url_falls_through_to_a_live_one,
+            a_500_from_the_first_url_falls_through_to_the_second,
+            a_garbage_body_then_a_good_document_connects,
+            one_dead_boot_peer_of_three_is_skipped,
+            a_killed_boot_node_makes_the_client_bootstrap_again_through_another,
+            every_source_dead_gives_up_naming_each_one,
+            our_client_works_with_a_document_of_only_the_three_pyrsia_fields,
+            a_pyrsia_style_client_works_against_our_boot_node,
+            a_dns_boot_address_is_resolved_and_dialed,
+            cluster_members_list_each_others_load,
+            a_restart_with_a_state_file_connects_through_the_cached_peer,
+        );
+    };
+    (@tests $adapter:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::scenarios::$name::<$adapter>();
+            }
+        )*
+    };
+}

@@ -1,0 +1,394 @@
+//! The scenarios, each generic over the [`Adapter`] it runs on.
+
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt, StreamExt};
+use libp2p::autonat::{self, InboundProbeEvent, OutboundProbeEvent};
+use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId};
+use pyrsia_boot_core::{Event, Failure, GiveUpReason, NatVerdict};
+use pyrsia_boot_libp2p::state_file::{self, Loaded};
+use pyrsia_boot_libp2p::{BootNodeConfig, Output, Runtime};
+
+use crate::harness::*;
+use crate::Adapter;
+
+/// The happy path: GET /status, dial, the boot node's dial-back request ⇒ Connected, and a
+/// public verdict on loopback; the boot node's /metrics counts it.
+pub fn a_client_connects_through_a_boot_node_and_learns_it_is_reachable<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let mut client = Client::<A>::start(loopback_config(vec![boot.status_url()])).await;
+        client.run_until(connected_with_verdict).await;
+        let events = client.events.clone();
+        let connected = events.iter().find_map(|e| match e {
+            Event::Connected { peer, elapsed } => Some((*peer, *elapsed)),
+            _ => None,
+        });
+        let (peer, elapsed) = connected.unwrap_or_else(|| panic!("not connected: {events:?}"));
+        assert_eq!(peer, boot.peer_id);
+        assert!(
+            elapsed < Duration::from_secs(5),
+            "connected after {elapsed:?}"
+        );
+        let public = events
+            .iter()
+            .any(|e| matches!(e, Event::NatChanged(NatVerdict::Public(_))));
+        assert!(public, "loopback is reachable: {events:?}");
+
+        // The client answers the boot node's dial request a moment after its own verdict: keep
+        // it running and poll /metrics until every line is there (bounded), then check.
+        let metrics_url = boot.status_url().replace("/status", "/metrics");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let text = loop {
+            let text = get_text::<A>(metrics_url.clone()).await;
+            if text.contains("outcome=\"reachable\"} 1") || Instant::now() > deadline {
+                break text;
+            }
+            client.pump_for(Duration::from_millis(20)).await;
+        };
+        for line in [
+            "pyrsia_boot_status_requests_total 1",
+            "pyrsia_boot_dial_requests_total{outcome=\"sent\"} 1",
+            "pyrsia_boot_dial_requests_total{outcome=\"reachable\"} 1",
+            "pyrsia_boot_autonat_probes_served_total{outcome=\"request\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in:\n{text}"
+            );
+        }
+        assert!(
+            text.contains("libp2p_swarm_connections_established_total"),
+            "{text}"
+        );
+    });
+}
+
+/// A URL where nothing listens fails at once and the next URL is used.
+pub fn a_dead_first_url_falls_through_to_a_live_one<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let dead_url = format!("http://{}/status", localhost(dead_port()));
+        let events = run_client::<A>(vec![dead_url.clone(), boot.status_url()]).await;
+        let failed = events
+            .iter()
+            .any(|e| matches!(e, Event::SourceFailed(t) if t.source.to_string() == dead_url));
+        assert!(failed, "{events:?}");
+        assert_eq!(connected_via(&events), [boot.peer_id], "{events:?}");
+    });
+}
+
+/// An HTTP 500 is a failed source, named with its status.
+pub fn a_500_from_the_first_url_falls_through_to_the_second<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let bad = scripted_server::<A>(vec![(500, b"boom".to_vec())]).await;
+        let events = run_client::<A>(vec![bad.url.clone(), boot.status_url()]).await;
+        let failed = events
+            .iter()
+            .any(|e| matches!(e, Event::SourceFailed(t) if t.failure == Failure::HttpStatus(500)));
+        assert!(failed, "{events:?}");
+        assert_eq!(connected_via(&events), [boot.peer_id]);
+    });
+}
+
+/// One URL answering garbage, then (on the retry round) a good document.
+pub fn a_garbage_body_then_a_good_document_connects<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let good = pyrsia_document(&[&boot.p2p_addr]);
+        let server = scripted_server::<A>(vec![(200, b"\x00<html>".to_vec()), (200, good)]).await;
+        let events = run_client::<A>(vec![server.url.clone()]).await;
+        let bad = events.iter().any(
+            |e| matches!(e, Event::SourceFailed(t) if matches!(t.failure, Failure::BadDocument(_))),
+        );
+        assert!(bad, "{events:?}");
+        assert_eq!(connected_via(&events), [boot.peer_id]);
+        assert_eq!(server.served.load(std::sync::atomic::Ordering::SeqCst), 2);
+    });
+}
+
+/// A listed peer that refuses connections is skipped for the next one.
+pub fn one_dead_boot_peer_of_three_is_skipped<A: Adapter>() {
+    A::block_on(async {
+        let (a, b) = (boot_node::<A>().await, boot_node::<A>().await);
+        let dead: Multiaddr = format!(
+            "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+            dead_port(),
+            PeerId::random()
+        )
+        .parse()
+        .expect("valid");
+        let server = scripted_server::<A>(vec![(
+            200,
+            pyrsia_document(&[&dead, &a.p2p_addr, &b.p2p_addr]),
+        )])
+        .await;
+        let mut config = loopback_config(vec![server.url.clone()]);
+        config.max_concurrent_dials = 1;
+        let events = run_client_with::<A>(config, connected_with_verdict).await;
+        let dial_failed = events.iter().any(|e| matches!(e, Event::DialFailed(_)));
+        assert!(dial_failed, "{events:?}");
+        assert_eq!(connected_via(&events), [a.peer_id]);
+    });
+}
+
+/// Losing the boot peer after Connected starts a new bootstrap, which goes through another.
+pub fn a_killed_boot_node_makes_the_client_bootstrap_again_through_another<A: Adapter>() {
+    A::block_on(async {
+        let (a, b) = (boot_node::<A>().await, boot_node::<A>().await);
+        let (a_url, b_url, a_id) = (a.status_url(), b.status_url(), a.peer_id);
+        let mut a = Some(a);
+        let events = run_client_with::<A>(loopback_config(vec![a_url, b_url]), |events| {
+            // Once connected through A with a verdict, kill A (dropping its handle stops its
+            // swarm and its HTTP listener). Done when connected a second time.
+            if connected_via(events).len() == 1 && connected_with_verdict(events) {
+                a.take();
+            }
+            connected_via(events).len() == 2
+        })
+        .await;
+        assert!(a.is_none(), "A was never killed: {events:?}");
+        assert_eq!(connected_via(&events), [a_id, b.peer_id], "{events:?}");
+        assert!(events.contains(&Event::Rebootstrapping), "{events:?}");
+    });
+}
+
+/// Nothing answers: the client gives up within its rounds, naming every source it tried.
+pub fn every_source_dead_gives_up_naming_each_one<A: Adapter>() {
+    A::block_on(async {
+        let dead: Vec<String> = (0..2)
+            .map(|_| format!("http://{}/status", localhost(dead_port())))
+            .collect();
+        let mut config = loopback_config(dead.clone());
+        config.backoff.initial = Duration::from_millis(20);
+        config.backoff.max_rounds = 2;
+        let events = run_client_with::<A>(config, |_| false).await;
+        let gave_up = events
+            .iter()
+            .find_map(|e| match e {
+                Event::GaveUp(g) => Some(g.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no GaveUp: {events:?}"));
+        assert_eq!(gave_up.reason, GiveUpReason::RoundsExhausted, "{gave_up}");
+        assert_eq!(gave_up.rounds, 2, "{gave_up}");
+        let text = gave_up.to_string();
+        for url in &dead {
+            assert!(text.contains(url.as_str()), "{url} not named in: {text}");
+        }
+        assert!(connected_via(&events).is_empty());
+    });
+}
+
+/// Pyrsia compatibility, our side: a boot document of only Pyrsia's three fields.
+pub fn our_client_works_with_a_document_of_only_the_three_pyrsia_fields<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let body = pyrsia_document(&[&boot.p2p_addr]);
+        let fields = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+            .expect("object")
+            .len();
+        assert_eq!(fields, 3);
+        let server = scripted_server::<A>(vec![(200, body)]).await;
+        let events = run_client::<A>(vec![server.url.clone()]).await;
+        assert_eq!(connected_via(&events), [boot.peer_id], "{events:?}");
+    });
+}
+
+/// What Pyrsia's node runs: identify (as "ipfs/1.0.0") and AutoNAT v1.
+#[derive(libp2p::swarm::NetworkBehaviour)]
+#[behaviour(prelude = "libp2p::swarm::derive_prelude")]
+#[allow(missing_debug_implementations)] // a test behaviour
+pub struct PyrsiaLike {
+    identify: libp2p::identify::Behaviour,
+    autonat: autonat::Behaviour,
+}
+
+/// Pyrsia compatibility, their side: Pyrsia's client steps (GET /status, take
+/// `peer_addrs[0]`, add it as AutoNAT server) against our boot node reach both of Pyrsia's
+/// signals: an inbound probe request from the boot node and an answer to its own probe.
+pub fn a_pyrsia_style_client_works_against_our_boot_node<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let key = Keypair::generate_ed25519();
+        // Pyrsia's AutoNAT settings (pyrsia_node src/network/p2p.rs), except two a loopback
+        // test needs: a 1 s boot delay instead of 5 s, and non-global IPs allowed.
+        let autonat_config = autonat::Config {
+            retry_interval: Duration::from_secs(10),
+            refresh_interval: Duration::from_secs(30),
+            boot_delay: Duration::from_secs(1),
+            throttle_server_period: Duration::ZERO,
+            only_global_ips: false,
+            ..autonat::Config::default()
+        };
+        let behaviour = PyrsiaLike {
+            identify: libp2p::identify::Behaviour::new(libp2p::identify::Config::new(
+                "ipfs/1.0.0".into(),
+                key.public(),
+            )),
+            autonat: autonat::Behaviour::new(key.public().to_peer_id(), autonat_config),
+        };
+        let mut swarm = A::swarm(&key, behaviour);
+        swarm.listen_on(any_loopback_port()).expect("listen");
+
+        let doc: serde_json::Value =
+            serde_json::from_str(&get_text::<A>(boot.status_url()).await).expect("json");
+        let first: Multiaddr = doc["peer_addrs"][0]
+            .as_str()
+            .expect("a string")
+            .parse()
+            .expect("a multiaddr");
+        let Some(Protocol::P2p(peer)) = first.iter().last() else {
+            panic!("peer_addrs[0] has no /p2p/: {first}");
+        };
+        assert_eq!(peer, boot.peer_id);
+        swarm.behaviour_mut().autonat.add_server(peer, Some(first));
+
+        let guard = A::runtime()
+            .timer(Instant::now() + Duration::from_secs(15))
+            .fuse();
+        let mut guard = std::pin::pin!(guard);
+        let (mut inbound_request, mut own_answer) = (false, false);
+        while !(inbound_request && own_answer) {
+            futures::select! {
+                e = swarm.select_next_some() => match e {
+                    SwarmEvent::Behaviour(PyrsiaLikeEvent::Autonat(autonat::Event::InboundProbe(
+                        InboundProbeEvent::Request { peer: p, .. },
+                    ))) if p == peer => inbound_request = true,
+                    SwarmEvent::Behaviour(PyrsiaLikeEvent::Autonat(autonat::Event::OutboundProbe(
+                        OutboundProbeEvent::Response { peer: p, .. },
+                    ))) if p == peer => own_answer = true,
+                    _ => {}
+                },
+                () = guard => panic!(
+                    "within 15 s: inbound request {inbound_request}, own probe answered {own_answer}"
+                ),
+            }
+        }
+    });
+}
+
+/// A `/dns4/localhost/…` boot address is resolved by the adapter and the IP dialed.
+pub fn a_dns_boot_address_is_resolved_and_dialed<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let port = boot
+            .p2p_addr
+            .iter()
+            .find_map(|p| match p {
+                Protocol::Tcp(port) => Some(port),
+                _ => None,
+            })
+            .expect("a tcp port");
+        let named: Multiaddr = format!("/dns4/localhost/tcp/{port}/p2p/{}", boot.peer_id)
+            .parse()
+            .expect("valid");
+        let server = scripted_server::<A>(vec![(200, pyrsia_document(&[&named]))]).await;
+        let events = run_client::<A>(vec![server.url.clone()]).await;
+        let via_ip = events.iter().any(|e| {
+            matches!(e, Event::BootPeerConnected { addr: Some(a), .. }
+                if a.to_string().starts_with("/ip4/127.0.0.1/"))
+        });
+        assert!(via_ip, "{events:?}");
+        assert_eq!(connected_via(&events), [boot.peer_id]);
+    });
+}
+
+/// Two cluster members exchange loads; A's document lists B's one client.
+pub fn cluster_members_list_each_others_load<A: Adapter>() {
+    A::block_on(async {
+        let fast = || BootNodeConfig {
+            private_network: true,
+            load_interval: Duration::from_millis(100),
+            ..BootNodeConfig::default()
+        };
+        let (a, b) = (
+            boot_node_with::<A>(fast()).await,
+            boot_node_with::<A>(fast()).await,
+        );
+        a.board.set_cluster(vec![b.p2p_addr.clone()]);
+        b.board.set_cluster(vec![a.p2p_addr.clone()]);
+        // A client on B (B's document lists A too: dial only B), kept alive while A's
+        // document is checked.
+        let mut config = loopback_config(vec![b.status_url()]);
+        config.max_concurrent_dials = 1;
+        let mut client = Client::<A>::start(config).await;
+        client
+            .run_until(|e| e.iter().any(|e| matches!(e, Event::Connected { .. })))
+            .await;
+        let b_id = b.peer_id.to_string();
+        let lists_b = |doc: &serde_json::Value| {
+            doc["peer_loads"].as_array().is_some_and(|l| {
+                l.iter()
+                    .any(|e| e["peer_id"] == b_id.as_str() && e["peers_count"] == 1)
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let doc = loop {
+            client.pump_for(Duration::from_millis(50)).await;
+            let doc: serde_json::Value =
+                serde_json::from_str(&get_text::<A>(a.status_url()).await).expect("json");
+            if lists_b(&doc) || Instant::now() > deadline {
+                break doc;
+            }
+        };
+        assert!(
+            lists_b(&doc),
+            "A's document should list B with its one client: {doc}"
+        );
+        assert_eq!(doc["peers_count"], 0, "A's own load excludes B: {doc}");
+    });
+}
+
+/// State that survives a restart: the first run's snapshot, written to a state file and read
+/// back, makes the second run dial the cached peer first (its boot URL is now dead) and report
+/// the old verdict as stale until it is confirmed again.
+pub fn a_restart_with_a_state_file_connects_through_the_cached_peer<A: Adapter>() {
+    A::block_on(async {
+        let dir = TempDir::new();
+        let path = dir.0.join("state.json");
+        let boot = boot_node::<A>().await;
+
+        let mut first = Client::<A>::start(loopback_config(vec![boot.status_url()])).await;
+        first.run_until(connected_with_verdict).await;
+        // The snapshot after the verdict may still be queued in the driver.
+        for out in first.driver.flush(&mut first.swarm) {
+            if let Output::Persist(s) = out {
+                first.persisted.push(s);
+            }
+        }
+        let snapshot = first.persisted.last().cloned().expect("a snapshot");
+        assert!(
+            matches!(snapshot.nat, NatVerdict::Public(_)),
+            "{snapshot:?}"
+        );
+        state_file::save(&path, &snapshot).expect("save");
+        drop(first);
+
+        let Loaded::Snapshot(loaded) = state_file::load(&path) else {
+            panic!("state file unreadable: {:?}", state_file::load(&path));
+        };
+        assert_eq!(loaded.good_peers.len(), 1);
+        let dead_url = format!("http://{}/status", localhost(dead_port()));
+        let mut config = loopback_config(vec![dead_url]);
+        config.restore(loaded);
+        let mut second = Client::<A>::start(config).await;
+        let status = second.driver.machine().status();
+        assert!(status.nat_stale && matches!(status.nat, NatVerdict::Public(_)));
+        second.run_until(connected_with_verdict).await;
+        let events = &second.events;
+        assert_eq!(connected_via(events), [boot.peer_id], "{events:?}");
+        let fetched = events
+            .iter()
+            .any(|e| matches!(e, Event::StatusFetched { .. } | Event::SourceFailed(_)));
+        assert!(
+            !fetched,
+            "the cached peer should be tried before any URL: {events:?}"
+        );
+        assert!(!second.driver.machine().status().nat_stale);
+    });
+}
