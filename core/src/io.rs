@@ -181,6 +181,9 @@ pub enum HttpError {
     /// The connection broke or the response was not valid HTTP.
     #[error("transfer failed: {0}")]
     Transfer(String),
+    /// The TLS handshake failed (untrusted or mismatched certificate, protocol error).
+    #[error("TLS failed: {0}")]
+    Tls(String),
 }
 
 /// Why a dial failed, as the driver saw it.

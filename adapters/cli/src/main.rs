@@ -18,13 +18,16 @@ use libp2p::Swarm;
 use pyrsia_boot_core::{AddressPolicy, Config, Event, KnownPeer, NatVerdict};
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
 use pyrsia_boot_libp2p::{Behaviour, BootNodeConfig, BootNodeHandle, Driver, Output, Runtime};
-use pyrsia_boot_smol::client;
+use pyrsia_boot_smol::http::Tls;
+use pyrsia_boot_smol::{client_on, SmolRuntime};
 use serde_json::json;
 
 /// Exit code: bootstrap gave up (the reason is printed).
 const EXIT_GAVE_UP: u8 = 1;
 /// Exit code: the node could not start (bad address, port in use, unreadable key).
 const EXIT_START_FAILED: u8 = 3;
+/// Arguments that cannot work together (clap uses the same code for unparsable ones).
+const EXIT_BAD_ARGUMENTS: u8 = 2;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -96,6 +99,10 @@ struct BootstrapArgs {
     /// atomically whenever they change. A missing or unusable file means a cold start.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// PEM file of root certificates trusted for https:// boot URLs in addition to Mozilla's
+    /// roots (a private CA for an internal boot cluster). smol runtime only.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -160,6 +167,10 @@ async fn bootstrap(rt: RuntimeChoice, args: BootstrapArgs) -> ExitCode {
             None => return start_failed("--seed", format!("{s} does not end in /p2p/<peer id>")),
         }
     }
+    let tls = match tls_for(rt, &args) {
+        Ok(tls) => tls,
+        Err(e) => return bad_argument(&e),
+    };
     let mut config = Config::with_urls(args.urls);
     config.seeds = seeds;
     config.budget = Duration::from_secs(args.timeout.max(1));
@@ -173,12 +184,51 @@ async fn bootstrap(rt: RuntimeChoice, args: BootstrapArgs) -> ExitCode {
             Loaded::Ignored(warning) => eprintln!("pyrsia-boot: warning: {warning}; starting cold"),
         }
     }
-    start_client(rt, config, args.listen, args.json, args.state.as_deref()).await
+    start_client(
+        rt,
+        tls,
+        config,
+        args.listen,
+        args.json,
+        args.state.as_deref(),
+    )
+    .await
+}
+
+/// The https trust for `bootstrap`, or why the arguments cannot work: https needs the smol
+/// runtime (surf's TLS stacks carry open advisories, so the async-std adapter refuses https).
+fn tls_for(rt: RuntimeChoice, args: &BootstrapArgs) -> Result<Tls, String> {
+    let https = args.urls.iter().find(|u| u.starts_with("https://"));
+    if rt == RuntimeChoice::AsyncStd {
+        if let Some(url) = https {
+            return Err(format!(
+                "{url}: https boot URLs need --runtime smol (the async-std adapter's HTTP client, \
+                 surf, has TLS only through stacks with open security advisories)"
+            ));
+        }
+        if args.ca_cert.is_some() {
+            return Err(
+                "--ca-cert needs --runtime smol (https is not supported on async-std)".into(),
+            );
+        }
+    }
+    let Some(path) = &args.ca_cert else {
+        return Ok(Tls::default());
+    };
+    let pem = std::fs::read(path).map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+    Tls::with_extra_roots_pem(&pem).map_err(|e| format!("--ca-cert {}: {e}", path.display()))
+}
+
+/// Exit 2: the arguments cannot work.
+fn bad_argument(message: &str) -> ExitCode {
+    eprintln!("pyrsia-boot: error: {message}");
+    ExitCode::from(EXIT_BAD_ARGUMENTS)
 }
 
 /// Starts a client on the chosen runtime and runs it (see [`run_client`]).
 async fn start_client(
     rt: RuntimeChoice,
+    tls: Tls,
     mut config: Config,
     listen: Multiaddr,
     as_json: bool,
@@ -187,10 +237,12 @@ async fn start_client(
     config.rng_seed = seed_from_clock();
     let key = Keypair::generate_ed25519();
     match rt {
-        RuntimeChoice::Smol => match client(key, config, listen).await {
-            Ok((driver, swarm)) => run_client(driver, swarm, as_json, state).await,
-            Err(e) => start_failed("starting the client", e),
-        },
+        RuntimeChoice::Smol => {
+            match client_on(SmolRuntime::with_tls(tls), key, config, listen).await {
+                Ok((driver, swarm)) => run_client(driver, swarm, as_json, state).await,
+                Err(e) => start_failed("starting the client", e),
+            }
+        }
         RuntimeChoice::AsyncStd => match pyrsia_boot_async_std::client(key, config, listen).await {
             Ok((driver, swarm)) => run_client(driver, swarm, as_json, state).await,
             Err(e) => start_failed("starting the client", e),
@@ -429,5 +481,5 @@ async fn demo(rt: RuntimeChoice, as_json: bool) -> ExitCode {
     config.policy = AddressPolicy::allow_private();
     config.budget = Duration::from_secs(30);
     let listen = "/ip4/127.0.0.1/tcp/0".parse().expect("a valid literal");
-    start_client(rt, config, listen, as_json, None).await
+    start_client(rt, Tls::default(), config, listen, as_json, None).await
 }

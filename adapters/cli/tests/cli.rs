@@ -190,3 +190,33 @@ fn the_demo_runs_on_async_std_too() {
     assert_eq!(report["connected"], true, "{report}");
     assert_eq!(report["nat"]["verdict"], "public", "{report}");
 }
+
+#[test]
+fn https_on_async_std_and_an_unreadable_ca_file_are_refused_as_bad_arguments() {
+    let out = run(&[
+        "--runtime",
+        "async-std",
+        "bootstrap",
+        "--url",
+        "https://127.0.0.1:1/status",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("https://127.0.0.1:1/status") && stderr.contains("--runtime smol"),
+        "{stderr}"
+    );
+
+    let missing = std::env::temp_dir().join(format!("pyrsia-boot-no-ca-{}", std::process::id()));
+    let missing = missing.to_string_lossy().into_owned();
+    let out = run(&[
+        "bootstrap",
+        "--url",
+        "https://127.0.0.1:1/status",
+        "--ca-cert",
+        &missing,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&missing), "{stderr}");
+}

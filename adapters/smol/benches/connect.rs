@@ -89,7 +89,9 @@ async fn one_bootstrap(url: &str) -> Milestones {
 async fn baseline(url: &str, boot_addr: &Multiaddr) -> Duration {
     let start = Instant::now();
     let mut swarm = build_swarm(&Keypair::generate_ed25519(), Role::Node).expect("swarm");
-    let reply = http::get(url.to_string(), 65536).await.expect("GET");
+    let reply = http::get(url.to_string(), 65536, &http::Tls::default())
+        .await
+        .expect("GET");
     assert_eq!(reply.status, 200);
     swarm.dial(boot_addr.clone()).expect("dial");
     loop {

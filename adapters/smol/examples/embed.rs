@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.local_peer = Some(*swarm.local_peer_id());
         let mut driver = pyrsia_boot_libp2p::Driver::new(
             BootstrapMachine::new(config, Instant::now()),
-            SmolRuntime,
+            SmolRuntime::default(),
         );
         loop {
             match driver.next(&mut swarm).await {

@@ -48,9 +48,19 @@ use pyrsia_boot_libp2p::{
     Runtime,
 };
 
-/// Timers on `smol::Timer`, HTTP on hyper over smol sockets.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SmolRuntime;
+/// Timers on `smol::Timer`, HTTP on hyper over smol sockets, https through rustls with the
+/// [`http::Tls`] trust it was made with (Mozilla's roots by default).
+#[derive(Debug, Clone, Default)]
+pub struct SmolRuntime {
+    tls: http::Tls,
+}
+
+impl SmolRuntime {
+    /// A runtime whose https requests trust `tls`.
+    pub fn with_tls(tls: http::Tls) -> Self {
+        SmolRuntime { tls }
+    }
+}
 
 impl Runtime for SmolRuntime {
     fn timer(&self, at: Instant) -> BoxFuture<'static, ()> {
@@ -66,7 +76,8 @@ impl Runtime for SmolRuntime {
         url: String,
         max_body_bytes: usize,
     ) -> BoxFuture<'static, Result<HttpReply, HttpError>> {
-        http::get(url, max_body_bytes).boxed()
+        let tls = self.tls.clone();
+        async move { http::get(url, max_body_bytes, &tls).await }.boxed()
     }
 
     fn spawn(&self, task: BoxFuture<'static, ()>) {
@@ -119,15 +130,25 @@ pub fn build_swarm(key: &identity::Keypair, role: Role) -> Result<Swarm<Behaviou
 }
 
 /// A bootstrapping node: a driver for `config` and a swarm listening on `listen` (the
-/// listener is what a boot node dials back).
+/// listener is what a boot node dials back). https boot URLs trust Mozilla's roots.
 pub async fn client(
+    key: identity::Keypair,
+    config: Config,
+    listen_on: Multiaddr,
+) -> Result<(Driver<SmolRuntime>, Swarm<Behaviour>), StartError> {
+    client_on(SmolRuntime::default(), key, config, listen_on).await
+}
+
+/// [`client`] on a given runtime (for instance one trusting a private root CA).
+pub async fn client_on(
+    runtime: SmolRuntime,
     key: identity::Keypair,
     config: Config,
     listen_on: Multiaddr,
 ) -> Result<(Driver<SmolRuntime>, Swarm<Behaviour>), StartError> {
     let mut swarm = build_swarm(&key, Role::Node).map_err(StartError::Noise)?;
     listen(&mut swarm, listen_on).await?;
-    Ok((driver_for(&swarm, config, SmolRuntime), swarm))
+    Ok((driver_for(&swarm, config, runtime), swarm))
 }
 
 /// Starts a boot node on smol: the swarm on `listen_on`, `/status` and `/metrics` on `http`.
@@ -148,7 +169,7 @@ pub async fn start_boot_node(
         .map_err(StartError::Http)?;
     let http_addr = listener.local_addr().map_err(StartError::Http)?;
     Ok(spawn_boot_node(
-        SmolRuntime,
+        SmolRuntime::default(),
         swarm,
         addr,
         http::incoming(listener),

@@ -19,7 +19,7 @@ impl pyrsia_boot_conformance::Adapter for Smol {
     type Conn = smol::net::TcpStream;
 
     fn runtime() -> SmolRuntime {
-        SmolRuntime
+        SmolRuntime::default()
     }
 
     fn block_on<T>(future: impl Future<Output = T>) -> T {
