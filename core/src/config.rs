@@ -7,7 +7,7 @@ use multiaddr::Multiaddr;
 
 use crate::addr::AddressPolicy;
 use crate::backoff::Backoff;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{CachedPeer, Snapshot};
 use crate::status::Limits;
 
 /// A peer known without asking a boot URL: a seed from the configuration or a cached
@@ -99,8 +99,16 @@ pub struct Config {
     pub boot_urls: Vec<String>,
     /// Static seed peers.
     pub seeds: Vec<KnownPeer>,
-    /// Last-known-good peers from a previous run (see [`Config::restore`]).
-    pub cache: Vec<KnownPeer>,
+    /// Last-known-good peers from a previous run (see [`Config::restore`]), newest first.
+    pub cache: Vec<CachedPeer>,
+    /// Cached peers last seen longer ago than this are not tried (Bitcoin Core's address
+    /// manager gives up on addresses unseen for 30 days; so do we by default). Only applies
+    /// when both [`Config::unix_time`] and the entry's time are known.
+    pub max_cache_age: Duration,
+    /// The wall clock, in seconds since the Unix epoch, at the instant given to
+    /// [`crate::BootstrapMachine::new`]. The machine never reads a clock; with this it stamps
+    /// cached peers with the time they were last seen and ages out old ones.
+    pub unix_time: Option<u64>,
     /// The order sources are visited in each round; default cache, URLs, seeds (Bitcoin Core's
     /// order: what worked before, then the published list, then the built-in fallback).
     pub source_order: Vec<SourceKind>,
@@ -138,6 +146,8 @@ impl Default for Config {
             boot_urls: Vec::new(),
             seeds: Vec::new(),
             cache: Vec::new(),
+            max_cache_age: Duration::from_secs(30 * 24 * 3600),
+            unix_time: None,
             source_order: vec![SourceKind::Cache, SourceKind::Urls, SourceKind::Seeds],
             limits: Limits::default(),
             policy: AddressPolicy::default(),

@@ -105,7 +105,7 @@ pub use io::{
 };
 pub use machine::{BootstrapMachine, Counters, PhaseName, Status};
 pub use nat::NatVerdict;
-pub use snapshot::{Snapshot, SnapshotError, MAX_SNAPSHOT_BYTES, SNAPSHOT_VERSION};
+pub use snapshot::{CachedPeer, Snapshot, SnapshotError, MAX_SNAPSHOT_BYTES, SNAPSHOT_VERSION};
 pub use status::{
     parse_status, BootAddr, BootList, BootPeer, Limits, ParseOptions, PeerLoad, SkipCounts,
     SkipReason, StatusDocument, StatusError,

@@ -17,12 +17,22 @@ pub const SNAPSHOT_VERSION: u32 = 1;
 /// Largest snapshot document read; a state file larger than this is not ours.
 pub const MAX_SNAPSHOT_BYTES: usize = 256 * 1024;
 
+/// A boot peer this node reached Connected through, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedPeer {
+    /// The peer and the addresses that worked.
+    pub peer: KnownPeer,
+    /// When it was last connected through, in seconds since the Unix epoch; `None` when the
+    /// machine had no wall clock ([`crate::Config::unix_time`]).
+    pub last_seen: Option<u64>,
+}
+
 /// Good boot peers (most recently connected first) and the last NAT verdict.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
     /// Peers this node reached Connected through, newest first, at most
     /// [`crate::Config::max_good_peers`].
-    pub good_peers: Vec<KnownPeer>,
+    pub good_peers: Vec<CachedPeer>,
     /// The last verdict.
     pub nat: NatVerdict,
 }
@@ -48,6 +58,9 @@ pub enum SnapshotError {
 struct FilePeer {
     peer_id: String,
     addrs: Vec<String>,
+    /// Unix seconds; absent in files written without a wall clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_seen: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -78,8 +91,9 @@ impl Snapshot {
                 .good_peers
                 .iter()
                 .map(|p| FilePeer {
-                    peer_id: p.id.to_string(),
-                    addrs: p.addrs.iter().map(ToString::to_string).collect(),
+                    peer_id: p.peer.id.to_string(),
+                    addrs: p.peer.addrs.iter().map(ToString::to_string).collect(),
+                    last_seen: p.last_seen,
                 })
                 .collect(),
             nat: FileNat {
@@ -116,7 +130,10 @@ impl Snapshot {
             .filter_map(|p| {
                 let id = PeerId::from_str(&p.peer_id).ok()?;
                 let addrs: Vec<Multiaddr> = p.addrs.iter().filter_map(|a| a.parse().ok()).collect();
-                (!addrs.is_empty()).then_some(KnownPeer { id, addrs })
+                (!addrs.is_empty()).then_some(CachedPeer {
+                    peer: KnownPeer { id, addrs },
+                    last_seen: p.last_seen,
+                })
             })
             .collect();
         let nat = match (file.nat.verdict.as_str(), file.nat.address) {
@@ -144,10 +161,22 @@ mod tests {
 
     fn sample() -> Snapshot {
         Snapshot {
-            good_peers: vec![KnownPeer {
-                id: peer(1),
-                addrs: vec!["/ip4/198.51.100.1/tcp/44000".parse().expect("valid")],
-            }],
+            good_peers: vec![
+                CachedPeer {
+                    peer: KnownPeer {
+                        id: peer(1),
+                        addrs: vec!["/ip4/198.51.100.1/tcp/44000".parse().expect("valid")],
+                    },
+                    last_seen: Some(1_795_000_000),
+                },
+                CachedPeer {
+                    peer: KnownPeer {
+                        id: peer(3),
+                        addrs: vec!["/ip4/198.51.100.3/tcp/44000".parse().expect("valid")],
+                    },
+                    last_seen: None,
+                },
+            ],
             nat: NatVerdict::Public("/ip4/203.0.113.9/tcp/4001".parse().expect("valid")),
         }
     }
@@ -200,7 +229,8 @@ mod tests {
         );
         let s = Snapshot::from_json(doc.as_bytes()).expect("valid shape");
         assert_eq!(s.good_peers.len(), 1);
-        assert_eq!(s.good_peers[0].addrs.len(), 1);
+        assert_eq!(s.good_peers[0].peer.addrs.len(), 1);
+        assert_eq!(s.good_peers[0].last_seen, None);
         assert_eq!(s.nat, NatVerdict::Unknown);
     }
 }

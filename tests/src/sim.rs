@@ -142,7 +142,13 @@ impl<'w> Sim<'w> {
             names.insert(p.id, format!("P{}", i + 1));
         }
         let mut allowed: BTreeMap<PeerId, BTreeSet<Multiaddr>> = BTreeMap::new();
-        for k in world.config.seeds.iter().chain(&world.config.cache) {
+        // Cached peers past the configured age may not be dialed (unless listed elsewhere).
+        let c = &world.config;
+        let fresh = c.cache.iter().filter(|p| match (c.unix_time, p.last_seen) {
+            (Some(now), Some(seen)) => now.saturating_sub(seen) <= c.max_cache_age.as_secs(),
+            _ => true,
+        });
+        for k in c.seeds.iter().chain(fresh.map(|p| &p.peer)) {
             allowed
                 .entry(k.id)
                 .or_default()

@@ -12,8 +12,8 @@ use std::time::Duration;
 use arbitrary::{Result, Unstructured};
 use pyrsia_boot_core::multiaddr::Protocol;
 use pyrsia_boot_core::{
-    AddrClass, AddressPolicy, Backoff, CandidateOrder, Config, ConnectedRule, KnownPeer, Multiaddr,
-    PeerId, SourceKind, StatusDocument, Timeouts,
+    AddrClass, AddressPolicy, Backoff, CachedPeer, CandidateOrder, Config, ConnectedRule,
+    KnownPeer, Multiaddr, PeerId, SourceKind, StatusDocument, Timeouts,
 };
 
 /// A deterministic peer id: the ed25519 key made of 32 copies of `i`.
@@ -326,11 +326,17 @@ impl World {
         } else {
             AddressPolicy::public_only().with(AddrClass::Documentation)
         };
-        let config = Config {
+        let mut config = Config {
             local_peer: Some(local_peer()),
             boot_urls: servers.iter().map(|s| s.url.clone()).collect(),
             seeds: known(u, &peers)?,
-            cache: known(u, &peers)?,
+            cache: known(u, &peers)?
+                .into_iter()
+                .map(|peer| CachedPeer {
+                    peer,
+                    last_seen: None,
+                })
+                .collect(),
             source_order,
             policy,
             candidate_order: if u.arbitrary()? {
@@ -379,6 +385,18 @@ impl World {
                 _ => vec![IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), v4(i)],
             };
             dns.insert(format!("p{i}.test"), ips);
+        }
+        // A wall clock, and cache entries seen up to 60 days before it (some past the
+        // 30-day horizon, some from its future).
+        if u.ratio(1, 2)? {
+            let now = 1_790_000_000u64;
+            config.unix_time = Some(now);
+            for c in &mut config.cache {
+                if u.ratio(3, 4)? {
+                    let age = u.int_in_range(0..=60 * 24 * 3600u64)?;
+                    c.last_seen = Some(now - age + u.int_in_range(0..=3600u64)?);
+                }
+            }
         }
         let hostile = if u.ratio(1, 3)? {
             Some(Hostility {

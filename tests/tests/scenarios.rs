@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use pyrsia_boot_core::{
-    Action, AddressPolicy, CandidateOrder, ConnectedRule, Event, Failure, GiveUpReason, NatVerdict,
-    PhaseName, Snapshot, SourceKind, SourceName,
+    Action, AddressPolicy, CachedPeer, CandidateOrder, ConnectedRule, Event, Failure, GiveUpReason,
+    NatVerdict, PhaseName, Snapshot, SourceKind, SourceName,
 };
 use pyrsia_boot_tests::world::{ok, simple_world, DialScript, Reachability, Reply};
 use pyrsia_boot_tests::{peer, run, World};
@@ -103,9 +103,38 @@ fn drops_a_boot_peer_that_never_sends_its_probe_and_tries_the_next() {
 #[test]
 fn tries_cached_peers_before_boot_urls() {
     let mut w = base();
-    w.config.cache = vec![w.peers[2].known()];
+    w.config.cache = vec![cached(&w, 2, None)];
     let out = run(&w);
     assert!(out.fetched().is_empty(), "the cache sufficed");
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(3)));
+}
+
+fn cached(w: &World, i: usize, last_seen: Option<u64>) -> CachedPeer {
+    CachedPeer {
+        peer: w.peers[i].known(),
+        last_seen,
+    }
+}
+
+#[test]
+fn skips_cached_peers_unseen_for_longer_than_the_cache_horizon() {
+    let day = 24 * 3600;
+    let now = 1_790_000_000;
+    let mut w = base();
+    w.config.unix_time = Some(now);
+    // Peer 3 was seen 31 days ago (past the 30-day default), peer 2 yesterday.
+    w.config.cache = vec![
+        cached(&w, 2, Some(now - 31 * day)),
+        cached(&w, 1, Some(now - day)),
+    ];
+    w.config.max_concurrent_dials = 1;
+    let out = run(&w);
+    assert!(out.fetched().is_empty(), "the fresh cached peer sufficed");
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+
+    // Without a wall clock nothing can be judged old: the first entry is tried.
+    w.config.unix_time = None;
+    let out = run(&w);
     assert_eq!(out.first_connect().map(|c| c.0), Some(peer(3)));
 }
 
@@ -351,7 +380,11 @@ fn persists_good_peers_and_the_verdict_and_restores_them_as_stale() {
             _ => None,
         })
         .expect("persisted");
-    assert_eq!(snapshot.good_peers[0].id, peer(1));
+    assert_eq!(snapshot.good_peers[0].peer.id, peer(1));
+    assert_eq!(
+        snapshot.good_peers[0].last_seen, None,
+        "no wall clock given"
+    );
     assert!(matches!(snapshot.nat, NatVerdict::Public(_)));
 
     // Next start: the cached peer is tried first; the old verdict is reported as stale until
@@ -371,6 +404,25 @@ fn persists_good_peers_and_the_verdict_and_restores_them_as_stale() {
     let out = run(&w);
     assert_eq!(out.status.nat, NatVerdict::Private);
     assert!(!out.status.nat_stale);
+}
+
+#[test]
+fn stamps_a_good_peer_with_the_wall_clock_time_it_was_connected_through() {
+    let mut w = base();
+    let start = 1_790_000_000;
+    w.config.unix_time = Some(start);
+    let out = run(&w);
+    let (_, at) = out.first_connect().expect("connected");
+    let snapshot = out
+        .actions
+        .iter()
+        .find_map(|(_, a)| match a {
+            Action::PersistState(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("persisted");
+    assert_eq!(snapshot.good_peers[0].peer.id, peer(1));
+    assert_eq!(snapshot.good_peers[0].last_seen, Some(start + at.as_secs()));
 }
 
 #[test]

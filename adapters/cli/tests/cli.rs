@@ -147,7 +147,10 @@ fn a_state_file_lets_the_next_start_connect_through_the_cached_peer() {
     let first = run(&[&["bootstrap", "--url", &url][..], &common[..]].concat());
     assert!(first.status.success(), "{first:?}");
     let saved = std::fs::read_to_string(&state).expect("the state file was written");
-    assert!(saved.contains("\"good_peers\""), "{saved}");
+    assert!(
+        saved.contains("\"good_peers\"") && saved.contains("\"last_seen\""),
+        "{saved}"
+    );
     assert!(
         saved.contains("\"public\""),
         "the final verdict is saved too: {saved}"

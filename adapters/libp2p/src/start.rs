@@ -2,7 +2,7 @@
 //! running boot node.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures::channel::oneshot;
 use futures::{AsyncRead, AsyncWrite, FutureExt, Stream, StreamExt};
@@ -62,14 +62,22 @@ pub async fn listen<B: NetworkBehaviour>(
 }
 
 /// A driver for `config` on `runtime`, for the node whose swarm is `swarm` (its id becomes the
-/// configuration's local peer, so boot lists naming it are skipped).
+/// configuration's local peer, so boot lists naming it are skipped). Unless the configuration
+/// already has one, the machine gets the wall clock read together with its start instant.
 pub fn driver_for<B: NetworkBehaviour, R: Runtime>(
     swarm: &Swarm<B>,
     mut config: Config,
     runtime: R,
 ) -> Driver<R> {
     config.local_peer = Some(*swarm.local_peer_id());
-    Driver::new(BootstrapMachine::new(config, Instant::now()), runtime)
+    let now = Instant::now();
+    if config.unix_time.is_none() {
+        config.unix_time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs());
+    }
+    Driver::new(BootstrapMachine::new(config, now), runtime)
 }
 
 /// A running boot node. Dropping the handle stops it: its swarm loop and `/status` listener end

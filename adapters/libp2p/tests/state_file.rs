@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use pyrsia_boot_core::{KnownPeer, NatVerdict, Snapshot};
+use pyrsia_boot_core::{CachedPeer, KnownPeer, NatVerdict, Snapshot};
 use pyrsia_boot_libp2p::state_file::{load, save, Loaded};
 
 /// A fresh directory under the system temp dir, removed on drop.
@@ -38,9 +38,12 @@ impl Drop for TempDir {
 
 fn sample() -> Snapshot {
     Snapshot {
-        good_peers: vec![KnownPeer {
-            id: libp2p::PeerId::random(),
-            addrs: vec!["/ip4/198.51.100.3/tcp/44000".parse().expect("valid")],
+        good_peers: vec![CachedPeer {
+            peer: KnownPeer {
+                id: libp2p::PeerId::random(),
+                addrs: vec!["/ip4/198.51.100.3/tcp/44000".parse().expect("valid")],
+            },
+            last_seen: Some(1_790_000_000),
         }],
         nat: NatVerdict::Private,
     }

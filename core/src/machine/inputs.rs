@@ -202,12 +202,15 @@ impl BootstrapMachine {
         }
         self.report(Event::Connected { peer, elapsed });
         if let Some(conn) = self.boot_conns.get(&peer) {
-            let known = KnownPeer {
-                id: peer,
-                addrs: conn.addrs.clone(),
+            let cached = CachedPeer {
+                peer: KnownPeer {
+                    id: peer,
+                    addrs: conn.addrs.clone(),
+                },
+                last_seen: self.unix_now(),
             };
-            self.good_peers.retain(|p| p.id != peer);
-            self.good_peers.insert(0, known);
+            self.good_peers.retain(|p| p.peer.id != peer);
+            self.good_peers.insert(0, cached);
             self.good_peers.truncate(self.config.max_good_peers);
         }
         self.persist();

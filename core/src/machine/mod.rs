@@ -22,7 +22,7 @@ use crate::io::{
     SourceName, Tried,
 };
 use crate::nat::NatVerdict;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{CachedPeer, Snapshot};
 use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
 
 mod inputs;
@@ -187,7 +187,9 @@ pub struct BootstrapMachine {
     own_probe: Option<OwnProbe>,
     nat: NatVerdict,
     nat_stale: bool,
-    good_peers: Vec<KnownPeer>,
+    good_peers: Vec<CachedPeer>,
+    /// The instant [`Config::unix_time`] was read at.
+    clock_origin: Instant,
     counters: Counters,
 }
 
@@ -195,7 +197,17 @@ impl BootstrapMachine {
     /// A machine that starts its first bootstrap at `now`. Its first actions are ready at once.
     pub fn new(config: Config, now: Instant) -> Self {
         let config = config.sanitized();
-        let mut good_peers = config.cache.clone();
+        let mut good_peers: Vec<CachedPeer> = config
+            .cache
+            .iter()
+            .filter(|c| match (config.unix_time, c.last_seen) {
+                (Some(now), Some(seen)) => {
+                    now.saturating_sub(seen) <= config.max_cache_age.as_secs()
+                }
+                _ => true,
+            })
+            .cloned()
+            .collect();
         good_peers.truncate(config.max_good_peers);
         let (nat, nat_stale) = match config.restored_nat.clone() {
             Some(v) => (v, true),
@@ -225,11 +237,20 @@ impl BootstrapMachine {
             nat,
             nat_stale,
             good_peers,
+            clock_origin: now,
             counters: Counters::default(),
         };
         machine.start_bootstrap();
         machine.settle();
         machine
+    }
+
+    /// The wall clock now, from [`Config::unix_time`] and the instants fed since.
+    pub(super) fn unix_now(&self) -> Option<u64> {
+        let since = self.now.saturating_duration_since(self.clock_origin);
+        self.config
+            .unix_time
+            .map(|t| t.saturating_add(since.as_secs()))
     }
 
     /// Feeds one input. Every deadline at or before `now` fires first. A `now` earlier than a

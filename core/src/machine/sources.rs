@@ -80,7 +80,7 @@ impl BootstrapMachine {
             }
             Source::Cache | Source::Seeds => {
                 let known = if source == Source::Cache {
-                    self.good_peers.clone()
+                    self.good_peers.iter().map(|c| c.peer.clone()).collect()
                 } else {
                     self.config.seeds.clone()
                 };
