@@ -29,6 +29,10 @@ pub trait Adapter: 'static {
     /// An accepted HTTP connection.
     type Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
+    /// The adapter's embedding example (built by `cargo test` into `target/<profile>/examples`):
+    /// pyrsia-boot inside the user's own swarm, given a boot URL as its argument.
+    const EMBED_EXAMPLE: &'static str;
+
     /// The runtime's value.
     fn runtime() -> Self::Runtime;
 
@@ -78,6 +82,7 @@ macro_rules! suite {
             a_dns_boot_address_is_resolved_and_dialed,
             cluster_members_list_each_others_load,
             a_restart_with_a_state_file_connects_through_the_cached_peer,
+            the_embedding_example_connects_through_a_boot_node,
         );
     };
     (@tests $adapter:ty; $($name:ident),* $(,)?) => {

@@ -392,3 +392,47 @@ pub fn a_restart_with_a_state_file_connects_through_the_cached_peer<A: Adapter>(
         assert!(!second.driver.machine().status().nat_stale);
     });
 }
+
+/// The adapter's embedding example, run as a process against a boot node: it prints
+/// "connected via <boot peer>" and exits 0.
+pub fn the_embedding_example_connects_through_a_boot_node<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/<profile>/deps/<test> → target/<profile>/examples/<example>
+        let example = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .map(|profile| profile.join("examples").join(A::EMBED_EXAMPLE))
+            .expect("target layout");
+        assert!(example.exists(), "{} not built", example.display());
+        let mut child = std::process::Command::new(&example)
+            .arg(boot.status_url())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the example starts");
+        let deadline = Instant::now() + GUARD;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{} did not finish within {GUARD:?}", A::EMBED_EXAMPLE);
+            }
+            // The boot node runs on the runtime's own threads; this only paces the polling.
+            A::runtime()
+                .timer(Instant::now() + Duration::from_millis(10))
+                .await;
+        };
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().expect("piped"), &mut stdout)
+            .expect("utf-8 output");
+        assert!(status.success(), "{status}: {stdout}");
+        assert!(
+            stdout.contains(&format!("connected via {}", boot.peer_id)),
+            "{stdout}"
+        );
+    });
+}

@@ -1,15 +1,13 @@
 //! Bootstrapping inside your own swarm: pyrsia-boot's `Behaviour` as one field of your
 //! behaviour, the driver fed by your event loop. Run against a boot node, e.g.
 //! `pyrsia-boot node --listen /ip4/127.0.0.1/tcp/44000 --http 127.0.0.1:8080 --private-network`
-//! then `cargo run -p pyrsia-boot-smol --example embed -- http://127.0.0.1:8080/status`.
+//! then `cargo run -p pyrsia-boot-smol --example embed-smol -- http://127.0.0.1:8080/status`.
 #![allow(clippy::print_stdout)]
-
-use std::time::Instant;
 
 use libp2p::swarm::{dummy, NetworkBehaviour, SwarmEvent};
 use libp2p::{identity, Swarm};
-use pyrsia_boot_core::{AddressPolicy, BootstrapMachine, Config, Event};
-use pyrsia_boot_libp2p::{Behaviour, Event as BootEvent, HasBootstrap, Output, Role};
+use pyrsia_boot_core::{AddressPolicy, Config, Event};
+use pyrsia_boot_libp2p::{driver_for, Behaviour, Event as BootEvent, HasBootstrap, Output, Role};
 use pyrsia_boot_smol::{build_transport, swarm_config, SmolRuntime};
 
 /// Your behaviour: pyrsia-boot next to your own protocols (a placeholder here).
@@ -51,11 +49,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         let mut config = Config::with_urls([url]);
         config.policy = AddressPolicy::allow_private();
-        config.local_peer = Some(*swarm.local_peer_id());
-        let mut driver = pyrsia_boot_libp2p::Driver::new(
-            BootstrapMachine::new(config, Instant::now()),
-            SmolRuntime::default(),
-        );
+        // Sets the local peer (documents naming it are skipped) and the wall clock.
+        let mut driver = driver_for(&swarm, config, SmolRuntime::default());
         loop {
             match driver.next(&mut swarm).await {
                 Output::Report(Event::Connected { peer, elapsed }) => {
