@@ -259,12 +259,20 @@ async fn run_client<R: Runtime>(
     state: Option<&Path>,
 ) -> ExitCode {
     let start = Instant::now();
+    // A verdict restored from the state file stands, marked stale, until this run confirms or
+    // replaces it.
+    let mut nat = driver.machine().status().nat;
     if !as_json {
         println!("local peer {}", swarm.local_peer_id());
+        if driver.machine().status().nat_stale {
+            println!(
+                "last NAT verdict (from the state file, stale until confirmed): {}",
+                timeline::verdict_phrase(&nat)
+            );
+        }
     }
     let mut events = Vec::new();
     let mut connected = None;
-    let mut nat = NatVerdict::Unknown;
     let mut gave_up = None;
     // Settled: a verdict arrived, or the core reported that none will (it owns the probe
     // timeouts and attempts; the CLI only waits for one of the two reports).
@@ -325,12 +333,18 @@ async fn run_client<R: Runtime>(
             "boot_peer": connected.map(|(p, _)| p.to_string()),
             "elapsed_ms": connected.map(|(_, e)| e.as_millis() as u64),
             "nat": timeline::nat_json(&nat),
+            "nat_stale": driver.machine().status().nat_stale,
             "gave_up": gave_up.as_ref().map(|g| g.to_string()),
             "events": events,
         });
         println!("{report}");
     } else if connected.is_some() {
-        println!("verdict: {}", timeline::verdict_phrase(&nat));
+        let stale = if driver.machine().status().nat_stale {
+            " (from the state file, not confirmed in this run)"
+        } else {
+            ""
+        };
+        println!("verdict: {}{stale}", timeline::verdict_phrase(&nat));
     }
     match (connected, gave_up) {
         (Some(_), _) => ExitCode::SUCCESS,

@@ -172,6 +172,11 @@ fn a_state_file_lets_the_next_start_connect_through_the_cached_peer() {
         !fetched,
         "connected from the cache without touching the URL: {report}"
     );
+    assert_eq!(report["nat"]["verdict"], "public", "{report}");
+    assert_eq!(
+        report["nat_stale"], false,
+        "re-confirmed in this run: {report}"
+    );
 
     // A corrupt state file is ignored with a warning naming it, and the run still works.
     std::fs::write(&state, b"{not json").expect("write");

@@ -73,6 +73,7 @@ macro_rules! suite {
             a_client_connects_through_a_boot_node_and_learns_it_is_reachable,
             a_dead_first_url_falls_through_to_a_live_one,
             a_500_from_the_first_url_falls_through_to_the_second,
+            a_500_then_a_good_document_from_the_same_url_connects,
             a_garbage_body_then_a_good_document_connects,
             one_dead_boot_peer_of_three_is_skipped,
             a_killed_boot_node_makes_the_client_bootstrap_again_through_another,

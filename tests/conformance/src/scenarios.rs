@@ -95,6 +95,26 @@ pub fn a_500_from_the_first_url_falls_through_to_the_second<A: Adapter>() {
     });
 }
 
+/// One URL answering 500, then (on the retry round) a good document.
+pub fn a_500_then_a_good_document_from_the_same_url_connects<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let good = pyrsia_document(&[&boot.p2p_addr]);
+        let server = scripted_server::<A>(vec![(500, b"busy".to_vec()), (200, good)]).await;
+        let events = run_client::<A>(vec![server.url.clone()]).await;
+        let failed = events
+            .iter()
+            .any(|e| matches!(e, Event::SourceFailed(t) if t.failure == Failure::HttpStatus(500)));
+        assert!(failed, "{events:?}");
+        let retried = events
+            .iter()
+            .any(|e| matches!(e, Event::RetryScheduled { .. }));
+        assert!(retried, "{events:?}");
+        assert_eq!(connected_via(&events), [boot.peer_id]);
+        assert_eq!(server.served.load(std::sync::atomic::Ordering::SeqCst), 2);
+    });
+}
+
 /// One URL answering garbage, then (on the retry round) a good document.
 pub fn a_garbage_body_then_a_good_document_connects<A: Adapter>() {
     A::block_on(async {
