@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use libp2p::identity::Keypair;
 use libp2p::Multiaddr;
 use libp2p::Swarm;
-use pyrsia_boot_core::{AddressPolicy, Config, Event, KnownPeer, NatVerdict};
+use pyrsia_boot_core::{AddressPolicy, Config, Event, KnownPeer};
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
 use pyrsia_boot_libp2p::{Behaviour, BootNodeConfig, BootNodeHandle, Driver, Output, Runtime};
 use pyrsia_boot_smol::http::Tls;
