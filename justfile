@@ -27,6 +27,10 @@ test:
     cargo test -p pyrsia-boot-async-std
     cargo test -p pyrsia-boot
 
+# The NAT lab tests alone (root, nftables), with each case's time to Connected and to a verdict.
+natlab:
+    cargo test -p pyrsia-boot --test natlab -- --nocapture 2>&1 | grep -E "natlab timing|test result|panicked|skipping"
+
 # Type-check every package, tests and benches included.
 check:
     cargo check {{core_pkgs}} --all-targets

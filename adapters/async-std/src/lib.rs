@@ -19,7 +19,7 @@ pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
     driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply, Role,
-    Runtime,
+    Runtime, CONNECTION_TIMEOUT,
 };
 
 /// Timers on `async_std::task::sleep`, HTTP through surf, lookups through async-std.
@@ -114,6 +114,7 @@ pub fn build_swarm_with<B: NetworkBehaviour>(
         .with_behaviour(make)
         .map_err(|e| StartError::Listen(format!("building the behaviour: {e}")))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .with_connection_timeout(CONNECTION_TIMEOUT)
         .build();
     Ok(swarm)
 }

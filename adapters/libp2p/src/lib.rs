@@ -28,6 +28,12 @@ pub mod start;
 pub mod state_file;
 
 pub use behaviour::{Behaviour, Event, Role};
+
+/// How long a libp2p dial (TCP connect + noise + yamux) may take before it fails. Both adapters'
+/// transports use it. It also bounds a boot node's AutoNAT dial-back, so it must stay below the
+/// core's `Timeouts::own_probe` (15 s): a node behind NAT then hears "dial-back failed"
+/// (private) before it gives up waiting for the answer.
+pub const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 pub use boot_node::{BootNode, BootNodeConfig, StatusBoard};
 pub use driver::{Driver, HasBootstrap, HttpReply, Output, Runtime};
 pub use start::{driver_for, listen, spawn_boot_node, BootNodeHandle, StartError};

@@ -45,7 +45,7 @@ pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
     driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply, Role,
-    Runtime,
+    Runtime, CONNECTION_TIMEOUT,
 };
 
 /// Timers on `smol::Timer`, HTTP on hyper over smol sockets, https through rustls with the
@@ -108,7 +108,7 @@ pub fn build_transport(
             .upgrade(Version::V1Lazy)
             .authenticate(noise::Config::new(key)?)
             .multiplex(yamux::Config::default())
-            .timeout(Duration::from_secs(20))
+            .timeout(CONNECTION_TIMEOUT)
             .boxed(),
     )
 }

@@ -1,0 +1,320 @@
+//! The NAT lab (`tests/natlab/natlab.sh`): real kernels, real NAT. Boot nodes and clients run
+//! as `pyrsia-boot` processes inside network namespaces, on each runtime. Each test builds its
+//! own lab (its own namespace prefix, so tests run in parallel) and removes it when done, also
+//! when it fails.
+//!
+//! Needs root and nftables. Without them each test prints why and skips, unless
+//! `PYRSIA_BOOT_NATLAB=require` (set by `.ci/run`), which turns a skip into a failure.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pyrsia-boot");
+const BOOT_IP: &str = "203.0.113.10";
+const ROUTER_WAN_IP: &str = "203.0.113.1";
+const PUBLIC_CLIENT_IP: &str = "203.0.113.11";
+/// The port clients listen on (and the router forwards, when asked).
+const CLIENT_PORT: u16 = 4001;
+
+/// A line on the real stderr: the test harness's capture covers `eprintln!`, and a skip or a
+/// timing should be seen in a passing run too.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/natlab/natlab.sh")
+}
+
+/// Why the lab cannot run here, if it cannot.
+fn unavailable() -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not root (network namespaces and nftables need root)".into());
+    }
+    let nft = Command::new("nft").arg("--version").output();
+    if !nft.is_ok_and(|o| o.status.success()) {
+        return Some("nft is not installed (apt-get install nftables)".into());
+    }
+    None
+}
+
+/// A lab; dropping it stops every process inside and removes the namespaces.
+struct Lab {
+    prefix: String,
+}
+
+impl Lab {
+    /// Builds a lab, or returns `None` (after saying why) when this machine cannot.
+    fn up(case: &str) -> Option<Lab> {
+        if let Some(why) = unavailable() {
+            assert!(
+                std::env::var("PYRSIA_BOOT_NATLAB").as_deref() != Ok("require"),
+                "NAT lab required but unavailable: {why}"
+            );
+            say(&format!("skipping NAT lab test {case}: {why}"));
+            return None;
+        }
+        static N: AtomicU32 = AtomicU32::new(0);
+        let lab = Lab {
+            prefix: format!(
+                "pb{}-{}-",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ),
+        };
+        let out = lab.script(&["up"]);
+        assert!(out.status.success(), "natlab up failed: {out:?}");
+        Some(lab)
+    }
+
+    fn script(&self, args: &[&str]) -> Output {
+        Command::new("bash")
+            .arg(script())
+            .args(args)
+            .env("NATLAB_PREFIX", &self.prefix)
+            .output()
+            .expect("bash runs")
+    }
+
+    fn ok(&self, args: &[&str]) {
+        let out = self.script(args);
+        assert!(out.status.success(), "natlab {args:?}: {out:?}");
+    }
+
+    fn command(&self, node: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &format!("{}{node}", self.prefix), BIN])
+            .args(args);
+        c
+    }
+
+    /// Starts a boot node in `pub` on `runtime`; returns it once it serves `/status`.
+    fn boot_node(&self, runtime: &str, p2p_port: u16, http_port: u16, extra: &[&str]) -> Boot {
+        let listen = format!("/ip4/{BOOT_IP}/tcp/{p2p_port}");
+        let http = format!("{BOOT_IP}:{http_port}");
+        let mut args = vec![
+            "--runtime",
+            runtime,
+            "node",
+            "--listen",
+            &listen,
+            "--http",
+            &http,
+            "--private-network",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = self
+            .command("pub", &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the boot node starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut boot = Boot {
+            child,
+            p2p_addr: String::new(),
+            url: String::new(),
+        };
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("utf-8");
+            if let Some(rest) = line.strip_prefix("boot node ") {
+                let addr = rest.split(" listening on ").nth(1).expect("an address");
+                boot.p2p_addr = addr.trim().to_string();
+            }
+            if let Some(url) = line.strip_prefix("serving ") {
+                boot.url = url.trim().to_string();
+                return boot;
+            }
+        }
+        panic!("the boot node exited before serving /status");
+    }
+
+    /// Runs `pyrsia-boot bootstrap --json` in `node`; returns its report.
+    fn bootstrap(&self, node: &str, runtime: &str, url: &str, extra: &[&str]) -> Report {
+        let listen = format!("/ip4/0.0.0.0/tcp/{CLIENT_PORT}");
+        let mut args = vec![
+            "--runtime",
+            runtime,
+            "bootstrap",
+            "--url",
+            url,
+            "--allow-private",
+            "--listen",
+            &listen,
+            "--timeout",
+            "30",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.command(node, &args).output().expect("the client runs");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON report ({e}); stdout {} stderr {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        Report {
+            ok: out.status.success(),
+            json,
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let out = self.script(&["down"]);
+        if !out.status.success() {
+            say(&format!("natlab down failed: {out:?}"));
+        }
+    }
+}
+
+/// A boot node process; killed on drop (the lab's teardown would stop it too).
+struct Boot {
+    child: Child,
+    p2p_addr: String,
+    url: String,
+}
+
+impl Drop for Boot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Report {
+    ok: bool,
+    json: serde_json::Value,
+}
+
+impl Report {
+    fn verdict(&self) -> &str {
+        self.json["nat"]["verdict"].as_str().unwrap_or("none")
+    }
+    fn address(&self) -> &str {
+        self.json["nat"]["address"].as_str().unwrap_or("")
+    }
+    fn boot_peer(&self) -> &str {
+        self.json["boot_peer"].as_str().unwrap_or("")
+    }
+    /// Milliseconds from start to the first report of `event`.
+    fn at(&self, event: &str) -> Option<u64> {
+        self.json["events"]
+            .as_array()?
+            .iter()
+            .find(|e| e["event"] == event)
+            .and_then(|e| e["at_ms"].as_u64())
+    }
+    fn assert_connected(&self) {
+        assert!(self.ok && self.json["connected"] == true, "{}", self.json);
+    }
+    /// One line per measurement, collected by `just natlab`.
+    fn timing(&self, runtime: &str, case: &str) {
+        say(&format!(
+            "natlab timing [{runtime}] {case}: connected {} ms, verdict {} ({}) {} ms",
+            self.at("connected").map_or("-".into(), |t| t.to_string()),
+            self.verdict(),
+            self.address(),
+            self.at("nat_changed").map_or("-".into(), |t| t.to_string()),
+        ));
+    }
+}
+
+fn public_client_is_public_at_its_own_address(runtime: &str) {
+    let Some(lab) = Lab::up("public client") else {
+        return;
+    };
+    let boot = lab.boot_node(runtime, 44000, 8080, &[]);
+    let report = lab.bootstrap("pub2", runtime, &boot.url, &[]);
+    report.assert_connected();
+    assert_eq!(report.verdict(), "public", "{}", report.json);
+    let own = format!("/ip4/{PUBLIC_CLIENT_IP}/tcp/{CLIENT_PORT}/");
+    assert!(report.address().starts_with(&own), "{}", report.json);
+    report.timing(runtime, "public client");
+}
+
+fn natted_client_connects_and_is_private(runtime: &str) {
+    let Some(lab) = Lab::up("NATed client") else {
+        return;
+    };
+    let boot = lab.boot_node(runtime, 44000, 8080, &[]);
+    let report = lab.bootstrap("priv", runtime, &boot.url, &[]);
+    // Connected: outbound works, and the boot node's dial-back request reached us over it.
+    report.assert_connected();
+    assert_eq!(report.verdict(), "private", "{}", report.json);
+    report.timing(runtime, "NATed client");
+}
+
+fn a_port_forward_makes_the_natted_client_public_and_removing_it_private_again(runtime: &str) {
+    let Some(lab) = Lab::up("port forward") else {
+        return;
+    };
+    let boot = lab.boot_node(runtime, 44000, 8080, &[]);
+    let dir = std::env::temp_dir().join(format!("{}state", lab.prefix));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let state = dir.join("state.json");
+    let state = state.to_str().expect("utf-8 path");
+
+    lab.ok(&["forward", "add", "tcp", &CLIENT_PORT.to_string()]);
+    let forwarded = lab.bootstrap("priv", runtime, &boot.url, &["--state", state]);
+    forwarded.assert_connected();
+    assert_eq!(forwarded.verdict(), "public", "{}", forwarded.json);
+    let mapped = format!("/ip4/{ROUTER_WAN_IP}/tcp/{CLIENT_PORT}/");
+    assert!(
+        forwarded.address().starts_with(&mapped),
+        "{}",
+        forwarded.json
+    );
+    forwarded.timing(runtime, "NATed client with a port forward");
+
+    // Remove the forward (and its conntrack entries): the next run starts from the saved
+    // "public" (stale), probes again and ends private.
+    lab.ok(&["forward", "del", "tcp", &CLIENT_PORT.to_string()]);
+    let removed = lab.bootstrap("priv", runtime, &boot.url, &["--state", state]);
+    removed.assert_connected();
+    assert_eq!(removed.verdict(), "private", "{}", removed.json);
+    assert_eq!(removed.json["nat_stale"], false, "{}", removed.json);
+    removed.timing(runtime, "NATed client after the forward is removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn a_natted_client_fails_over_from_an_unreachable_boot_peer(runtime: &str) {
+    let Some(lab) = Lab::up("failover") else {
+        return;
+    };
+    // B is reachable; A serves /status (listing itself first, then B) but its libp2p port
+    // silently drops every packet.
+    let b = lab.boot_node(runtime, 44001, 8081, &[]);
+    let a = lab.boot_node(runtime, 44000, 8080, &["--cluster-peer", &b.p2p_addr]);
+    lab.ok(&["block", "pub", "tcp", "44000"]);
+    let report = lab.bootstrap("priv", runtime, &a.url, &[]);
+    report.assert_connected();
+    let b_id = b.p2p_addr.rsplit('/').next().expect("a peer id");
+    assert_eq!(report.boot_peer(), b_id, "{}", report.json);
+    assert_eq!(report.verdict(), "private", "{}", report.json);
+    report.timing(runtime, "NATed client, first boot peer unreachable");
+}
+
+macro_rules! on_both_runtimes {
+    ($($case:ident),* $(,)?) => {
+        mod smol {
+            $( #[test] fn $case() { super::$case("smol") } )*
+        }
+        mod async_std {
+            $( #[test] fn $case() { super::$case("async-std") } )*
+        }
+    };
+}
+
+on_both_runtimes!(
+    public_client_is_public_at_its_own_address,
+    natted_client_connects_and_is_private,
+    a_port_forward_makes_the_natted_client_public_and_removing_it_private_again,
+    a_natted_client_fails_over_from_an_unreachable_boot_peer,
+);
