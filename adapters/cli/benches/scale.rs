@@ -1,0 +1,259 @@
+//! Scale: N clients start at once in this process (smol) against a three-node boot cluster
+//! (`pyrsia-boot node` processes, release build), for N = 1, 10, 100, 1000. Reports p50/p99
+//! start → Connected, clients that did not connect, and each step's boot-node CPU time and
+//! peak RSS; writes the curve to `docs/scale.svg`.
+//! Run: `cargo bench -p pyrsia-boot --bench scale` (`SCALE_STEPS=1,10,100` to choose steps).
+//!
+//! Clients are Pyrsia-like: one boot peer each (`max_concurrent_dials = 1`), client i asks boot
+//! node i mod 3 first and the other two as fallbacks.
+#![allow(clippy::print_stdout)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use libp2p::identity::Keypair;
+use plotters::prelude::*;
+use pyrsia_boot_core::{AddressPolicy, Config, Event};
+use pyrsia_boot_libp2p::{Output, Runtime};
+use pyrsia_boot_smol::SmolRuntime;
+
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    fn start() -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pyrsia-boot"))
+            .args([
+                "node",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--http",
+                "127.0.0.1:0",
+                "--private-network",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the boot node starts");
+        let stdout = child.stdout.take().expect("piped");
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("utf-8");
+            if let Some(url) = line.strip_prefix("serving ") {
+                return Node {
+                    child,
+                    url: url.trim().to_string(),
+                };
+            }
+        }
+        panic!("the boot node exited before serving /status");
+    }
+
+    /// CPU seconds used so far (user + system), from /proc.
+    fn cpu(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("/proc stat");
+        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').expect("comm").1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
+        ticks / 100.0 // USER_HZ is 100 on Linux
+    }
+
+    /// Peak resident set size in MiB (VmHWM).
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    async fn peers(&self) -> u64 {
+        let reply = SmolRuntime::default()
+            .http_get(self.url.clone(), 1 << 16)
+            .await
+            .expect("GET /status");
+        let doc: serde_json::Value = serde_json::from_slice(&reply.body).expect("json");
+        doc["peers_count"].as_u64().unwrap_or(0)
+    }
+}
+
+#[derive(Debug)]
+struct Step {
+    n: usize,
+    p50: Duration,
+    p99: Duration,
+    failed: usize,
+    wall: Duration,
+    cpu: f64,
+    rss: f64,
+}
+
+fn percentile(v: &[Duration], p: usize) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
+    v[((v.len() - 1) * p) / 100]
+}
+
+async fn step(nodes: &[Node], n: usize) -> Step {
+    let cpu_before: f64 = nodes.iter().map(Node::cpu).sum();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let urls: Vec<String> = (0..3).map(|k| nodes[(i + k) % 3].url.clone()).collect();
+            smol::spawn(async move {
+                let start = Instant::now();
+                let mut config = Config::with_urls(urls);
+                config.policy = AddressPolicy::allow_private();
+                config.max_concurrent_dials = 1;
+                config.budget = Duration::from_secs(60);
+                config.rng_seed = i as u64;
+                let (mut driver, mut swarm) = pyrsia_boot_smol::client(
+                    Keypair::generate_ed25519(),
+                    config,
+                    "/ip4/127.0.0.1/tcp/0".parse().expect("valid"),
+                )
+                .await
+                .expect("client starts");
+                loop {
+                    match driver.next(&mut swarm).await {
+                        Output::Report(Event::Connected { .. }) => {
+                            return Some((start.elapsed(), driver, swarm))
+                        }
+                        Output::Report(Event::GaveUp(_)) => return None,
+                        _ => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    let mut alive = Vec::new();
+    let mut failed = 0;
+    for t in tasks {
+        match t.await {
+            Some((elapsed, driver, swarm)) => {
+                times.push(elapsed);
+                alive.push((driver, swarm));
+            }
+            None => failed += 1,
+        }
+    }
+    let wall = started.elapsed();
+    times.sort();
+    let cpu = nodes.iter().map(Node::cpu).sum::<f64>() - cpu_before;
+    let rss = nodes.iter().map(Node::peak_rss_mib).fold(0.0, f64::max);
+    // Disconnect everyone and wait (bounded) until the boot nodes count no peers.
+    drop(alive);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut total = 0;
+        for node in nodes {
+            total += node.peers().await;
+        }
+        if total == 0 || Instant::now() > deadline {
+            break;
+        }
+        smol::Timer::after(Duration::from_millis(100)).await;
+    }
+    Step {
+        n,
+        p50: percentile(&times, 50),
+        p99: percentile(&times, 99),
+        failed,
+        wall,
+        cpu,
+        rss,
+    }
+}
+
+fn plot(steps: &[Step], path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let max_ms = steps
+        .iter()
+        .map(|s| s.p99.as_secs_f64() * 1e3)
+        .fold(1.0, f64::max);
+    let max_n = steps.iter().map(|s| s.n).max().unwrap_or(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "pyrsia-boot: N clients at once vs a 3-node boot cluster (loopback, 2 cores)",
+            ("sans-serif", 16),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((1.0..max_n * 1.5).log_scale(), (0.5..max_ms * 2.0).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("clients started at once (N)")
+        .y_desc("start → Connected (ms)")
+        .draw()?;
+    for (label, color, pick) in [
+        ("p50", BLUE, (|s: &Step| s.p50) as fn(&Step) -> Duration),
+        ("p99", RED, |s: &Step| s.p99),
+    ] {
+        let points: Vec<(f64, f64)> = steps
+            .iter()
+            .map(|s| (s.n as f64, pick(s).as_secs_f64() * 1e3))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn main() {
+    let steps: Vec<usize> = std::env::var("SCALE_STEPS")
+        .unwrap_or_else(|_| "1,10,100,1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let nodes: Vec<Node> = (0..3).map(|_| Node::start()).collect();
+    let mut results = Vec::new();
+    smol::block_on(async {
+        // Warm-up (not reported): first connections, lazy statics.
+        step(&nodes, 3).await;
+        for &n in &steps {
+            let s = step(&nodes, n).await;
+            println!(
+                "N={:>5}  p50 {:>8.1} ms  p99 {:>8.1} ms  not connected {:>4}  wall {:>7.2} s  boot CPU {:>6.2} s  boot peak RSS {:>6.1} MiB",
+                s.n,
+                s.p50.as_secs_f64() * 1e3,
+                s.p99.as_secs_f64() * 1e3,
+                s.failed,
+                s.wall.as_secs_f64(),
+                s.cpu,
+                s.rss
+            );
+            results.push(s);
+        }
+    });
+    let svg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/scale.svg");
+    match plot(&results, &svg) {
+        Ok(()) => println!("plot: {}", svg.display()),
+        Err(e) => println!("plot failed: {e}"),
+    }
+}

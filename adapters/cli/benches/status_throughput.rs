@@ -1,0 +1,161 @@
+//! `/status` requests per second: a boot node (`pyrsia-boot node`, release build, smol) next to
+//! nginx serving the same document as a static file, both under `wrk` in one run, alternating.
+//! Run: `cargo bench -p pyrsia-boot --bench status_throughput` (needs `nginx` and `wrk`).
+//!
+//! Each server gets one core's worth of work (nginx: one worker; the boot node: smol's one
+//! executor thread); wrk runs one thread with 64 connections for 5 s per sample.
+#![allow(clippy::print_stdout)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SAMPLES: usize = 5;
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn boot_node() -> (Running, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pyrsia-boot"))
+        .args([
+            "node",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--http",
+            "127.0.0.1:0",
+            "--private-network",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the boot node starts");
+    let stdout = child.stdout.take().expect("piped");
+    let running = Running(child);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("utf-8");
+        if let Some(url) = line.strip_prefix("serving ") {
+            return (running, url.trim().to_string());
+        }
+    }
+    panic!("the boot node exited before serving /status");
+}
+
+/// GET with curl-free std: one request on a fresh connection.
+fn get(url: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').expect("a path");
+    let mut s = std::net::TcpStream::connect(host).expect("connect");
+    write!(s, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("send");
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).expect("read");
+    let split = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers");
+    assert!(reply.starts_with(b"HTTP/1.1 200"), "{url}: not 200");
+    reply[split + 4..].to_vec()
+}
+
+fn nginx(dir: &Path, port: u16, upstream: &str) -> Running {
+    let template = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/nginx/boot-cluster.conf.in"),
+    )
+    .expect("the committed nginx config");
+    let conf = template
+        .replace("@DIR@", dir.to_str().expect("utf-8"))
+        .replace("@PORT@", &port.to_string())
+        .replace("@UPSTREAMS@", &format!("        server {upstream};"));
+    std::fs::create_dir_all(dir.join("tmp")).expect("mkdir");
+    std::fs::write(dir.join("nginx.conf"), conf).expect("write");
+    Running(
+        Command::new("nginx")
+            .arg("-p")
+            .arg(dir)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .spawn()
+            .expect("nginx starts"),
+    )
+}
+
+/// Requests per second from one wrk run.
+fn wrk(url: &str) -> f64 {
+    let out = Command::new("wrk")
+        .args(["-t1", "-c64", "-d5s", url])
+        .output()
+        .expect("wrk runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let non_2xx = text.contains("Non-2xx");
+    assert!(!non_2xx, "errors from {url}:\n{text}");
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in:\n{text}"))
+}
+
+fn main() {
+    for tool in ["nginx", "wrk"] {
+        if Command::new(tool).arg("-v").output().is_err() {
+            println!("{tool} is not installed (apt-get install nginx-light wrk); nothing measured");
+            return;
+        }
+    }
+    let (_node, status_url) = boot_node();
+    let dir = std::env::temp_dir().join(format!("pyrsia-boot-wrk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // The static file is the boot node's own document, byte for byte.
+    let document = get(&status_url);
+    std::fs::write(dir.join("status.json"), &document).expect("write");
+    let port = free_port();
+    let upstream = status_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/status");
+    let _nginx = nginx(&dir, port, upstream);
+    let static_url = format!("http://127.0.0.1:{port}/static-status");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(get(&static_url), document);
+
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for i in 0..SAMPLES {
+        // Alternate which goes first.
+        if i % 2 == 0 {
+            ours.push(wrk(&status_url));
+            theirs.push(wrk(&static_url));
+        } else {
+            theirs.push(wrk(&static_url));
+            ours.push(wrk(&status_url));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (o, t) = (median(&mut ours), median(&mut theirs));
+    println!(
+        "/status under wrk -t1 -c64 -d5s, {SAMPLES} samples each, median requests/s ({} byte document)",
+        document.len()
+    );
+    println!("boot node (hyper on smol, rendered per request): {o:.0}");
+    println!("nginx static file (1 worker):                    {t:.0}");
+    println!("ratio boot node / nginx: {:.2}× (goal ≥ 0.5×)", o / t);
+}
