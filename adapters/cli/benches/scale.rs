@@ -46,13 +46,15 @@ impl Node {
             .spawn()
             .expect("the boot node starts");
         let stdout = child.stdout.take().expect("piped");
+        let mut node = Node {
+            child,
+            url: String::new(),
+        };
         for line in BufReader::new(stdout).lines() {
             let line = line.expect("utf-8");
             if let Some(url) = line.strip_prefix("serving ") {
-                return Node {
-                    child,
-                    url: url.trim().to_string(),
-                };
+                node.url = url.trim().to_string();
+                return node;
             }
         }
         panic!("the boot node exited before serving /status");
@@ -60,8 +62,8 @@ impl Node {
 
     /// CPU seconds used so far (user + system), from /proc.
     fn cpu(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .expect("/proc stat");
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("/proc stat");
         // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
         let rest = stat.rsplit_once(')').expect("comm").1;
         let f: Vec<&str> = rest.split_whitespace().collect();
@@ -196,7 +198,10 @@ fn plot(steps: &[Step], path: &PathBuf) -> Result<(), Box<dyn std::error::Error>
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d((1.0..max_n * 1.5).log_scale(), (0.5..max_ms * 2.0).log_scale())?;
+        .build_cartesian_2d(
+            (1.0..max_n * 1.5).log_scale(),
+            (0.5..max_ms * 2.0).log_scale(),
+        )?;
     chart
         .configure_mesh()
         .x_desc("clients started at once (N)")

@@ -58,7 +58,11 @@ fn get(url: &str) -> Vec<u8> {
     let rest = url.trim_start_matches("http://");
     let (host, path) = rest.split_once('/').expect("a path");
     let mut s = std::net::TcpStream::connect(host).expect("connect");
-    write!(s, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("send");
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
     let mut reply = Vec::new();
     s.read_to_end(&mut reply).expect("read");
     let split = reply
@@ -69,7 +73,27 @@ fn get(url: &str) -> Vec<u8> {
     reply[split + 4..].to_vec()
 }
 
-fn nginx(dir: &Path, port: u16, upstream: &str) -> Running {
+/// nginx's master process; dropping it asks the master to stop (SIGTERM), which also stops
+/// its workers — SIGKILL would leave the workers running.
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn nginx(dir: &Path, port: u16, upstream: &str) -> Nginx {
     let template = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/nginx/boot-cluster.conf.in"),
     )
@@ -80,7 +104,7 @@ fn nginx(dir: &Path, port: u16, upstream: &str) -> Running {
         .replace("@UPSTREAMS@", &format!("        server {upstream};"));
     std::fs::create_dir_all(dir.join("tmp")).expect("mkdir");
     std::fs::write(dir.join("nginx.conf"), conf).expect("write");
-    Running(
+    Nginx(
         Command::new("nginx")
             .arg("-p")
             .arg(dir)

@@ -74,7 +74,27 @@ fn free_port() -> u16 {
 }
 
 /// Renders the committed config for `upstreams` (host:port) and starts nginx in the foreground.
-fn nginx(dir: &Path, port: u16, upstreams: &[String]) -> Running {
+/// nginx's master process; dropping it asks the master to stop (SIGTERM), which also stops
+/// its workers — SIGKILL would leave the workers running.
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn nginx(dir: &Path, port: u16, upstreams: &[String]) -> Nginx {
     let template = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/nginx/boot-cluster.conf.in"),
     )
@@ -91,7 +111,7 @@ fn nginx(dir: &Path, port: u16, upstreams: &[String]) -> Running {
     std::fs::write(dir.join("status.json"), b"{}").expect("write");
     let conf_path = dir.join("nginx.conf");
     std::fs::write(&conf_path, conf).expect("write config");
-    Running(
+    Nginx(
         Command::new("nginx")
             .arg("-p")
             .arg(dir)
