@@ -92,6 +92,16 @@ impl Node {
     }
 }
 
+/// CPU seconds (user + system) used so far by process `pid` ("self" for this one), from /proc.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').expect("comm").1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
 #[derive(Debug)]
 struct Step {
     n: usize,
@@ -100,6 +110,7 @@ struct Step {
     failed: usize,
     wall: Duration,
     cpu: f64,
+    client_cpu: f64,
     rss: f64,
 }
 
@@ -112,6 +123,7 @@ fn percentile(v: &[Duration], p: usize) -> Duration {
 
 async fn step(nodes: &[Node], n: usize) -> Step {
     let cpu_before: f64 = nodes.iter().map(Node::cpu).sum();
+    let client_cpu_before = cpu_seconds("self");
     let started = Instant::now();
     let tasks: Vec<_> = (0..n)
         .map(|i| {
@@ -157,6 +169,7 @@ async fn step(nodes: &[Node], n: usize) -> Step {
     let wall = started.elapsed();
     times.sort();
     let cpu = nodes.iter().map(Node::cpu).sum::<f64>() - cpu_before;
+    let client_cpu = cpu_seconds("self") - client_cpu_before;
     let rss = nodes.iter().map(Node::peak_rss_mib).fold(0.0, f64::max);
     // Disconnect everyone and wait (bounded) until the boot nodes count no peers.
     drop(alive);
@@ -178,6 +191,7 @@ async fn step(nodes: &[Node], n: usize) -> Step {
         failed,
         wall,
         cpu,
+        client_cpu,
         rss,
     }
 }
@@ -244,13 +258,14 @@ fn main() {
         for &n in &steps {
             let s = step(&nodes, n).await;
             println!(
-                "N={:>5}  p50 {:>8.1} ms  p99 {:>8.1} ms  not connected {:>4}  wall {:>7.2} s  boot CPU {:>6.2} s  boot peak RSS {:>6.1} MiB",
+                "N={:>5}  p50 {:>8.1} ms  p99 {:>8.1} ms  not connected {:>4}  wall {:>7.2} s  boot CPU {:>6.2} s  client CPU {:>6.2} s  boot peak RSS {:>6.1} MiB",
                 s.n,
                 s.p50.as_secs_f64() * 1e3,
                 s.p99.as_secs_f64() * 1e3,
                 s.failed,
                 s.wall.as_secs_f64(),
                 s.cpu,
+                s.client_cpu,
                 s.rss
             );
             results.push(s);
