@@ -116,6 +116,9 @@ pub struct Config {
     pub limits: Limits,
     /// Which address classes may be dialed.
     pub policy: AddressPolicy,
+    /// Pinned boot peers (`--boot-peer`): when not empty, only these identities are dialed,
+    /// whichever source names them; entries naming others are skipped as not pinned.
+    pub pinned: Vec<PeerId>,
     /// How candidates are ordered.
     pub candidate_order: CandidateOrder,
     /// Most dials in flight at once (at least 1).
@@ -151,6 +154,7 @@ impl Default for Config {
             source_order: vec![SourceKind::Cache, SourceKind::Urls, SourceKind::Seeds],
             limits: Limits::default(),
             policy: AddressPolicy::default(),
+            pinned: Vec::new(),
             candidate_order: CandidateOrder::default(),
             max_concurrent_dials: 3,
             connected_rule: ConnectedRule::default(),

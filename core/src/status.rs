@@ -51,6 +51,9 @@ pub struct ParseOptions {
     pub policy: AddressPolicy,
     /// This node's own id: entries naming it are skipped (a node never boots from itself).
     pub local_peer: Option<PeerId>,
+    /// Pinned boot peers: when not empty, entries naming any other peer are skipped. Noise
+    /// proves a peer's id on connect; the pin stops a list from substituting other ids.
+    pub pinned: Vec<PeerId>,
 }
 
 /// Why one entry of `peer_addrs` was not used.
@@ -68,6 +71,8 @@ pub enum SkipReason {
     NoTransport,
     /// The address names this node itself.
     LocalPeer,
+    /// The address names a peer outside the pinned set ([`ParseOptions::pinned`]).
+    NotPinned,
     /// The address class is refused by the [`AddressPolicy`] (loopback, private, …).
     NotRoutable,
     /// The same address was already listed for this peer.
@@ -83,13 +88,14 @@ pub enum SkipReason {
 
 impl SkipReason {
     /// Every reason, in declaration order.
-    pub const ALL: [SkipReason; 11] = [
+    pub const ALL: [SkipReason; 12] = [
         SkipReason::NotAString,
         SkipReason::TooLong,
         SkipReason::Unparsable,
         SkipReason::MissingPeerId,
         SkipReason::NoTransport,
         SkipReason::LocalPeer,
+        SkipReason::NotPinned,
         SkipReason::NotRoutable,
         SkipReason::Duplicate,
         SkipReason::TooManyPeers,
@@ -106,6 +112,7 @@ impl SkipReason {
             SkipReason::MissingPeerId => "without /p2p",
             SkipReason::NoTransport => "without a transport address",
             SkipReason::LocalPeer => "naming this node",
+            SkipReason::NotPinned => "naming a peer that is not pinned",
             SkipReason::NotRoutable => "not routable",
             SkipReason::Duplicate => "duplicate",
             SkipReason::TooManyPeers => "over the peer limit",
@@ -376,6 +383,9 @@ impl<'o> Builder<'o> {
         let addr = fastpath::multiaddr(&text[..cut]).ok_or(SkipReason::Unparsable)?;
         if self.options.local_peer == Some(id) {
             return Err(SkipReason::LocalPeer);
+        }
+        if !self.options.pinned.is_empty() && !self.options.pinned.contains(&id) {
+            return Err(SkipReason::NotPinned);
         }
         let class = classify(&addr);
         if !self.options.policy.allows(class) {

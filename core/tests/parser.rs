@@ -126,6 +126,38 @@ fn skips_bad_entries_with_a_counted_reason_each() {
 }
 
 #[test]
+fn keeps_only_pinned_peers_when_a_pin_is_set() {
+    let (a, b) = (peer(1), peer(2));
+    let body = serde_json::json!({"peer_addrs": [
+        format!("/ip4/198.51.100.1/tcp/1/p2p/{a}"),
+        format!("/ip4/198.51.100.2/tcp/1/p2p/{b}"),
+        format!("/ip4/198.51.100.3/tcp/1/p2p/{b}"),
+    ]})
+    .to_string();
+    let options = ParseOptions {
+        policy: AddressPolicy::public_only().with(AddrClass::Documentation),
+        pinned: vec![a],
+        ..ParseOptions::default()
+    };
+    let list = parse_status(body.as_bytes(), &options).expect("the pinned peer is listed");
+    assert_eq!(list.peers.len(), 1);
+    assert_eq!(list.peers[0].id, a);
+    assert_eq!(list.skipped.get(SkipReason::NotPinned), 2);
+
+    // A list naming only strangers is refused, and says why.
+    let options = ParseOptions {
+        pinned: vec![peer(3)],
+        ..options
+    };
+    let err = parse_status(body.as_bytes(), &options).expect_err("nobody pinned");
+    assert!(
+        err.to_string()
+            .contains("3 naming a peer that is not pinned"),
+        "{err}"
+    );
+}
+
+#[test]
 fn drops_loopback_addresses_unless_allowed() {
     let id = peer(9);
     let body = doc(&[format!("/ip4/127.0.0.1/tcp/1/p2p/{id}")]);
@@ -305,6 +337,7 @@ fn assert_within(list: &pyrsia_boot_core::BootList, options: &ParseOptions) {
     for (i, p) in list.peers.iter().enumerate() {
         assert!(!p.addrs.is_empty() && p.addrs.len() <= l.max_addrs_per_peer);
         assert!(Some(p.id) != options.local_peer);
+        assert!(options.pinned.is_empty() || options.pinned.contains(&p.id));
         assert!(
             list.peers[..i].iter().all(|q| q.id != p.id),
             "peer listed twice"
@@ -343,11 +376,13 @@ proptest! {
         limits in small_limits(),
         local in 0u8..6,
         allow_private in any::<bool>(),
+        pinned in proptest::collection::vec(0u8..6, 0..3),
     ) {
         let options = ParseOptions {
             limits,
             policy: if allow_private { AddressPolicy::allow_private() } else { AddressPolicy::default() },
             local_peer: Some(peer(local)),
+            pinned: pinned.into_iter().map(peer).collect(),
         };
         match parse_status(&doc(&entries), &options) {
             Ok(list) => assert_within(&list, &options),
@@ -364,6 +399,7 @@ proptest! {
             policy: AddressPolicy::allow_private()
                 .with(AddrClass::Unspecified).with(AddrClass::Reserved).with(AddrClass::Other),
             local_peer: None,
+            pinned: Vec::new(),
         };
         let list = parse_status(&doc(&entries), &options).expect("valid document");
         let mut expected: Vec<(String, Vec<String>)> = Vec::new();

@@ -10,6 +10,7 @@ pub fn status_parser(data: &[u8]) {
             limits: Limits::default(),
             policy,
             local_peer: Some(crate::world::local_peer()),
+            pinned: Vec::new(),
         };
         if let Ok(list) = parse_status(data, &options) {
             let l = &options.limits;

@@ -556,6 +556,10 @@ impl<'w> Sim<'w> {
         let cfg = &self.world.config;
         self.check(!addrs.is_empty(), "a dial with no address");
         self.check(peer != local_peer(), "dialed the local peer");
+        self.check(
+            cfg.pinned.is_empty() || cfg.pinned.contains(&peer),
+            "dialed a peer outside the pinned set",
+        );
         for a in &addrs {
             let listed = self.allowed.get(&peer).is_some_and(|s| s.contains(a));
             self.check(

@@ -398,6 +398,14 @@ impl World {
                 }
             }
         }
+        // Sometimes pin a subset of the peers (possibly none of the good ones).
+        if u.ratio(1, 4)? {
+            for p in &peers {
+                if u.arbitrary()? {
+                    config.pinned.push(p.id);
+                }
+            }
+        }
         let hostile = if u.ratio(1, 3)? {
             Some(Hostility {
                 seed: u.arbitrary()?,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use pyrsia_boot_core::{
     Action, AddressPolicy, CachedPeer, CandidateOrder, ConnectedRule, Event, Failure, GiveUpReason,
-    NatVerdict, PhaseName, Snapshot, SourceKind, SourceName,
+    NatVerdict, PhaseName, SkipReason, Snapshot, SourceKind, SourceName,
 };
 use pyrsia_boot_tests::world::{ok, simple_world, DialScript, Reachability, Reply};
 use pyrsia_boot_tests::{peer, run, World};
@@ -114,6 +114,28 @@ fn cached(w: &World, i: usize, last_seen: Option<u64>) -> CachedPeer {
         peer: w.peers[i].known(),
         last_seen,
     }
+}
+
+#[test]
+fn dials_only_pinned_boot_peers() {
+    let mut w = base();
+    w.config.pinned = vec![peer(3)];
+    let out = run(&w);
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(3)));
+    let dialed_others = out
+        .actions
+        .iter()
+        .any(|(_, a)| matches!(a, Action::Dial { peer: p, .. } if *p != peer(3)));
+    assert!(!dialed_others);
+    assert_eq!(out.status.counters.skipped.get(SkipReason::NotPinned), 2);
+
+    // Pinned to a peer nobody lists: every round fails, naming the pin.
+    w.config.pinned = vec![peer(9)];
+    let out = run(&w);
+    assert!(out.gave_up.is_some());
+    assert!(failures(&out)
+        .iter()
+        .any(|f| f.to_string().contains("not pinned")));
 }
 
 #[test]

@@ -99,6 +99,12 @@ struct BootstrapArgs {
     /// atomically whenever they change. A missing or unusable file means a cold start.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Accept only this boot peer identity (libp2p peer id, 12D3KooW…). Repeatable: with any
+    /// pin set, list entries, seeds and cached peers naming other ids are skipped (counted as
+    /// "not pinned"). Noise proves the id on connect; the pin stops a boot list from
+    /// substituting its own peers.
+    #[arg(long = "boot-peer", value_name = "PEER_ID")]
+    boot_peers: Vec<libp2p::PeerId>,
     /// PEM file of root certificates trusted for https:// boot URLs in addition to Mozilla's
     /// roots (a private CA for an internal boot cluster). smol runtime only.
     #[arg(long, value_name = "FILE")]
@@ -173,6 +179,7 @@ async fn bootstrap(rt: RuntimeChoice, args: BootstrapArgs) -> ExitCode {
     };
     let mut config = Config::with_urls(args.urls);
     config.seeds = seeds;
+    config.pinned = args.boot_peers;
     config.budget = Duration::from_secs(args.timeout.max(1));
     if args.allow_private {
         config.policy = AddressPolicy::allow_private();

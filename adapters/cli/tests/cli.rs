@@ -228,3 +228,53 @@ fn https_on_async_std_and_an_unreadable_ca_file_are_refused_as_bad_arguments() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&missing), "{stderr}");
 }
+
+#[test]
+fn a_pinned_boot_peer_is_the_only_one_accepted() {
+    let (_node, url) = start_node();
+    let status: serde_json::Value = {
+        let out = run(&[
+            "bootstrap",
+            "--url",
+            &url,
+            "--allow-private",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--json",
+        ]);
+        json(&out)
+    };
+    let boot_peer = status["boot_peer"].as_str().expect("connected").to_string();
+
+    let pinned = run(&[
+        "bootstrap",
+        "--url",
+        &url,
+        "--allow-private",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--json",
+        "--boot-peer",
+        &boot_peer,
+    ]);
+    assert!(pinned.status.success(), "{pinned:?}");
+    assert_eq!(json(&pinned)["boot_peer"], boot_peer.as_str());
+
+    // Pinned to someone else: the list is refused, naming why, and the run gives up.
+    let stranger = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
+    let refused = run(&[
+        "bootstrap",
+        "--url",
+        &url,
+        "--allow-private",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--timeout",
+        "3",
+        "--boot-peer",
+        stranger,
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("not pinned"), "{stderr}");
+}

@@ -131,6 +131,7 @@ impl BootstrapMachine {
             limits: self.config.limits,
             policy: self.config.policy,
             local_peer: self.config.local_peer,
+            pinned: self.config.pinned.clone(),
         };
         match parse_status(body, &options) {
             Ok(list) => {

@@ -188,6 +188,12 @@ impl BootstrapMachine {
                     .for_each(|_| skipped.add(SkipReason::LocalPeer));
                 continue;
             }
+            if !self.config.pinned.is_empty() && !self.config.pinned.contains(&peer.id) {
+                peer.addrs
+                    .iter()
+                    .for_each(|_| skipped.add(SkipReason::NotPinned));
+                continue;
+            }
             let mut addrs: Vec<Multiaddr> = Vec::new();
             for addr in &peer.addrs {
                 if !self.config.policy.allows(classify(addr)) {
