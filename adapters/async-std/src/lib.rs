@@ -149,7 +149,8 @@ pub async fn start_boot_node(
     let role = Role::BootNode {
         private_network: config.private_network,
     };
-    let mut swarm = build_swarm(&key, role)?;
+    let limits = config.limits;
+    let mut swarm = build_swarm_with(&key, |k| Behaviour::with_limits(&k.public(), role, &limits))?;
     let addr = listen(&mut swarm, listen_on).await?;
     let listener = TcpListener::bind(http).await.map_err(StartError::Http)?;
     let http_addr = listener.local_addr().map_err(StartError::Http)?;

@@ -41,6 +41,11 @@ impl Node {
                 "--http",
                 "127.0.0.1:0",
                 "--private-network",
+                // Every client here comes from 127.0.0.1: lift the per-host limits.
+                "--max-connections",
+                "100000",
+                "--max-connections-per-ip",
+                "100000",
             ])
             .stdout(Stdio::piped())
             .spawn()

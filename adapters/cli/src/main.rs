@@ -17,7 +17,9 @@ use libp2p::Multiaddr;
 use libp2p::Swarm;
 use pyrsia_boot_core::{AddressPolicy, Config, Event, KnownPeer};
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
-use pyrsia_boot_libp2p::{Behaviour, BootNodeConfig, BootNodeHandle, Driver, Output, Runtime};
+use pyrsia_boot_libp2p::{
+    AbuseLimits, Behaviour, BootNodeConfig, BootNodeHandle, Driver, Output, Runtime,
+};
 use pyrsia_boot_smol::http::Tls;
 use pyrsia_boot_smol::{client_on, SmolRuntime};
 use serde_json::json;
@@ -136,6 +138,15 @@ struct NodeArgs {
     /// addresses (LAN, lab, demo).
     #[arg(long)]
     private_network: bool,
+    /// Most libp2p connections at once, inbound and outbound (abuse limit).
+    #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_connections)]
+    max_connections: u32,
+    /// Most inbound libp2p connections from one IP address, handshakes included (abuse limit).
+    #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_per_ip)]
+    max_connections_per_ip: u32,
+    /// Most HTTP connections served at once; more are closed on accept (abuse limit).
+    #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().http_max_connections)]
+    http_max_connections: usize,
 }
 
 fn main() -> ExitCode {
@@ -430,6 +441,12 @@ async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         external_addrs: args.external,
         cluster: args.cluster,
         private_network: args.private_network,
+        limits: AbuseLimits {
+            max_connections: args.max_connections,
+            max_per_ip: args.max_connections_per_ip,
+            http_max_connections: args.http_max_connections,
+            ..AbuseLimits::default()
+        },
         ..BootNodeConfig::default()
     };
     let handle = match start_boot_node(rt, key, args.listen, args.http, config).await {

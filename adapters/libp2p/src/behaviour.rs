@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{autonat, identify, identity, ping, request_response};
+use libp2p::{autonat, connection_limits, identify, identity, ping, request_response};
 
 use crate::dial_request::{self, DialRequest, DialResponse};
+use crate::limits::{AbuseLimits, IpLimit};
 use crate::load;
 
 /// Identify's protocol version for pyrsia-boot peers.
@@ -17,6 +18,11 @@ pub const PROTOCOL_VERSION: &str = "/pyrsia-boot/1.0.0";
 #[derive(NetworkBehaviour)]
 #[behaviour(to_swarm = "Event")]
 pub struct Behaviour {
+    /// Connection limits in total (a boot node's [`AbuseLimits`]; none for a node). First, so
+    /// a refused connection costs no other behaviour any work.
+    pub limits: connection_limits::Behaviour,
+    /// Inbound connections per remote IP.
+    pub ip_limit: IpLimit,
     /// Identify: tells each side its observed address and the other's listen addresses.
     pub identify: identify::Behaviour,
     /// AutoNAT v1. Its server answers dial requests; its own timer-driven client is slowed to
@@ -54,6 +60,12 @@ pub enum Event {
 impl From<request_response::Event<(), u64>> for Event {
     fn from(e: request_response::Event<(), u64>) -> Self {
         Event::Load(e)
+    }
+}
+
+impl From<std::convert::Infallible> for Event {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
     }
 }
 
@@ -101,9 +113,33 @@ pub const DIAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// AutoNAT's own probe timer, slowed so it never races the core's decisions.
 const AUTONAT_TIMER_OFF: Duration = Duration::from_secs(24 * 3600);
 
+/// AutoNAT v1 server throttles for a boot node: at most this many dial-backs per
+/// [`THROTTLE_PERIOD`] in total (each is a TCP connect and a noise handshake, about 1.7 ms of
+/// CPU: 120/s keeps dial-backs under a fifth of a core), and three per peer (a client's own
+/// attempts; more is a flood).
+pub const DIAL_BACKS_PER_PERIOD: usize = 120;
+/// Dial-backs one peer may ask for per [`THROTTLE_PERIOD`].
+pub const DIAL_BACKS_PER_PEER: usize = 3;
+/// The AutoNAT server throttles' period.
+pub const THROTTLE_PERIOD: Duration = Duration::from_secs(1);
+
 impl Behaviour {
-    /// The behaviour for `role`, identified by `key`.
+    /// The behaviour for `role`, identified by `key` (a boot node gets the default
+    /// [`AbuseLimits`]).
     pub fn new(key: &identity::PublicKey, role: Role) -> Self {
+        Behaviour::with_limits(key, role, &AbuseLimits::default())
+    }
+
+    /// The behaviour for `role`; a boot node enforces `limits` (a node ignores them).
+    pub fn with_limits(key: &identity::PublicKey, role: Role, limits: &AbuseLimits) -> Self {
+        let boot = matches!(role, Role::BootNode { .. });
+        let connection_limits = if boot {
+            connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(limits.max_connections))
+                .with_max_pending_incoming(Some(limits.max_pending_incoming))
+        } else {
+            connection_limits::ConnectionLimits::default()
+        };
         let only_global_ips = match role {
             // A node must answer its boot peer's dial request even when that boot peer sits on
             // loopback or a LAN; otherwise AutoNAT refuses it (reference notes, run B).
@@ -116,9 +152,14 @@ impl Behaviour {
             refresh_interval: AUTONAT_TIMER_OFF,
             use_connected: false,
             only_global_ips,
+            throttle_clients_global_max: DIAL_BACKS_PER_PERIOD,
+            throttle_clients_peer_max: DIAL_BACKS_PER_PEER,
+            throttle_clients_period: THROTTLE_PERIOD,
             ..autonat::Config::default()
         };
         Behaviour {
+            limits: connection_limits::Behaviour::new(connection_limits),
+            ip_limit: IpLimit::new(boot.then_some(limits.max_per_ip)),
             identify: identify::Behaviour::new(
                 identify::Config::new(PROTOCOL_VERSION.to_string(), key.clone())
                     .with_agent_version(format!("pyrsia-boot/{}", env!("CARGO_PKG_VERSION"))),

@@ -26,6 +26,8 @@ pub struct BootNodeConfig {
     pub private_network: bool,
     /// How often to ask the other cluster members for their load.
     pub load_interval: std::time::Duration,
+    /// Connection, dial-back and HTTP limits.
+    pub limits: crate::limits::AbuseLimits,
 }
 
 impl Default for BootNodeConfig {
@@ -35,6 +37,7 @@ impl Default for BootNodeConfig {
             cluster: Vec::new(),
             private_network: false,
             load_interval: std::time::Duration::from_secs(5),
+            limits: crate::limits::AbuseLimits::default(),
         }
     }
 }

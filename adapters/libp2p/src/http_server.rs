@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -25,15 +26,46 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Answers one request.
 pub type Responder = Arc<dyn Fn(&Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync>;
 
-/// Serves every connection `incoming` yields with `respond`, one task per connection on
-/// `runtime`, until `incoming` ends or the returned future is dropped. Each connection has a
-/// header read timeout, so a client that never sends its request costs one task for 5 s.
+/// How much the HTTP server gives its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Connections served at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// The longest one connection may stay open (keep-alive included).
+    pub connection_time: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        let l = crate::limits::AbuseLimits::default();
+        HttpLimits {
+            max_connections: l.http_max_connections,
+            connection_time: l.http_connection_time,
+        }
+    }
+}
+
+/// [`serve_with`] the default [`HttpLimits`].
 pub async fn serve<R, S, C>(runtime: R, incoming: S, respond: Responder)
 where
     R: Runtime,
     S: Stream<Item = std::io::Result<C>>,
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    serve_with(runtime, incoming, respond, HttpLimits::default()).await
+}
+
+/// Serves every connection `incoming` yields with `respond`, one task per connection on
+/// `runtime`, until `incoming` ends or the returned future is dropped. Bounded: at most
+/// `limits.max_connections` at once (others are closed on accept), each for at most
+/// `limits.connection_time`, and a client must send its request headers within 5 s.
+pub async fn serve_with<R, S, C>(runtime: R, incoming: S, respond: Responder, limits: HttpLimits)
+where
+    R: Runtime,
+    S: Stream<Item = std::io::Result<C>>,
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let active = Arc::new(AtomicUsize::new(0));
     let mut incoming = std::pin::pin!(incoming);
     while let Some(accepted) = incoming.next().await {
         let stream = match accepted {
@@ -43,10 +75,21 @@ where
                 continue;
             }
         };
+        if active.load(Ordering::Relaxed) >= limits.max_connections {
+            tracing::debug!(
+                "HTTP connection refused: {} already open",
+                limits.max_connections
+            );
+            drop(stream);
+            continue;
+        }
+        let slot = Slot::take(&active);
         let respond = respond.clone();
         let timer = RuntimeTimer(runtime.clone());
+        let deadline = runtime.timer(Instant::now() + limits.connection_time);
         runtime.spawn(
             async move {
+                let _slot = slot;
                 let service = hyper::service::service_fn(move |req| {
                     let response = respond(&req);
                     async move { Ok::<_, std::convert::Infallible>(response) }
@@ -54,14 +97,35 @@ where
                 let served = hyper::server::conn::http1::Builder::new()
                     .timer(timer)
                     .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(FuturesIo::new(stream), service)
-                    .await;
-                if let Err(e) = served {
-                    tracing::debug!(error = %e, "HTTP connection ended with an error");
+                    .serve_connection(FuturesIo::new(stream), service);
+                match futures::future::select(std::pin::pin!(served), deadline).await {
+                    futures::future::Either::Left((Err(e), _)) => {
+                        tracing::debug!(error = %e, "HTTP connection ended with an error")
+                    }
+                    futures::future::Either::Left((Ok(()), _)) => {}
+                    futures::future::Either::Right(((), _)) => {
+                        tracing::debug!("HTTP connection closed at its time limit")
+                    }
                 }
             }
             .boxed(),
         );
+    }
+}
+
+/// One of the server's connection slots, given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(active: &Arc<AtomicUsize>) -> Slot {
+        active.fetch_add(1, Ordering::Relaxed);
+        Slot(active.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

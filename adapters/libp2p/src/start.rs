@@ -120,14 +120,19 @@ where
 {
     let peer_id = *swarm.local_peer_id();
     let load_interval = config.load_interval;
+    let http_limits = http_server::HttpLimits {
+        max_connections: config.limits.http_max_connections,
+        connection_time: config.limits.http_connection_time,
+    };
     let mut node = BootNode::new(peer_id, config);
     node.refresh(&swarm);
     let board = node.board();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let server = http_server::serve(
+    let server = http_server::serve_with(
         runtime.clone(),
         http,
         http_server::status_routes(board.clone()),
+        http_limits,
     );
     let timers = runtime.clone();
     runtime.spawn(

@@ -162,7 +162,12 @@ pub async fn start_boot_node(
     let role = Role::BootNode {
         private_network: config.private_network,
     };
-    let mut swarm = build_swarm(&key, role).map_err(StartError::Noise)?;
+    let mut swarm = Swarm::new(
+        build_transport(&key).map_err(StartError::Noise)?,
+        Behaviour::with_limits(&key.public(), role, &config.limits),
+        key.public().to_peer_id(),
+        swarm_config(),
+    );
     let addr = listen(&mut swarm, listen_on).await?;
     let listener = smol::net::TcpListener::bind(http)
         .await

@@ -84,6 +84,8 @@ macro_rules! suite {
             cluster_members_list_each_others_load,
             a_restart_with_a_state_file_connects_through_the_cached_peer,
             the_embedding_example_connects_through_a_boot_node,
+            a_boot_node_refuses_connections_past_its_per_ip_limit,
+            the_status_server_caps_connections_and_their_lifetime,
         );
     };
     (@tests $adapter:ty; $($name:ident),* $(,)?) => {

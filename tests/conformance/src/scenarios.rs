@@ -10,7 +10,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId};
 use pyrsia_boot_core::{Event, Failure, GiveUpReason, NatVerdict};
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
-use pyrsia_boot_libp2p::{BootNodeConfig, Output, Runtime};
+use pyrsia_boot_libp2p::{AbuseLimits, BootNodeConfig, Output, Runtime};
 
 use crate::harness::*;
 use crate::Adapter;
@@ -454,5 +454,103 @@ pub fn the_embedding_example_connects_through_a_boot_node<A: Adapter>() {
             stdout.contains(&format!("connected via {}", boot.peer_id)),
             "{stdout}"
         );
+    });
+}
+
+/// A boot node's per-IP connection limit counts connections from the TCP accept: two raw
+/// connections from 127.0.0.1 that never finish a handshake fill it, a client from the same
+/// address is refused and gives up, and once they close a client gets in again.
+pub fn a_boot_node_refuses_connections_past_its_per_ip_limit<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node_with::<A>(BootNodeConfig {
+            private_network: true,
+            limits: AbuseLimits {
+                max_per_ip: 2,
+                ..AbuseLimits::default()
+            },
+            ..BootNodeConfig::default()
+        })
+        .await;
+        let port = boot
+            .p2p_addr
+            .iter()
+            .find_map(|p| match p {
+                Protocol::Tcp(port) => Some(port),
+                _ => None,
+            })
+            .expect("a tcp port");
+        let squatters: Vec<std::net::TcpStream> = (0..2)
+            .map(|_| std::net::TcpStream::connect(localhost(port)).expect("connect"))
+            .collect();
+        let mut config = loopback_config(vec![boot.status_url()]);
+        config.backoff.initial = Duration::from_millis(20);
+        config.backoff.max_rounds = 2;
+        let refused = run_client_with::<A>(config.clone(), |_| false).await;
+        assert!(connected_via(&refused).is_empty(), "{refused:?}");
+        assert!(
+            refused.iter().any(|e| matches!(e, Event::GaveUp(_))),
+            "{refused:?}"
+        );
+
+        // The squatters leave; the slots come back (bounded: the close reaches the boot node
+        // within moments).
+        drop(squatters);
+        let deadline = Instant::now() + GUARD;
+        loop {
+            let events = run_client_with::<A>(config.clone(), |e| {
+                e.iter().any(|e| matches!(e, Event::Connected { .. }))
+            })
+            .await;
+            if connected_via(&events) == [boot.peer_id] {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never admitted: {events:?}");
+        }
+    });
+}
+
+/// The HTTP server's limits: connections over the cap are closed on accept, a slot comes back
+/// when a connection ends, and no connection outlives the connection time.
+pub fn the_status_server_caps_connections_and_their_lifetime<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node_with::<A>(BootNodeConfig {
+            private_network: true,
+            limits: AbuseLimits {
+                http_max_connections: 2,
+                http_connection_time: Duration::from_millis(300),
+                ..AbuseLimits::default()
+            },
+            ..BootNodeConfig::default()
+        })
+        .await;
+        // Two idle connections (no request sent) take both slots.
+        let idle: Vec<std::net::TcpStream> = (0..2)
+            .map(|_| std::net::TcpStream::connect(boot.http_addr).expect("connect"))
+            .collect();
+        let refused = A::runtime().http_get(boot.status_url(), 65536).await;
+        assert!(
+            refused.is_err(),
+            "a third connection was served: {refused:?}"
+        );
+
+        // The server closes the idle ones at the connection time: read sees end of stream.
+        for mut s in idle {
+            s.set_read_timeout(Some(GUARD)).expect("timeout");
+            let mut buf = [0u8; 16];
+            let n = std::io::Read::read(&mut s, &mut buf).unwrap_or(0);
+            assert_eq!(n, 0, "the server should have closed the idle connection");
+        }
+        // Slots are back: a request is served (bounded retry, the closes may still be settling).
+        let deadline = Instant::now() + GUARD;
+        loop {
+            if let Ok(reply) = A::runtime().http_get(boot.status_url(), 65536).await {
+                assert_eq!(reply.status, 200);
+                break;
+            }
+            assert!(Instant::now() < deadline, "no slot came back");
+            A::runtime()
+                .timer(Instant::now() + Duration::from_millis(20))
+                .await;
+        }
     });
 }
