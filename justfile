@@ -27,9 +27,11 @@ test:
     cargo test -p pyrsia-boot-async-std
     cargo test -p pyrsia-boot
 
-# The NAT lab tests alone (root, nftables), with each case's time to Connected and to a verdict.
+# The NAT lab tests alone (root, nftables), with each case's time to Connected and to a verdict,
+# and the flood test's numbers (it runs examples/flood.rs inside the lab).
 natlab:
-    cargo test -p pyrsia-boot --test natlab -- --nocapture 2>&1 | grep -E "natlab timing|test result|panicked|skipping"
+    cargo build -p pyrsia-boot --examples
+    cargo test -p pyrsia-boot --test natlab -- --nocapture 2>&1 | grep -E "natlab (timing|flood)|test result|panicked|skipping"
 
 # Type-check every package, tests and benches included.
 check:

@@ -119,10 +119,13 @@ pub fn build_swarm_with<B: NetworkBehaviour>(
     Ok(swarm)
 }
 
-/// The connections `listener` accepts, as an owned stream (for the shared HTTP server).
-pub fn incoming(listener: TcpListener) -> impl Stream<Item = std::io::Result<TcpStream>> + Send {
+/// The connections `listener` accepts with their peers' addresses, as an owned stream (for the
+/// shared HTTP server).
+pub fn incoming(
+    listener: TcpListener,
+) -> impl Stream<Item = std::io::Result<(TcpStream, SocketAddr)>> + Send {
     futures::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        let accepted = listener.accept().await;
         Some((accepted, listener))
     })
 }

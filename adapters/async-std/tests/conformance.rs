@@ -48,7 +48,10 @@ impl pyrsia_boot_conformance::Adapter for AsyncStd {
 
     async fn bind_http(
         addr: SocketAddr,
-    ) -> std::io::Result<(SocketAddr, BoxStream<'static, std::io::Result<TcpStream>>)> {
+    ) -> std::io::Result<(
+        SocketAddr,
+        BoxStream<'static, std::io::Result<(TcpStream, SocketAddr)>>,
+    )> {
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         Ok((local, pyrsia_boot_async_std::incoming(listener).boxed()))

@@ -301,6 +301,63 @@ fn a_natted_client_fails_over_from_an_unreachable_boot_peer(runtime: &str) {
     report.timing(runtime, "NATed client, first boot peer unreachable");
 }
 
+/// Peak RSS of a process, in MiB (VmHWM).
+fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn a_flooded_boot_node_keeps_serving_a_well_behaved_client(runtime: &str) {
+    let Some(lab) = Lab::up("flood") else {
+        return;
+    };
+    let boot = lab.boot_node(runtime, 44000, 8080, &[]);
+    // The flooder: the example binary next to this test's binary, run in pub2.
+    let flood_bin = std::env::current_exe()
+        .ok()
+        .and_then(|t| Some(t.parent()?.parent()?.join("examples").join("flood")))
+        .expect("target layout");
+    assert!(flood_bin.exists(), "{} not built", flood_bin.display());
+    let mut flood = Command::new("ip")
+        .args(["netns", "exec", &format!("{}pub2", lab.prefix)])
+        .arg(&flood_bin)
+        .args([boot.url.as_str(), boot.p2p_addr.as_str(), "8"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the flooder starts");
+    let mut lines = BufReader::new(flood.stdout.take().expect("piped")).lines();
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l == "flooding");
+    assert!(started, "the flooder did not start");
+
+    // A well-behaved client behind the NAT, during the flood.
+    let report = lab.bootstrap("priv", runtime, &boot.url, &[]);
+    report.assert_connected();
+    assert!(report.at("status_fetched").is_some(), "{}", report.json);
+    report.timing(runtime, "NATed client while the boot node is flooded");
+
+    let tally: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = flood.wait().expect("the flooder ends");
+    assert!(status.success(), "flooder: {status}");
+    let rss = peak_rss_mib(boot.child.id());
+    say(&format!(
+        "natlab flood [{runtime}]: boot node peak RSS {rss:.1} MiB; flooder {}",
+        tally.join(" ")
+    ));
+    // Bounded: the limits cap connections (32 from the flooder's address) and HTTP (256).
+    assert!(rss > 0.0 && rss < 256.0, "peak RSS {rss:.1} MiB");
+    let refused_half_open = tally.iter().any(|l| l.starts_with("half_open_accepted="));
+    assert!(refused_half_open, "{tally:?}");
+}
+
 macro_rules! on_both_runtimes {
     ($($case:ident),* $(,)?) => {
         mod smol {
@@ -317,4 +374,5 @@ on_both_runtimes!(
     natted_client_connects_and_is_private,
     a_port_forward_makes_the_natted_client_public_and_removing_it_private_again,
     a_natted_client_fails_over_from_an_unreachable_boot_peer,
+    a_flooded_boot_node_keeps_serving_a_well_behaved_client,
 );

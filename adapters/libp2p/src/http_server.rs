@@ -2,9 +2,10 @@
 //! the adapter's [`Runtime`]. Serves a boot node's `/status` and `/metrics`, and whatever
 //! responder a test gives it.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -33,6 +34,8 @@ pub struct HttpLimits {
     pub max_connections: usize,
     /// The longest one connection may stay open (keep-alive included).
     pub connection_time: Duration,
+    /// Connections served at once for one remote IP address.
+    pub max_per_ip: usize,
 }
 
 impl Default for HttpLimits {
@@ -41,6 +44,7 @@ impl Default for HttpLimits {
         HttpLimits {
             max_connections: l.http_max_connections,
             connection_time: l.http_connection_time,
+            max_per_ip: l.http_max_per_ip,
         }
     }
 }
@@ -49,41 +53,38 @@ impl Default for HttpLimits {
 pub async fn serve<R, S, C>(runtime: R, incoming: S, respond: Responder)
 where
     R: Runtime,
-    S: Stream<Item = std::io::Result<C>>,
+    S: Stream<Item = std::io::Result<(C, SocketAddr)>>,
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     serve_with(runtime, incoming, respond, HttpLimits::default()).await
 }
 
-/// Serves every connection `incoming` yields with `respond`, one task per connection on
-/// `runtime`, until `incoming` ends or the returned future is dropped. Bounded: at most
-/// `limits.max_connections` at once (others are closed on accept), each for at most
-/// `limits.connection_time`, and a client must send its request headers within 5 s.
+/// Serves every connection `incoming` yields (with its peer's address) with `respond`, one
+/// task per connection on `runtime`, until `incoming` ends or the returned future is dropped.
+/// Bounded: at most `limits.max_connections` at once and `limits.max_per_ip` from one address
+/// (others are closed on accept), each for at most `limits.connection_time`, and a client must
+/// send its request headers within 5 s.
 pub async fn serve_with<R, S, C>(runtime: R, incoming: S, respond: Responder, limits: HttpLimits)
 where
     R: Runtime,
-    S: Stream<Item = std::io::Result<C>>,
+    S: Stream<Item = std::io::Result<(C, SocketAddr)>>,
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let active = Arc::new(AtomicUsize::new(0));
+    let slots = Arc::new(Slots::default());
     let mut incoming = std::pin::pin!(incoming);
     while let Some(accepted) = incoming.next().await {
-        let stream = match accepted {
-            Ok(stream) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(error = %e, "accepting an HTTP connection failed");
                 continue;
             }
         };
-        if active.load(Ordering::Relaxed) >= limits.max_connections {
-            tracing::debug!(
-                "HTTP connection refused: {} already open",
-                limits.max_connections
-            );
+        let Some(slot) = Slot::take(&slots, peer.ip(), &limits) else {
+            tracing::debug!(%peer, "HTTP connection refused: connection limit reached");
             drop(stream);
             continue;
-        }
-        let slot = Slot::take(&active);
+        };
         let respond = respond.clone();
         let timer = RuntimeTimer(runtime.clone());
         let deadline = runtime.timer(Instant::now() + limits.connection_time);
@@ -113,19 +114,47 @@ where
     }
 }
 
+/// Connections being served, in total and per remote address.
+#[derive(Default)]
+struct Slots {
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
 /// One of the server's connection slots, given back when dropped.
-struct Slot(Arc<AtomicUsize>);
+struct Slot {
+    slots: Arc<Slots>,
+    ip: IpAddr,
+}
 
 impl Slot {
-    fn take(active: &Arc<AtomicUsize>) -> Slot {
-        active.fetch_add(1, Ordering::Relaxed);
-        Slot(active.clone())
+    fn take(slots: &Arc<Slots>, ip: IpAddr, limits: &HttpLimits) -> Option<Slot> {
+        let mut per_ip = slots.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+        let total: usize = per_ip.values().sum();
+        let mine = per_ip.get(&ip).copied().unwrap_or(0);
+        if total >= limits.max_connections || mine >= limits.max_per_ip {
+            return None;
+        }
+        *per_ip.entry(ip).or_insert(0) += 1;
+        Some(Slot {
+            slots: slots.clone(),
+            ip,
+        })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        let mut per_ip = self
+            .slots
+            .per_ip
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
     }
 }
 

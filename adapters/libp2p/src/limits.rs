@@ -28,6 +28,8 @@ pub struct AbuseLimits {
     pub max_per_ip: u32,
     /// HTTP connections served at once (`/status`, `/metrics`); more are closed on accept.
     pub http_max_connections: usize,
+    /// HTTP connections served at once for one remote IP address.
+    pub http_max_per_ip: usize,
     /// The longest one HTTP connection may stay open, keep-alive included.
     pub http_connection_time: Duration,
 }
@@ -42,6 +44,8 @@ impl Default for AbuseLimits {
             // identities' worth of connections.
             max_per_ip: 32,
             http_max_connections: 256,
+            // A client needs one; a NAT gateway in front of many, a few.
+            http_max_per_ip: 16,
             http_connection_time: Duration::from_secs(10),
         }
     }

@@ -103,7 +103,8 @@ impl BootNodeHandle {
 }
 
 /// Runs a boot node on `runtime`: `swarm` (already listening on `listen_addr`), `/status` and
-/// `/metrics` on the connections `http` yields (accepted on `http_addr`), and the cluster load
+/// `/metrics` on the connections `http` yields with their peers' addresses (accepted on
+/// `http_addr`), and the cluster load
 /// exchange every `config.load_interval`. A runtime adapter binds the sockets and calls this.
 pub fn spawn_boot_node<R, S, C>(
     runtime: R,
@@ -115,7 +116,7 @@ pub fn spawn_boot_node<R, S, C>(
 ) -> BootNodeHandle
 where
     R: Runtime,
-    S: Stream<Item = std::io::Result<C>> + Send + 'static,
+    S: Stream<Item = std::io::Result<(C, SocketAddr)>> + Send + 'static,
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer_id = *swarm.local_peer_id();
@@ -123,6 +124,7 @@ where
     let http_limits = http_server::HttpLimits {
         max_connections: config.limits.http_max_connections,
         connection_time: config.limits.http_connection_time,
+        max_per_ip: config.limits.http_max_per_ip,
     };
     let mut node = BootNode::new(peer_id, config);
     node.refresh(&swarm);

@@ -187,10 +187,13 @@ where
     }
 }
 
-/// The connections `listener` accepts, as an owned stream (for the shared server).
-pub fn incoming(listener: TcpListener) -> impl Stream<Item = std::io::Result<TcpStream>> + Send {
+/// The connections `listener` accepts with their peers' addresses, as an owned stream (for the
+/// shared server).
+pub fn incoming(
+    listener: TcpListener,
+) -> impl Stream<Item = std::io::Result<(TcpStream, std::net::SocketAddr)>> + Send {
     futures::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        let accepted = listener.accept().await;
         Some((accepted, listener))
     })
 }

@@ -48,7 +48,7 @@ impl pyrsia_boot_conformance::Adapter for Smol {
         addr: SocketAddr,
     ) -> std::io::Result<(
         SocketAddr,
-        BoxStream<'static, std::io::Result<smol::net::TcpStream>>,
+        BoxStream<'static, std::io::Result<(smol::net::TcpStream, SocketAddr)>>,
     )> {
         let listener = smol::net::TcpListener::bind(addr).await?;
         Ok((listener.local_addr()?, http::incoming(listener).boxed()))

@@ -62,7 +62,10 @@ async fn tls_server(pki: &Pki, body: Vec<u8>) -> (u16, smol::Task<()>) {
     let port = listener.local_addr().expect("addr").port();
     let tls = http::incoming(listener).then(move |accepted| {
         let acceptor = acceptor.clone();
-        async move { acceptor.accept(accepted?).await }
+        async move {
+            let (tcp, peer) = accepted?;
+            Ok((acceptor.accept(tcp).await?, peer))
+        }
     });
     let respond: http_server::Responder =
         Arc::new(move |_req| response(200, "application/json", body.clone()));

@@ -21,6 +21,9 @@ use libp2p::{Multiaddr, Swarm};
 use pyrsia_boot_core::Config;
 use pyrsia_boot_libp2p::{Behaviour, BootNodeConfig, BootNodeHandle, Driver, Runtime, StartError};
 
+/// Accepted connections and their peers' addresses.
+pub type Accepted<C> = BoxStream<'static, std::io::Result<(C, SocketAddr)>>;
+
 /// What a runtime adapter gives the suite. Every method is the adapter's own public API; the
 /// suite adds nothing runtime-specific.
 pub trait Adapter: 'static {
@@ -54,12 +57,10 @@ pub trait Adapter: 'static {
         config: BootNodeConfig,
     ) -> impl Future<Output = Result<BootNodeHandle, StartError>>;
 
-    /// A bound TCP listener's address and the connections it accepts.
+    /// A bound TCP listener's address and the connections it accepts, with their peers.
     fn bind_http(
         addr: SocketAddr,
-    ) -> impl Future<
-        Output = std::io::Result<(SocketAddr, BoxStream<'static, std::io::Result<Self::Conn>>)>,
-    >;
+    ) -> impl Future<Output = std::io::Result<(SocketAddr, Accepted<Self::Conn>)>>;
 
     /// A swarm running someone else's `behaviour` on this runtime's TCP + noise + yamux.
     fn swarm<B: NetworkBehaviour>(key: &Keypair, behaviour: B) -> Swarm<B>;

@@ -509,14 +509,16 @@ pub fn a_boot_node_refuses_connections_past_its_per_ip_limit<A: Adapter>() {
     });
 }
 
-/// The HTTP server's limits: connections over the cap are closed on accept, a slot comes back
-/// when a connection ends, and no connection outlives the connection time.
+/// The HTTP server's limits: connections over the per-address cap are closed on accept (all
+/// of these come from 127.0.0.1), a slot comes back when a connection ends, and no
+/// connection outlives the connection time.
 pub fn the_status_server_caps_connections_and_their_lifetime<A: Adapter>() {
     A::block_on(async {
         let boot = boot_node_with::<A>(BootNodeConfig {
             private_network: true,
             limits: AbuseLimits {
-                http_max_connections: 2,
+                http_max_connections: 3,
+                http_max_per_ip: 2,
                 http_connection_time: Duration::from_millis(300),
                 ..AbuseLimits::default()
             },
