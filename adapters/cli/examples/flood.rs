@@ -4,7 +4,7 @@
 //! `/status`. Prints what it got through, one `key=value` per line.
 //!
 //! `flood STATUS_URL P2P_MULTIADDR SECONDS` (the boot node's /status URL and libp2p address).
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
