@@ -87,6 +87,7 @@ macro_rules! suite {
             the_embedding_example_connects_through_a_boot_node,
             a_boot_node_refuses_connections_past_its_per_ip_limit,
             the_status_server_caps_connections_and_their_lifetime,
+            hostile_documents_fail_with_their_cause_and_the_next_source_is_used,
         );
     };
     (@tests $adapter:ty; $($name:ident),* $(,)?) => {

@@ -556,3 +556,72 @@ pub fn the_status_server_caps_connections_and_their_lifetime<A: Adapter>() {
         }
     });
 }
+
+/// Hostile boot documents, each served by a URL listed before a good one: every one fails
+/// with a reason naming the cause (or, where the document still holds a usable peer, is used
+/// with the bad entries counted), and the client still connects.
+pub fn hostile_documents_fail_with_their_cause_and_the_next_source_is_used<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let me = boot.p2p_addr.to_string();
+        // 20,000 deep fits under the 64 KiB body limit: the parser must get through (or stop
+        // at) the depth without exhausting its stack.
+        let deep = |field: &str| {
+            format!(
+                r#"{{"{field}": {}{}}}"#,
+                "[".repeat(20_000),
+                "]".repeat(20_000)
+            )
+            .into_bytes()
+        };
+        let many: Vec<String> = (0..100_000)
+            .map(|i| format!("/ip4/10.0.{}.{}/tcp/1", i / 256 % 256, i % 256))
+            .collect();
+        let cases: Vec<(&str, u16, Vec<u8>, Option<&str>)> = vec![
+            ("10 MiB body", 200, vec![b' '; 10 << 20], Some("body exceeds 65536 bytes")),
+            ("100k entries", 200, serde_json::json!({ "peer_addrs": many }).to_string().into_bytes(), Some("body exceeds")),
+            ("nested 20k deep in an unknown field", 200, deep("x"), Some("no peer_addrs field")),
+            ("nested 20k deep in peer_addrs", 200, deep("peer_addrs"), Some("recursion limit exceeded")),
+            ("204 no content", 204, Vec::new(), Some("not valid JSON")),
+            ("404", 404, b"not found".to_vec(), Some("HTTP status 404")),
+            ("503", 503, b"busy".to_vec(), Some("HTTP status 503")),
+            ("HTML", 200, b"<html><body>maintenance</body></html>".to_vec(), Some("not valid JSON")),
+            ("invalid UTF-8", 200, b"{\"peer_addrs\": [\"\xff\xfe\"]}".to_vec(), Some("not valid JSON")),
+            ("huge numbers", 200, br#"{"peers_count": 1e400, "peer_addrs": [1e400, 18446744073709551616]}"#.to_vec(), Some("number out of range")),
+            ("only unspecified addresses", 200, serde_json::json!({ "peer_addrs": [format!("/ip4/0.0.0.0/tcp/1/p2p/{}", boot.peer_id)] }).to_string().into_bytes(), Some("not routable")),
+            ("not an object", 200, b"[]".to_vec(), Some("not a JSON object")),
+            ("peer_addrs not an array", 200, br#"{"peer_addrs": 7}"#.to_vec(), Some("peer_addrs is not")),
+            // Still usable: one good entry after 500 copies of itself.
+            ("the same peer 500 times", 200, serde_json::json!({ "peer_addrs": vec![me.clone(); 500] }).to_string().into_bytes(), None),
+        ];
+        for (name, status, body, expected) in cases {
+            let bad = scripted_server::<A>(vec![(status, body)]).await;
+            let events = run_client::<A>(vec![bad.url.clone(), boot.status_url()]).await;
+            assert_eq!(connected_via(&events), [boot.peer_id], "{name}: {events:?}");
+            let failure = events.iter().find_map(|e| match e {
+                Event::SourceFailed(t) if t.source.to_string() == bad.url => {
+                    Some(t.failure.to_string())
+                }
+                _ => None,
+            });
+            match expected {
+                Some(cause) => {
+                    let failure =
+                        failure.unwrap_or_else(|| panic!("{name}: not refused: {events:?}"));
+                    assert!(
+                        failure.contains(cause),
+                        "{name}: {failure:?} should name {cause:?}"
+                    );
+                }
+                None => {
+                    assert!(failure.is_none(), "{name}: refused: {failure:?}");
+                    let deduplicated = events.iter().any(|e| {
+                        matches!(e,
+                        Event::StatusFetched { url, peers: 1, .. } if *url == bad.url)
+                    });
+                    assert!(deduplicated, "{name}: {events:?}");
+                }
+            }
+        }
+    });
+}
