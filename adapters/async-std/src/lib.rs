@@ -74,10 +74,17 @@ pub async fn get(url: String, max_body_bytes: usize) -> Result<HttpReply, HttpEr
             )))
         }
     }
-    let mut response = surf::get(parsed)
-        .await
-        .map_err(|e| HttpError::Connect(format!("{url}: {e}")))?;
+    let mut response = surf::get(parsed).await.map_err(|e| {
+        // Socket errors are the connection's; anything else (a malformed or unsupported
+        // response) came after it was made.
+        if e.downcast_ref::<std::io::Error>().is_some() {
+            HttpError::Connect(format!("{url}: {e}"))
+        } else {
+            HttpError::Transfer(format!("{url}: {e}"))
+        }
+    })?;
     let status = u16::from(response.status());
+    let declared = response.len();
     let mut body = Vec::new();
     response
         .take_body()
@@ -86,6 +93,15 @@ pub async fn get(url: String, max_body_bytes: usize) -> Result<HttpReply, HttpEr
         .read_to_end(&mut body)
         .await
         .map_err(|e| HttpError::Transfer(e.to_string()))?;
+    // surf ends a body that stops short of its Content-Length as if it were complete.
+    if let Some(declared) = declared {
+        if body.len() < declared && body.len() <= max_body_bytes {
+            return Err(HttpError::Transfer(format!(
+                "connection closed after {} of {declared} declared bytes",
+                body.len()
+            )));
+        }
+    }
     Ok(HttpReply { status, body })
 }
 

@@ -18,6 +18,7 @@ struct AsyncStd;
 
 impl pyrsia_boot_conformance::Adapter for AsyncStd {
     type Runtime = AsyncStdRuntime;
+    const READS_HTTP_1_0: bool = false;
     const EMBED_EXAMPLE: &'static str = "embed-async-std";
     type Conn = TcpStream;
 

@@ -179,10 +179,11 @@ where
             body: bytes,
         })
     };
-    // The connection future drives the socket; whichever ends first decides.
+    // The connection future drives the socket. If it ends cleanly first (a server that closes
+    // right after answering), the response may already be in: the exchange still decides.
     match futures::future::select(Box::pin(exchange), conn).await {
         Either::Left((result, _)) => result,
-        Either::Right((Ok(()), _)) => Err(HttpError::Transfer("connection closed".into())),
+        Either::Right((Ok(()), exchange)) => exchange.await,
         Either::Right((Err(e), _)) => Err(HttpError::Transfer(e.to_string())),
     }
 }

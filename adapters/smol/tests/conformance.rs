@@ -16,6 +16,7 @@ struct Smol;
 
 impl pyrsia_boot_conformance::Adapter for Smol {
     type Runtime = SmolRuntime;
+    const READS_HTTP_1_0: bool = true;
     const EMBED_EXAMPLE: &'static str = "embed-smol";
     type Conn = smol::net::TcpStream;
 

@@ -260,3 +260,66 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A raw TCP server on std threads (so it misbehaves the same under any runtime): each accepted
+/// connection is handed to `handle`, which may write anything, stall or hang up. Stops when
+/// dropped.
+#[derive(Debug)]
+pub struct RawServer {
+    /// `http://127.0.0.1:port/status`.
+    pub url: String,
+    addr: SocketAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RawServer {
+    /// Serves every connection with `handle` on its own thread.
+    pub fn start(handle: fn(std::net::TcpStream, SocketAddr)) -> RawServer {
+        let listener = std::net::TcpListener::bind(localhost(0)).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok(conn) = conn {
+                    std::thread::spawn(move || handle(conn, addr));
+                }
+            }
+        });
+        RawServer {
+            url: format!("http://{addr}/status"),
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads a request's head (up to the blank line), so answers come after the request.
+pub fn read_request(conn: &mut std::net::TcpStream) {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    conn.set_read_timeout(Some(GUARD)).expect("timeout");
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match conn.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+}

@@ -32,6 +32,9 @@ pub trait Adapter: 'static {
     /// An accepted HTTP connection.
     type Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
+    /// Whether the adapter's HTTP client reads an HTTP/1.0 response (surf's does not).
+    const READS_HTTP_1_0: bool;
+
     /// The adapter's embedding example (built by `cargo test` into `target/<profile>/examples`):
     /// pyrsia-boot inside the user's own swarm, given a boot URL as its argument.
     const EMBED_EXAMPLE: &'static str;
@@ -88,6 +91,7 @@ macro_rules! suite {
             a_boot_node_refuses_connections_past_its_per_ip_limit,
             the_status_server_caps_connections_and_their_lifetime,
             hostile_documents_fail_with_their_cause_and_the_next_source_is_used,
+            misbehaving_http_servers_fail_in_bounded_time_and_the_next_source_is_used,
         );
     };
     (@tests $adapter:ty; $($name:ident),* $(,)?) => {

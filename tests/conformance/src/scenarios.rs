@@ -625,3 +625,127 @@ pub fn hostile_documents_fail_with_their_cause_and_the_next_source_is_used<A: Ad
         }
     });
 }
+
+/// Misbehaving HTTP servers (raw sockets, same behaviour under every runtime), each listed
+/// before a good URL: every one ends in a failure naming its cause within the HTTP timeout,
+/// or (an HTTP/1.0 answer, where the adapter's client reads one) is used, and the client
+/// still connects.
+pub fn misbehaving_http_servers_fail_in_bounded_time_and_the_next_source_is_used<A: Adapter>() {
+    use std::io::Write;
+    type Handler = fn(std::net::TcpStream, std::net::SocketAddr);
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        *DOC.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            pyrsia_document(&[&boot.p2p_addr]);
+        let cases: Vec<(&str, Handler, Option<&str>)> = vec![
+            (
+                "accepts and never answers",
+                |c, _| {
+                    let _c = c;
+                    std::thread::park_timeout(GUARD)
+                },
+                Some("no response within"),
+            ),
+            (
+                "answers one byte per second",
+                |mut c, _| {
+                    read_request(&mut c);
+                    for b in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}" {
+                        if c.write_all(&[*b]).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                },
+                Some("no response within"),
+            ),
+            (
+                "chunked body that never ends",
+                |mut c, _| {
+                    read_request(&mut c);
+                    let _ = c.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+                    let chunk = format!("400\r\n{}\r\n", " ".repeat(1024));
+                    while c.write_all(chunk.as_bytes()).is_ok() {}
+                },
+                Some("body exceeds 65536 bytes"),
+            ),
+            (
+                "declares 10 MiB, sends 10 bytes, closes",
+                |mut c, _| {
+                    read_request(&mut c);
+                    let _ = c.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n{\"peer_ad",
+                    );
+                },
+                Some("transfer failed"),
+            ),
+            (
+                "redirect loop",
+                |mut c, addr| {
+                    read_request(&mut c);
+                    let _ = write!(c, "HTTP/1.1 302 Found\r\nLocation: http://{addr}/status\r\nContent-Length: 0\r\n\r\n");
+                },
+                Some("HTTP status 302"),
+            ),
+            (
+                "redirect to another host",
+                |mut c, _| {
+                    read_request(&mut c);
+                    let _ = c.write_all(b"HTTP/1.1 301 Moved\r\nLocation: http://198.51.100.9/status\r\nContent-Length: 0\r\n\r\n");
+                },
+                Some("HTTP status 301"),
+            ),
+            (
+                "503 with Retry-After",
+                |mut c, _| {
+                    read_request(&mut c);
+                    let _ = c.write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 3600\r\nContent-Length: 0\r\n\r\n");
+                },
+                Some("HTTP status 503"),
+            ),
+            (
+                "an HTTP/1.0 answer without a length",
+                |mut c, _| {
+                    read_request(&mut c);
+                    let doc = DOC
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone();
+                    let _ =
+                        c.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n");
+                    let _ = c.write_all(&doc);
+                },
+                (!A::READS_HTTP_1_0).then_some("Unsupported HTTP version"),
+            ),
+        ];
+        for (name, handler, expected) in cases {
+            let server = RawServer::start(handler);
+            let mut config = loopback_config(vec![server.url.clone(), boot.status_url()]);
+            config.timeouts.http = Duration::from_millis(1500);
+            // Bounded by the client's HTTP timeout; `run_until` fails the test after GUARD.
+            let events = run_client_with::<A>(config, connected_with_verdict).await;
+            assert_eq!(connected_via(&events), [boot.peer_id], "{name}: {events:?}");
+            let failure = events.iter().find_map(|e| match e {
+                Event::SourceFailed(t) if t.source.to_string() == server.url => {
+                    Some(t.failure.to_string())
+                }
+                _ => None,
+            });
+            match expected {
+                Some(cause) => {
+                    let failure =
+                        failure.unwrap_or_else(|| panic!("{name}: not refused: {events:?}"));
+                    assert!(
+                        failure.contains(cause),
+                        "{name}: {failure:?} should name {cause:?}"
+                    );
+                }
+                None => assert!(failure.is_none(), "{name}: refused: {failure:?}"),
+            }
+        }
+    });
+}
+
+/// The good document for raw handlers that answer one (they are plain `fn`s on other threads).
+static DOC: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
