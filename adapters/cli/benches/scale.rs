@@ -41,6 +41,8 @@ impl Node {
                 "--http",
                 "127.0.0.1:0",
                 "--private-network",
+                "--http-max-connections-per-ip",
+                "256",
                 // Every client here comes from 127.0.0.1: lift the per-host limits.
                 "--max-connections",
                 "100000",

@@ -37,6 +37,9 @@ fn boot_node() -> (Running, String) {
             "--http",
             "127.0.0.1:0",
             "--private-network",
+            // Every request here comes from 127.0.0.1 (nginx, wrk): lift the per-address cap.
+            "--http-max-connections-per-ip",
+            "256",
         ])
         .stdout(Stdio::piped())
         .spawn()

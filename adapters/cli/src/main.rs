@@ -147,6 +147,11 @@ struct NodeArgs {
     /// Most HTTP connections served at once; more are closed on accept (abuse limit).
     #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().http_max_connections)]
     http_max_connections: usize,
+    /// Most HTTP connections served at once for one remote IP (abuse limit). Behind a load
+    /// balancer or reverse proxy every request comes from its address: raise this to its
+    /// connection pool size.
+    #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().http_max_per_ip)]
+    http_max_connections_per_ip: usize,
 }
 
 fn main() -> ExitCode {
@@ -445,6 +450,7 @@ async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
             max_connections: args.max_connections,
             max_per_ip: args.max_connections_per_ip,
             http_max_connections: args.http_max_connections,
+            http_max_per_ip: args.http_max_connections_per_ip,
             ..AbuseLimits::default()
         },
         ..BootNodeConfig::default()
