@@ -8,9 +8,10 @@
 //! node i mod 3 first and the other two as fallbacks.
 #![allow(clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use libp2p::identity::Keypair;
@@ -19,69 +20,35 @@ use pyrsia_boot_core::{AddressPolicy, Config, Event};
 use pyrsia_boot_libp2p::{Output, Runtime};
 use pyrsia_boot_smol::SmolRuntime;
 
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A boot node of the cluster under test.
+struct Node(common::BootNode);
 
 impl Node {
     fn start() -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pyrsia-boot"))
-            .args([
-                "node",
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--http",
-                "127.0.0.1:0",
-                "--private-network",
-                "--http-max-connections-per-ip",
-                "256",
-                // Every client here comes from 127.0.0.1: lift the per-host limits.
-                "--max-connections",
-                "100000",
-                "--max-connections-per-ip",
-                "100000",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the boot node starts");
-        let stdout = child.stdout.take().expect("piped");
-        let mut node = Node {
-            child,
-            url: String::new(),
-        };
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("utf-8");
-            if let Some(url) = line.strip_prefix("serving ") {
-                node.url = url.trim().to_string();
-                return node;
-            }
-        }
-        panic!("the boot node exited before serving /status");
+        Node(common::loopback_boot_node(&[
+            // Every client here comes from 127.0.0.1: lift the per-address limits.
+            "--http-max-connections-per-ip",
+            "256",
+            "--max-connections",
+            "100000",
+            "--max-connections-per-ip",
+            "100000",
+        ]))
     }
 
-    /// CPU seconds used so far (user + system), from /proc.
+    fn pid(&self) -> u32 {
+        self.0.process.0.id()
+    }
+
+    /// CPU seconds used so far.
     fn cpu(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("/proc stat");
-        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-        let rest = stat.rsplit_once(')').expect("comm").1;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
-        ticks / 100.0 // USER_HZ is 100 on Linux
+        cpu_seconds(&self.pid().to_string())
     }
 
     /// Peak resident set size in MiB (VmHWM).
     fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc status");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -91,7 +58,7 @@ impl Node {
 
     async fn peers(&self) -> u64 {
         let reply = SmolRuntime::default()
-            .http_get(self.url.clone(), 1 << 16)
+            .http_get(self.0.url.clone(), 1 << 16)
             .await
             .expect("GET /status");
         let doc: serde_json::Value = serde_json::from_slice(&reply.body).expect("json");
@@ -134,7 +101,7 @@ async fn step(nodes: &[Node], n: usize) -> Step {
     let started = Instant::now();
     let tasks: Vec<_> = (0..n)
         .map(|i| {
-            let urls: Vec<String> = (0..3).map(|k| nodes[(i + k) % 3].url.clone()).collect();
+            let urls: Vec<String> = (0..3).map(|k| nodes[(i + k) % 3].0.url.clone()).collect();
             smol::spawn(async move {
                 let start = Instant::now();
                 let mut config = Config::with_urls(urls);

@@ -6,54 +6,15 @@
 //! executor thread); wrk runs one thread with 64 connections for 5 s per sample.
 #![allow(clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{free_port, loopback_boot_node, nginx};
+
 const SAMPLES: usize = 5;
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn boot_node() -> (Running, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pyrsia-boot"))
-        .args([
-            "node",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--http",
-            "127.0.0.1:0",
-            "--private-network",
-            // Every request here comes from 127.0.0.1 (nginx, wrk): lift the per-address cap.
-            "--http-max-connections-per-ip",
-            "256",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the boot node starts");
-    let stdout = child.stdout.take().expect("piped");
-    let running = Running(child);
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("utf-8");
-        if let Some(url) = line.strip_prefix("serving ") {
-            return (running, url.trim().to_string());
-        }
-    }
-    panic!("the boot node exited before serving /status");
-}
 
 /// GET with curl-free std: one request on a fresh connection.
 fn get(url: &str) -> Vec<u8> {
@@ -74,50 +35,6 @@ fn get(url: &str) -> Vec<u8> {
         .expect("headers");
     assert!(reply.starts_with(b"HTTP/1.1 200"), "{url}: not 200");
     reply[split + 4..].to_vec()
-}
-
-/// nginx's master process; dropping it asks the master to stop (SIGTERM), which also stops
-/// its workers — SIGKILL would leave the workers running.
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn nginx(dir: &Path, port: u16, upstream: &str) -> Nginx {
-    let template = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/nginx/boot-cluster.conf.in"),
-    )
-    .expect("the committed nginx config");
-    let conf = template
-        .replace("@DIR@", dir.to_str().expect("utf-8"))
-        .replace("@PORT@", &port.to_string())
-        .replace("@UPSTREAMS@", &format!("        server {upstream};"));
-    std::fs::create_dir_all(dir.join("tmp")).expect("mkdir");
-    std::fs::write(dir.join("nginx.conf"), conf).expect("write");
-    Nginx(
-        Command::new("nginx")
-            .arg("-p")
-            .arg(dir)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .spawn()
-            .expect("nginx starts"),
-    )
 }
 
 /// Requests per second from one wrk run.
@@ -142,7 +59,9 @@ fn main() {
             return;
         }
     }
-    let (_node, status_url) = boot_node();
+    // wrk connects from 127.0.0.1 too: lift the per-address HTTP cap.
+    let node = loopback_boot_node(&["--http-max-connections-per-ip", "256"]);
+    let status_url = node.url.clone();
     let dir = std::env::temp_dir().join(format!("pyrsia-boot-wrk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
     // The static file is the boot node's own document, byte for byte.
@@ -152,7 +71,7 @@ fn main() {
     let upstream = status_url
         .trim_start_matches("http://")
         .trim_end_matches("/status");
-    let _nginx = nginx(&dir, port, upstream);
+    let _nginx = nginx(&dir, port, &[upstream.to_string()]);
     let static_url = format!("http://127.0.0.1:{port}/static-status");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

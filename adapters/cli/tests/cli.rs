@@ -1,53 +1,21 @@
 //! The `pyrsia-boot` binary as a user runs it: separate processes for the boot node and the
 //! client, on loopback. Every spawned process is killed when its guard drops.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pyrsia-boot");
+use std::process::{Command, Output};
 
-/// Kills the child process when dropped, even if the test panics.
-struct Running(Child);
+use common::{loopback_boot_node, Running, BIN};
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `pyrsia-boot node` on ephemeral loopback ports; returns it and its /status URL,
-/// read from its first lines of output.
+/// Starts `pyrsia-boot node` on ephemeral loopback ports; returns it and its /status URL.
 fn start_node() -> (Running, String) {
     start_node_on("smol")
 }
 
 /// [`start_node`] on the given `--runtime`.
 fn start_node_on(runtime: &str) -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--runtime",
-            runtime,
-            "node",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--http",
-            "127.0.0.1:0",
-            "--private-network",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("piped");
-    let running = Running(child);
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("utf-8 output");
-        if let Some(url) = line.strip_prefix("serving ") {
-            return (running, url.trim().to_string());
-        }
-    }
-    panic!("the node exited before printing its /status URL");
+    let node = loopback_boot_node(&["--runtime", runtime]);
+    (node.process, node.url)
 }
 
 fn run(args: &[&str]) -> Output {

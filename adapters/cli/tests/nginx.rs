@@ -6,10 +6,11 @@
 //! Needs the `nginx` binary; without it the test says so and skips, unless
 //! `PYRSIA_BOOT_NGINX=require` (set by `.ci/run`).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use libp2p::identity::Keypair;
@@ -17,21 +18,12 @@ use pyrsia_boot_core::{AddressPolicy, Config, Event};
 use pyrsia_boot_libp2p::{Output, Runtime};
 use pyrsia_boot_smol::SmolRuntime;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pyrsia-boot");
+use common::{free_port, loopback_boot_node, nginx, BootNode};
+
 const CLIENTS: usize = 60;
 
 fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// Kills the child when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A scratch directory, removed when dropped.
@@ -41,92 +33,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn boot_node() -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "node",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--http",
-            "127.0.0.1:0",
-            "--private-network",
-            // Every request here comes from 127.0.0.1 (nginx, wrk): lift the per-address cap.
-            "--http-max-connections-per-ip",
-            "256",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the boot node starts");
-    let stdout = child.stdout.take().expect("piped");
-    let running = Running(child);
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("utf-8");
-        if let Some(url) = line.strip_prefix("serving ") {
-            return (running, url.trim().to_string());
-        }
-    }
-    panic!("the boot node exited before serving /status");
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// Renders the committed config for `upstreams` (host:port) and starts nginx in the foreground.
-/// nginx's master process; dropping it asks the master to stop (SIGTERM), which also stops
-/// its workers — SIGKILL would leave the workers running.
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn nginx(dir: &Path, port: u16, upstreams: &[String]) -> Nginx {
-    let template = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/nginx/boot-cluster.conf.in"),
-    )
-    .expect("the committed nginx config");
-    let servers: String = upstreams
-        .iter()
-        .map(|u| format!("        server {u};\n"))
-        .collect();
-    let conf = template
-        .replace("@DIR@", dir.to_str().expect("utf-8 path"))
-        .replace("@PORT@", &port.to_string())
-        .replace("@UPSTREAMS@", servers.trim_end());
-    std::fs::create_dir_all(dir.join("tmp")).expect("mkdir");
-    std::fs::write(dir.join("status.json"), b"{}").expect("write");
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("write config");
-    Nginx(
-        Command::new("nginx")
-            .arg("-p")
-            .arg(dir)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("nginx starts"),
-    )
 }
 
 async fn get_json(url: &str) -> Option<serde_json::Value> {
@@ -149,11 +55,15 @@ fn clients_bootstrap_through_nginx_and_spread_over_the_cluster() {
         say("skipping the nginx test: nginx is not installed (apt-get install nginx-light)");
         return;
     }
-    let nodes: Vec<(Running, String)> = (0..3).map(|_| boot_node()).collect();
+    // Every request reaches the nodes from nginx's 127.0.0.1: lift the per-address HTTP cap.
+    let nodes: Vec<BootNode> = (0..3)
+        .map(|_| loopback_boot_node(&["--http-max-connections-per-ip", "256"]))
+        .collect();
     let upstreams: Vec<String> = nodes
         .iter()
-        .map(|(_, url)| {
-            url.trim_start_matches("http://")
+        .map(|n| {
+            n.url
+                .trim_start_matches("http://")
                 .trim_end_matches("/status")
                 .to_string()
         })
@@ -219,8 +129,8 @@ fn clients_bootstrap_through_nginx_and_spread_over_the_cluster() {
 
         // Each boot node's own count of connected peers (its /status, asked directly).
         let mut loads = Vec::new();
-        for (_, node_url) in &nodes {
-            let doc = get_json(node_url).await.expect("the boot node answers");
+        for node in &nodes {
+            let doc = get_json(&node.url).await.expect("the boot node answers");
             loads.push(doc["peers_count"].as_u64().expect("peers_count"));
         }
         let (min, max) = (

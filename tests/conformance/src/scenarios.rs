@@ -598,29 +598,12 @@ pub fn hostile_documents_fail_with_their_cause_and_the_next_source_is_used<A: Ad
             let bad = scripted_server::<A>(vec![(status, body)]).await;
             let events = run_client::<A>(vec![bad.url.clone(), boot.status_url()]).await;
             assert_eq!(connected_via(&events), [boot.peer_id], "{name}: {events:?}");
-            let failure = events.iter().find_map(|e| match e {
-                Event::SourceFailed(t) if t.source.to_string() == bad.url => {
-                    Some(t.failure.to_string())
-                }
-                _ => None,
-            });
-            match expected {
-                Some(cause) => {
-                    let failure =
-                        failure.unwrap_or_else(|| panic!("{name}: not refused: {events:?}"));
-                    assert!(
-                        failure.contains(cause),
-                        "{name}: {failure:?} should name {cause:?}"
-                    );
-                }
-                None => {
-                    assert!(failure.is_none(), "{name}: refused: {failure:?}");
-                    let deduplicated = events.iter().any(|e| {
-                        matches!(e,
-                        Event::StatusFetched { url, peers: 1, .. } if *url == bad.url)
-                    });
-                    assert!(deduplicated, "{name}: {events:?}");
-                }
+            assert_source_outcome(name, &events, &bad.url, expected);
+            if expected.is_none() {
+                let deduplicated = events.iter().any(
+                    |e| matches!(e, Event::StatusFetched { url, peers: 1, .. } if *url == bad.url),
+                );
+                assert!(deduplicated, "{name}: {events:?}");
             }
         }
     });
@@ -726,25 +709,25 @@ pub fn misbehaving_http_servers_fail_in_bounded_time_and_the_next_source_is_used
             // Bounded by the client's HTTP timeout; `run_until` fails the test after GUARD.
             let events = run_client_with::<A>(config, connected_with_verdict).await;
             assert_eq!(connected_via(&events), [boot.peer_id], "{name}: {events:?}");
-            let failure = events.iter().find_map(|e| match e {
-                Event::SourceFailed(t) if t.source.to_string() == server.url => {
-                    Some(t.failure.to_string())
-                }
-                _ => None,
-            });
-            match expected {
-                Some(cause) => {
-                    let failure =
-                        failure.unwrap_or_else(|| panic!("{name}: not refused: {events:?}"));
-                    assert!(
-                        failure.contains(cause),
-                        "{name}: {failure:?} should name {cause:?}"
-                    );
-                }
-                None => assert!(failure.is_none(), "{name}: refused: {failure:?}"),
-            }
+            assert_source_outcome(name, &events, &server.url, expected);
         }
     });
+}
+
+/// `url` failed with an error naming `expected`, or (`None`) did not fail at all.
+fn assert_source_outcome(name: &str, events: &[Event], url: &str, expected: Option<&str>) {
+    let failure = events.iter().find_map(|e| match e {
+        Event::SourceFailed(t) if t.source.to_string() == url => Some(t.failure.to_string()),
+        _ => None,
+    });
+    match (expected, failure) {
+        (Some(cause), Some(failure)) => assert!(
+            failure.contains(cause),
+            "{name}: {failure:?} should name {cause:?}"
+        ),
+        (Some(_), None) => panic!("{name}: not refused: {events:?}"),
+        (None, failure) => assert!(failure.is_none(), "{name}: refused: {failure:?}"),
+    }
 }
 
 /// The good document for raw handlers that answer one (they are plain `fn`s on other threads).

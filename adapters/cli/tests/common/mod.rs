@@ -1,0 +1,133 @@
+//! Processes the CLI's tests and benches start — `pyrsia-boot node` and nginx — each behind a
+//! guard that stops it when dropped, even when the test panics. Benches include this file by
+//! path; each user needs only part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pyrsia-boot");
+
+/// Kills the child when dropped.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running boot node and what it printed about itself.
+pub struct BootNode {
+    pub process: Running,
+    /// Its libp2p address, ending in `/p2p/<id>`.
+    pub p2p_addr: String,
+    /// Its `/status` URL.
+    pub url: String,
+}
+
+/// Runs `node` (a `pyrsia-boot … node …` command) and returns once it serves `/status`.
+pub fn spawn_boot_node(mut node: Command) -> BootNode {
+    let mut child = node
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the boot node starts");
+    let stdout = child.stdout.take().expect("piped");
+    let mut boot = BootNode {
+        process: Running(child),
+        p2p_addr: String::new(),
+        url: String::new(),
+    };
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("utf-8 output");
+        if let Some(rest) = line.strip_prefix("boot node ") {
+            if let Some(addr) = rest.split(" listening on ").nth(1) {
+                boot.p2p_addr = addr.trim().to_string();
+            }
+        }
+        if let Some(url) = line.strip_prefix("serving ") {
+            boot.url = url.trim().to_string();
+            return boot;
+        }
+    }
+    panic!("the boot node exited before serving /status");
+}
+
+/// A boot node on ephemeral loopback ports, with `extra` arguments after `node`.
+pub fn loopback_boot_node(extra: &[&str]) -> BootNode {
+    let mut node = Command::new(BIN);
+    node.args([
+        "node",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--http",
+        "127.0.0.1:0",
+        "--private-network",
+    ])
+    .args(extra);
+    spawn_boot_node(node)
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// nginx's master process; dropping it asks the master to stop (SIGTERM), which also stops
+/// its workers — SIGKILL would leave the workers running.
+pub struct Nginx(pub Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Renders the committed config (`tests/nginx/boot-cluster.conf.in`) into `dir` for
+/// `upstreams` (host:port) on loopback `port`, and starts nginx in the foreground.
+/// `/static-status` serves `dir/status.json`, which the caller writes if it needs it.
+pub fn nginx(dir: &Path, port: u16, upstreams: &[String]) -> Nginx {
+    let template = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/nginx/boot-cluster.conf.in"),
+    )
+    .expect("the committed nginx config");
+    let servers: String = upstreams
+        .iter()
+        .map(|u| format!("        server {u};\n"))
+        .collect();
+    let conf = template
+        .replace("@DIR@", dir.to_str().expect("utf-8 path"))
+        .replace("@PORT@", &port.to_string())
+        .replace("@UPSTREAMS@", servers.trim_end());
+    std::fs::create_dir_all(dir.join("tmp")).expect("mkdir");
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("write config");
+    Nginx(
+        Command::new("nginx")
+            .arg("-p")
+            .arg(dir)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nginx starts"),
+    )
+}
