@@ -7,6 +7,7 @@ use multiaddr::Multiaddr;
 
 use crate::addr::AddressPolicy;
 use crate::backoff::Backoff;
+use crate::signed::SeenSequence;
 use crate::snapshot::{CachedPeer, Snapshot};
 use crate::status::Limits;
 
@@ -119,6 +120,12 @@ pub struct Config {
     /// Pinned boot peers (`--boot-peer`): when not empty, only these identities are dialed,
     /// whichever source names them; entries naming others are skipped as not pinned.
     pub pinned: Vec<PeerId>,
+    /// Trusted signers of boot documents (`--trust`): when not empty, a boot URL's document is
+    /// used only when one of these keys signed it, it has not expired by [`Config::unix_time`]
+    /// and its sequence is not below one already seen (see [`crate::signed`]).
+    pub trusted: Vec<libp2p_identity::PublicKey>,
+    /// The highest sequence seen per signer in earlier runs (see [`Config::restore`]).
+    pub boot_sequences: Vec<SeenSequence>,
     /// How candidates are ordered.
     pub candidate_order: CandidateOrder,
     /// Most dials in flight at once (at least 1).
@@ -155,6 +162,8 @@ impl Default for Config {
             limits: Limits::default(),
             policy: AddressPolicy::default(),
             pinned: Vec::new(),
+            trusted: Vec::new(),
+            boot_sequences: Vec::new(),
             candidate_order: CandidateOrder::default(),
             max_concurrent_dials: 3,
             connected_rule: ConnectedRule::default(),
@@ -186,10 +195,12 @@ impl Config {
         }
     }
 
-    /// Takes cached peers and the last verdict from a snapshot of a previous run.
+    /// Takes cached peers, the last verdict and the boot-document sequences seen from a
+    /// snapshot of a previous run.
     pub fn restore(&mut self, snapshot: Snapshot) {
         self.cache = snapshot.good_peers;
         self.restored_nat = Some(snapshot.nat);
+        self.boot_sequences = snapshot.boot_sequences;
     }
 
     /// The configuration with every duration raised to at least 1 ms and every count to at

@@ -423,6 +423,8 @@ pub enum Event {
         addrs: usize,
         /// Entries skipped, per reason.
         skipped: SkipCounts,
+        /// The trusted signer, when trusted keys are configured.
+        signed: Option<crate::signed::SignedBy>,
     },
     /// A source yielded nothing usable.
     SourceFailed(Tried),

@@ -93,6 +93,7 @@ mod fastpath;
 pub mod io;
 pub mod machine;
 pub mod nat;
+pub mod signed;
 pub mod snapshot;
 pub mod status;
 
@@ -105,6 +106,7 @@ pub use io::{
 };
 pub use machine::{BootstrapMachine, Counters, PhaseName, Status};
 pub use nat::NatVerdict;
+pub use signed::{DocSignature, SeenSequence, SignatureError, SignedBy, Trust};
 pub use snapshot::{CachedPeer, Snapshot, SnapshotError, MAX_SNAPSHOT_BYTES, SNAPSHOT_VERSION};
 pub use status::{
     parse_status, BootAddr, BootList, BootPeer, Limits, ParseOptions, PeerLoad, SkipCounts,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::KnownPeer;
 use crate::nat::NatVerdict;
+use crate::signed::{decode_key, encode_key, SeenSequence, MAX_SEQUENCES};
 
 /// The file format version [`Snapshot::to_json`] writes and [`Snapshot::from_json`] reads.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -35,6 +36,9 @@ pub struct Snapshot {
     pub good_peers: Vec<CachedPeer>,
     /// The last verdict.
     pub nat: NatVerdict,
+    /// The highest signed boot-document sequence accepted per signer: a later run refuses
+    /// older documents (rollback) even after a restart.
+    pub boot_sequences: Vec<SeenSequence>,
 }
 
 /// Why a stored snapshot was not usable.
@@ -71,10 +75,20 @@ struct FileNat {
 }
 
 #[derive(Serialize, Deserialize)]
+struct FileSequence {
+    /// libp2p protobuf encoding, base64.
+    key: String,
+    sequence: u64,
+}
+
+#[derive(Serialize, Deserialize)]
 struct FileSnapshot {
     version: u32,
     good_peers: Vec<FilePeer>,
     nat: FileNat,
+    /// Absent in files written before signed documents, or without trusted keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    boot_sequences: Vec<FileSequence>,
 }
 
 impl Snapshot {
@@ -100,6 +114,14 @@ impl Snapshot {
                 verdict: verdict.to_string(),
                 address,
             },
+            boot_sequences: self
+                .boot_sequences
+                .iter()
+                .map(|s| FileSequence {
+                    key: encode_key(&s.key),
+                    sequence: s.sequence,
+                })
+                .collect(),
         };
         // Strings and integers only: serializing cannot fail.
         serde_json::to_vec_pretty(&file).unwrap_or_default()
@@ -144,7 +166,22 @@ impl Snapshot {
             ("private", _) => NatVerdict::Private,
             _ => NatVerdict::Unknown,
         };
-        Ok(Snapshot { good_peers, nat })
+        let boot_sequences = file
+            .boot_sequences
+            .into_iter()
+            .filter_map(|s| {
+                Some(SeenSequence {
+                    key: decode_key(&s.key).ok()?,
+                    sequence: s.sequence,
+                })
+            })
+            .take(MAX_SEQUENCES)
+            .collect();
+        Ok(Snapshot {
+            good_peers,
+            nat,
+            boot_sequences,
+        })
     }
 }
 
@@ -178,6 +215,12 @@ mod tests {
                 },
             ],
             nat: NatVerdict::Public("/ip4/203.0.113.9/tcp/4001".parse().expect("valid")),
+            boot_sequences: vec![SeenSequence {
+                key: libp2p_identity::Keypair::ed25519_from_bytes([9; 32])
+                    .expect("valid key")
+                    .public(),
+                sequence: 41,
+            }],
         }
     }
 

@@ -14,9 +14,11 @@ use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::addr::{classify, AddrClass, AddressPolicy};
 use crate::fastpath;
+use crate::signed::{self, DocSignature, SignatureError, SignedBy, Trust};
 
 /// Caps that bound the work and memory one document can cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +56,9 @@ pub struct ParseOptions {
     /// Pinned boot peers: when not empty, entries naming any other peer are skipped. Noise
     /// proves a peer's id on connect; the pin stops a list from substituting other ids.
     pub pinned: Vec<PeerId>,
+    /// Trusted signers: when it has keys, only a document signed by one of them, unexpired and
+    /// not rolled back, is accepted (see [`crate::signed`]).
+    pub trust: Trust,
 }
 
 /// Why one entry of `peer_addrs` was not used.
@@ -213,6 +218,8 @@ pub struct BootList {
     pub peers: Vec<BootPeer>,
     /// Entries not used, per reason.
     pub skipped: SkipCounts,
+    /// The trusted signer, when [`ParseOptions::trust`] required a signature.
+    pub signed_by: Option<SignedBy>,
 }
 
 impl BootList {
@@ -256,6 +263,9 @@ pub enum StatusError {
     /// Every entry was skipped.
     #[error("no usable peer in the document ({0})")]
     NoUsablePeer(SkipCounts),
+    /// Trusted keys are configured and the document's signature was refused.
+    #[error("refused: {0}")]
+    Signature(#[from] SignatureError),
 }
 
 /// Parses a `/status` body (see the module docs for the rules).
@@ -302,6 +312,10 @@ struct Builder<'o> {
     last_id: Option<(String, PeerId)>,
     seen: u8,
     error: Option<StatusError>,
+    /// With trust required: the exact bytes of the `peer_addrs` value.
+    raw_addrs: Option<Vec<u8>>,
+    /// With trust required: the `signature` field, or why it had the wrong shape.
+    signature: Option<Result<DocSignature, String>>,
 }
 
 const SEEN_ADDRS: u8 = 1;
@@ -309,6 +323,7 @@ const SEEN_ADDR_ALIAS: u8 = 2;
 const SEEN_ID: u8 = 4;
 const SEEN_COUNT: u8 = 8;
 const SEEN_LOADS: u8 = 16;
+const SEEN_SIGNATURE: u8 = 32;
 
 impl<'o> Builder<'o> {
     fn new(options: &'o ParseOptions) -> Self {
@@ -322,6 +337,8 @@ impl<'o> Builder<'o> {
             last_id: None,
             seen: 0,
             error: None,
+            raw_addrs: None,
+            signature: None,
         }
     }
 
@@ -417,6 +434,16 @@ impl<'o> Builder<'o> {
     }
 
     fn finish(mut self) -> Result<BootList, StatusError> {
+        let trust = &self.options.trust;
+        let signed_by = if trust.required() {
+            if self.signature.is_some() && self.raw_addrs.is_none() {
+                return Err(StatusError::MissingPeerAddrs);
+            }
+            let raw = self.raw_addrs.take().unwrap_or_default();
+            Some(signed::verify(&raw, self.signature.take(), trust)?)
+        } else {
+            None
+        };
         if self.seen & (SEEN_ADDRS | SEEN_ADDR_ALIAS) == 0 {
             return Err(StatusError::MissingPeerAddrs);
         }
@@ -435,6 +462,7 @@ impl<'o> Builder<'o> {
             serving_peer: self.serving_peer,
             peers: self.peers,
             skipped: self.skipped,
+            signed_by,
         })
     }
 }
@@ -454,12 +482,37 @@ impl<'de> Visitor<'de> for DocVisitor<'_, '_> {
         let b = self.builder;
         while let Some(key) = map.next_key::<Str<'de>>()? {
             match key.0.as_ref() {
+                "peer_addrs" if b.options.trust.required() => {
+                    b.mark_seen(SEEN_ADDRS, "peer_addrs")?;
+                    // The signature covers these exact bytes: keep them, then parse them.
+                    let raw = map.next_value::<&'de RawValue>()?;
+                    b.raw_addrs = Some(raw.get().as_bytes().to_vec());
+                    let mut inner = serde_json::Deserializer::from_str(raw.get());
+                    AddrList {
+                        builder: b,
+                        field: "peer_addrs",
+                    }
+                    .deserialize(&mut inner)
+                    .map_err(de::Error::custom)?;
+                }
                 "peer_addrs" => {
                     b.mark_seen(SEEN_ADDRS, "peer_addrs")?;
                     map.next_value_seed(AddrList {
                         builder: b,
                         field: "peer_addrs",
                     })?;
+                }
+                // Pyrsia's one-string alias is never signed: with trust required it is ignored.
+                "peer_addr" if b.options.trust.required() => {
+                    b.mark_seen(SEEN_ADDR_ALIAS, "peer_addr")?;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                "signature" if b.options.trust.required() => {
+                    b.mark_seen(SEEN_SIGNATURE, "signature")?;
+                    let raw = map.next_value::<&'de RawValue>()?;
+                    b.signature = Some(
+                        serde_json::from_str::<DocSignature>(raw.get()).map_err(|e| e.to_string()),
+                    );
                 }
                 "peer_addr" => {
                     b.mark_seen(SEEN_ADDR_ALIAS, "peer_addr")?;
@@ -720,6 +773,9 @@ pub struct StatusDocument {
     /// Load of the other peers listed in `peer_addrs`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peer_loads: Vec<PeerLoad>,
+    /// The operator's signature over `peer_addrs` (see [`crate::signed`]); old clients ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<DocSignature>,
 }
 
 /// One entry of the `peer_loads` extension.
@@ -732,6 +788,27 @@ pub struct PeerLoad {
 }
 
 impl StatusDocument {
+    /// The exact bytes `peer_addrs` has in [`StatusDocument::to_json`]'s output: serde_json's
+    /// compact form of a value does not depend on where the value sits.
+    pub fn peer_addrs_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.peer_addrs).unwrap_or_default()
+    }
+
+    /// Signs the document's peer list with `keypair` (replacing any signature).
+    pub fn sign(
+        &mut self,
+        keypair: &libp2p_identity::Keypair,
+        issued_at: u64,
+        expires_at: u64,
+        sequence: u64,
+    ) -> Result<(), libp2p_identity::SigningError> {
+        let addrs = self.peer_addrs_json();
+        self.signature = Some(signed::sign(
+            keypair, &addrs, issued_at, expires_at, sequence,
+        )?);
+        Ok(())
+    }
+
     /// The document as compact JSON bytes.
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing strings and integers into a Vec cannot fail.

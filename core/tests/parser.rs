@@ -300,6 +300,7 @@ fn status_document_serializes_in_pyrsia_field_order() {
         peer_id: id.to_string(),
         peer_addrs: vec![format!("/ip4/8.8.8.8/tcp/1/p2p/{id}")],
         peer_loads: vec![],
+        signature: None,
     };
     let json = String::from_utf8(d.to_json()).expect("utf-8");
     assert!(
@@ -383,6 +384,7 @@ proptest! {
             policy: if allow_private { AddressPolicy::allow_private() } else { AddressPolicy::default() },
             local_peer: Some(peer(local)),
             pinned: pinned.into_iter().map(peer).collect(),
+            ..ParseOptions::default()
         };
         match parse_status(&doc(&entries), &options) {
             Ok(list) => assert_within(&list, &options),
@@ -400,6 +402,7 @@ proptest! {
                 .with(AddrClass::Unspecified).with(AddrClass::Reserved).with(AddrClass::Other),
             local_peer: None,
             pinned: Vec::new(),
+            ..ParseOptions::default()
         };
         let list = parse_status(&doc(&entries), &options).expect("valid document");
         let mut expected: Vec<(String, Vec<String>)> = Vec::new();

@@ -27,6 +27,7 @@ pub fn document(peers: u8, addrs: u8) -> Vec<u8> {
         peer_id: peer(1).to_string(),
         peer_addrs,
         peer_loads: Vec::new(),
+        signature: None,
     }
     .to_json()
 }

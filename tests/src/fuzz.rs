@@ -1,18 +1,42 @@
 //! Fuzz target bodies. The targets in `fuzz/` are one line each; the corpus replay test calls
 //! these same functions on stable.
 
-use pyrsia_boot_core::{parse_status, AddressPolicy, Limits, ParseOptions};
+use pyrsia_boot_core::{parse_status, AddressPolicy, Limits, ParseOptions, Trust};
 
-/// Parses arbitrary bytes with default and with lab options; checks the output's bounds.
+/// The key the fuzz seeds are signed with; the trusted pass trusts it.
+pub fn trusted_signer() -> libp2p_identity::Keypair {
+    libp2p_identity::Keypair::ed25519_from_bytes([0x5e; 32]).expect("32 bytes make a key")
+}
+
+/// The clock of the trusted pass (the seeds are valid at this time).
+pub const FUZZ_NOW: u64 = 1_795_000_000;
+
+/// Parses arbitrary bytes with default and lab options, and once more requiring a signature by
+/// [`trusted_signer`]; checks the output's bounds, and that an accepted signed list names its
+/// trusted signer.
 pub fn status_parser(data: &[u8]) {
-    for policy in [AddressPolicy::default(), AddressPolicy::allow_private()] {
+    let trust = Trust {
+        keys: vec![trusted_signer().public()],
+        unix_time: Some(FUZZ_NOW),
+        sequences: Vec::new(),
+    };
+    for (policy, trust) in [
+        (AddressPolicy::default(), Trust::default()),
+        (AddressPolicy::allow_private(), Trust::default()),
+        (AddressPolicy::allow_private(), trust),
+    ] {
         let options = ParseOptions {
             limits: Limits::default(),
             policy,
             local_peer: Some(crate::world::local_peer()),
             pinned: Vec::new(),
+            trust,
         };
         if let Ok(list) = parse_status(data, &options) {
+            if options.trust.required() {
+                let by = list.signed_by.as_ref().expect("accepted ⇒ signed");
+                assert!(options.trust.keys.contains(&by.key));
+            }
             let l = &options.limits;
             assert!(!list.peers.is_empty() && list.peers.len() <= l.max_peers);
             for p in &list.peers {

@@ -257,6 +257,7 @@ fn gen_body(u: &mut Unstructured<'_>, peers: &[SimPeer]) -> Result<Vec<u8>> {
                 peer_id: peers.first().map(|p| p.id.to_string()).unwrap_or_default(),
                 peer_addrs: addrs,
                 peer_loads: Vec::new(),
+                signature: None,
             };
             Ok(doc.to_json())
         }
@@ -473,6 +474,11 @@ impl SimPeer {
 
 /// The /status body a boot node serving `peers` would send (the first one serving).
 pub fn document(peers: &[&SimPeer]) -> Vec<u8> {
+    status_document(peers).to_json()
+}
+
+/// The /status document a boot node serving `peers` would send, before serializing (to sign).
+pub fn status_document(peers: &[&SimPeer]) -> StatusDocument {
     StatusDocument {
         peers_count: 0,
         peer_id: peers.first().map(|p| p.id.to_string()).unwrap_or_default(),
@@ -481,8 +487,8 @@ pub fn document(peers: &[&SimPeer]) -> Vec<u8> {
             .flat_map(|p| p.addrs.iter().map(|(a, _)| full_addr(a, &p.id)))
             .collect(),
         peer_loads: Vec::new(),
+        signature: None,
     }
-    .to_json()
 }
 
 /// A `200 OK` reply with `body` after `latency`.

@@ -58,3 +58,22 @@ fn the_pyrsia_sample_is_in_the_seed_corpus_and_parses() {
     let list = pyrsia_boot_core::parse_status(&body, &options).expect("parses");
     assert_eq!(list.peers.len(), 1);
 }
+
+#[test]
+fn the_signed_seed_passes_the_trusted_pass() {
+    // So the fuzzer starts from a document whose signature verifies, and mutates from there.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds/status_parser/signed_by_trusted_key.json");
+    let body = std::fs::read(path).expect("the signed seed is committed");
+    let options = pyrsia_boot_core::ParseOptions {
+        policy: pyrsia_boot_core::AddressPolicy::allow_private(),
+        trust: pyrsia_boot_core::Trust {
+            keys: vec![pyrsia_boot_tests::fuzz::trusted_signer().public()],
+            unix_time: Some(pyrsia_boot_tests::fuzz::FUZZ_NOW),
+            sequences: Vec::new(),
+        },
+        ..Default::default()
+    };
+    let list = pyrsia_boot_core::parse_status(&body, &options).expect("verifies");
+    assert_eq!(list.signed_by.map(|s| s.sequence), Some(7));
+}

@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use pyrsia_boot_core::{
     Action, AddressPolicy, CachedPeer, CandidateOrder, ConnectedRule, Event, Failure, GiveUpReason,
-    NatVerdict, PhaseName, SkipReason, Snapshot, SourceKind, SourceName,
+    NatVerdict, PhaseName, SeenSequence, SignatureError, SkipReason, Snapshot, SourceKind,
+    SourceName, StatusError,
 };
-use pyrsia_boot_tests::world::{ok, simple_world, DialScript, Reachability, Reply};
+use pyrsia_boot_tests::world::{
+    ok, simple_world, status_document, DialScript, Reachability, Reply,
+};
 use pyrsia_boot_tests::{peer, run, World};
 
 const MS: Duration = Duration::from_millis(1);
@@ -515,4 +518,161 @@ fn a_name_that_does_not_resolve_fails_its_dial() {
         "{f:?}"
     );
     assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+}
+
+// ---- signed boot documents ---------------------------------------------------------------
+
+const UNIX_NOW: u64 = 1_795_000_000;
+
+fn operator(i: u8) -> libp2p_identity::Keypair {
+    libp2p_identity::Keypair::ed25519_from_bytes([0x40 + i; 32]).expect("32 bytes make a key")
+}
+
+/// Every peer of `w`, signed by `signer`, valid [issued, expires), with `sequence`.
+fn signed(w: &World, signer: u8, issued: u64, expires: u64, sequence: u64) -> Vec<u8> {
+    let mut doc = status_document(&w.peers.iter().collect::<Vec<_>>());
+    doc.sign(&operator(signer), issued, expires, sequence)
+        .expect("ed25519 signs");
+    doc.to_json()
+}
+
+/// The base world trusting operator 1, with the clock at [`UNIX_NOW`].
+fn trusting_world() -> World {
+    let mut w = base();
+    w.config.trusted = vec![operator(1).public()];
+    w.config.unix_time = Some(UNIX_NOW);
+    w
+}
+
+fn signature_failures(out: &pyrsia_boot_tests::Outcome) -> Vec<SignatureError> {
+    failures(out)
+        .into_iter()
+        .filter_map(|f| match f {
+            Failure::BadDocument(StatusError::Signature(e)) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn with_trusted_keys_refuses_each_bad_document_and_connects_through_a_signed_one() {
+    let mut w = trusting_world();
+    w.config.boot_sequences = vec![SeenSequence {
+        key: operator(1).public(),
+        sequence: 10,
+    }];
+    let (issued, expires) = (UNIX_NOW - 60, UNIX_NOW + 3600);
+    // An attacker on the path puts its own peer first in a signed list.
+    let attacker = format!("/ip4/203.0.113.66/tcp/1/p2p/{}", peer(66));
+    let tampered = String::from_utf8(signed(&w, 1, issued, expires, 12))
+        .expect("utf-8")
+        .replacen(
+            r#""peer_addrs":[""#,
+            &format!(r#""peer_addrs":["{attacker}",""#),
+            1,
+        );
+    let bad = [
+        w.full_document(),                        // unsigned
+        signed(&w, 2, issued, expires, 12),       // another operator
+        tampered.into_bytes(),                    // list altered after signing
+        signed(&w, 1, issued - 7200, issued, 12), // expired
+        signed(&w, 1, issued, expires, 9),        // older than the one seen before
+    ];
+    let good = signed(&w, 1, issued, expires, 12);
+    w.servers[0].replies = vec![ok(5 * MS, bad[0].clone())];
+    for (i, body) in bad[1..].iter().enumerate() {
+        w.add_url(
+            &format!("http://bad-{i}.test/status"),
+            vec![ok(5 * MS, body.clone())],
+        );
+    }
+    w.add_url("http://good.test/status", vec![ok(5 * MS, good)]);
+    let out = run(&w);
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    assert!(out
+        .dialed()
+        .iter()
+        .all(|p| w.peers.iter().any(|q| q.id == *p)));
+    let got = signature_failures(&out);
+    assert!(
+        matches!(
+            &got[..],
+            [
+                SignatureError::Unsigned,
+                SignatureError::UntrustedKey(_),
+                SignatureError::BadSignature,
+                SignatureError::Expired { .. },
+                SignatureError::RolledBack {
+                    sequence: 9,
+                    seen: 10
+                },
+            ]
+        ),
+        "{got:?}"
+    );
+    let reported = out.events().find_map(|e| match e {
+        Event::StatusFetched { signed, .. } => signed.clone(),
+        _ => None,
+    });
+    assert_eq!(reported.map(|s| s.sequence), Some(12));
+}
+
+#[test]
+fn an_accepted_sequence_is_persisted_and_refuses_older_lists_after_a_restart() {
+    let mut w = trusting_world();
+    let body = signed(&w, 1, UNIX_NOW, UNIX_NOW + 3600, 5);
+    w.servers[0].replies = vec![ok(5 * MS, body)];
+    let out = run(&w);
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    let snapshot = out
+        .actions
+        .iter()
+        .rev()
+        .find_map(|(_, a)| match a {
+            Action::PersistState(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("state persisted");
+    assert_eq!(
+        snapshot.boot_sequences,
+        [SeenSequence {
+            key: operator(1).public(),
+            sequence: 5
+        }]
+    );
+    // Through the file format, as a restart reads it.
+    let restored = Snapshot::from_json(&snapshot.to_json()).expect("round trip");
+    let mut next = trusting_world();
+    next.config.restore(restored);
+    next.config.cache.clear(); // force the URL
+    next.config.restored_nat = None;
+    let replayed = signed(&next, 1, UNIX_NOW - 600, UNIX_NOW + 3000, 4);
+    next.servers[0].replies = vec![ok(5 * MS, replayed)];
+    let out = run(&next);
+    assert!(out.gave_up.is_some());
+    assert!(signature_failures(&out).iter().all(|e| *e
+        == SignatureError::RolledBack {
+            sequence: 4,
+            seen: 5
+        }));
+    assert!(!signature_failures(&out).is_empty());
+}
+
+#[test]
+fn expiry_is_judged_by_the_clock_at_arrival_not_at_start() {
+    // Valid when the machine starts, expired 3 s later when the slow answer arrives.
+    let mut w = trusting_world();
+    let body = signed(&w, 1, UNIX_NOW - 60, UNIX_NOW + 2, 1);
+    w = w.first_url_then_good(vec![ok(Duration::from_secs(3), body)]);
+    let fresh = signed(&w, 1, UNIX_NOW, UNIX_NOW + 3600, 1);
+    w.servers[1].replies = vec![ok(5 * MS, fresh)];
+    let out = run(&w);
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    assert_eq!(
+        signature_failures(&out),
+        [SignatureError::Expired {
+            expires_at: UNIX_NOW + 2,
+            now: UNIX_NOW + 3
+        }]
+    );
 }

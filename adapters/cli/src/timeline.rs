@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use pyrsia_boot_core::signed::encode_key;
 use pyrsia_boot_core::{Event, NatVerdict};
 use serde_json::{json, Value};
 
@@ -20,8 +21,20 @@ pub fn line(event: &Event) -> Option<String> {
             peers,
             addrs,
             skipped,
+            signed,
         } => {
-            format!("boot list from {url}: {peers} peer(s), {addrs} usable address(es); {skipped}")
+            let trust = match signed {
+                Some(s) => format!(
+                    "; signed by {}, sequence {}, expires {}",
+                    short(&encode_key(&s.key)),
+                    s.sequence,
+                    s.expires_at
+                ),
+                None => String::new(),
+            };
+            format!(
+                "boot list from {url}: {peers} peer(s), {addrs} usable address(es); {skipped}{trust}"
+            )
         }
         Event::SourceFailed(t) => format!("source failed: {t}"),
         Event::DialFailed(t) => format!("dial failed: {}", t.failure),
@@ -76,8 +89,10 @@ pub fn json_event(event: &Event, at: Duration) -> Value {
             peers,
             addrs,
             skipped,
+            signed,
         } => {
-            json!({"at_ms": ms, "event": "status_fetched", "url": url, "peers": peers, "addrs": addrs, "skipped": skipped.to_string()})
+            let signed = signed.as_ref().map(|s| json!({"key": encode_key(&s.key), "sequence": s.sequence, "issued_at": s.issued_at, "expires_at": s.expires_at}));
+            json!({"at_ms": ms, "event": "status_fetched", "url": url, "peers": peers, "addrs": addrs, "skipped": skipped.to_string(), "signed": signed})
         }
         Event::SourceFailed(t) => {
             json!({"at_ms": ms, "event": "source_failed", "source": t.source.to_string(), "error": t.failure.to_string()})

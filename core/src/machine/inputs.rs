@@ -132,15 +132,28 @@ impl BootstrapMachine {
             policy: self.config.policy,
             local_peer: self.config.local_peer,
             pinned: self.config.pinned.clone(),
+            trust: Trust {
+                keys: self.config.trusted.clone(),
+                unix_time: self.unix_now(),
+                sequences: self.sequences.clone(),
+            },
         };
         match parse_status(body, &options) {
             Ok(list) => {
                 self.counters.skipped.merge(&list.skipped);
+                // A newer signed list raises the bar for every later document, in this run
+                // and (through the state file) the next.
+                if let Some(signed) = &list.signed_by {
+                    if record_sequence(&mut self.sequences, signed) {
+                        self.persist();
+                    }
+                }
                 self.report(Event::StatusFetched {
                     url: self.config.boot_urls[url].clone(),
                     peers: list.peers.len(),
                     addrs: list.addr_count(),
                     skipped: list.skipped,
+                    signed: list.signed_by.clone(),
                 });
                 self.candidates = self.list_candidates(list, source);
                 self.phase = Phase::AwaitingDial;

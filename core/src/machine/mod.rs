@@ -22,6 +22,7 @@ use crate::io::{
     SourceName, Tried,
 };
 use crate::nat::NatVerdict;
+use crate::signed::{record_sequence, SeenSequence, Trust, MAX_SEQUENCES};
 use crate::snapshot::{CachedPeer, Snapshot};
 use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
 
@@ -188,6 +189,8 @@ pub struct BootstrapMachine {
     nat: NatVerdict,
     nat_stale: bool,
     good_peers: Vec<CachedPeer>,
+    /// The highest signed-document sequence accepted per signer (from earlier runs and this).
+    sequences: Vec<SeenSequence>,
     /// The instant [`Config::unix_time`] was read at.
     clock_origin: Instant,
     counters: Counters,
@@ -209,6 +212,8 @@ impl BootstrapMachine {
             .cloned()
             .collect();
         good_peers.truncate(config.max_good_peers);
+        let mut sequences = config.boot_sequences.clone();
+        sequences.truncate(MAX_SEQUENCES);
         let (nat, nat_stale) = match config.restored_nat.clone() {
             Some(v) => (v, true),
             None => (NatVerdict::Unknown, false),
@@ -237,6 +242,7 @@ impl BootstrapMachine {
             nat,
             nat_stale,
             good_peers,
+            sequences,
             clock_origin: now,
             counters: Counters::default(),
         };

@@ -71,6 +71,7 @@ impl BootstrapMachine {
         let snapshot = Snapshot {
             good_peers: self.good_peers.clone(),
             nat: self.nat.clone(),
+            boot_sequences: self.sequences.clone(),
         };
         self.push(Action::PersistState(snapshot));
     }
