@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod operator;
 mod timeline;
 
 use std::net::SocketAddr;
@@ -15,10 +16,12 @@ use clap::{Parser, Subcommand};
 use libp2p::identity::Keypair;
 use libp2p::Multiaddr;
 use libp2p::Swarm;
+use operator::{keygen, public_key, read_key, sign, trusted_key};
+use pyrsia_boot_core::signed::encode_key;
 use pyrsia_boot_core::{AddressPolicy, Config, Event, KnownPeer};
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
 use pyrsia_boot_libp2p::{
-    AbuseLimits, Behaviour, BootNodeConfig, BootNodeHandle, Driver, Output, Runtime,
+    AbuseLimits, Behaviour, BootNodeConfig, BootNodeHandle, Driver, Output, Runtime, Signing,
 };
 use pyrsia_boot_smol::http::Tls;
 use pyrsia_boot_smol::{client_on, SmolRuntime};
@@ -67,11 +70,46 @@ enum Command {
     /// Run a boot node: AutoNAT server and client, identify, ping, and GET /status.
     Node(NodeArgs),
     /// Start three boot nodes and a client on loopback in this process; print the timeline.
+    /// The nodes sign /status with a fresh operator key and the client trusts only that key.
     Demo {
         /// Print one JSON report instead of the timeline.
         #[arg(long)]
         json: bool,
     },
+    /// Create an operator key for signing boot documents; prints its public key (for --trust).
+    Keygen {
+        /// Where to write the key (libp2p protobuf encoding, mode 0600). Never overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Print the public key of a key file, as --trust takes it.
+    PublicKey {
+        /// A key file written by `keygen` (or a node's --key file).
+        file: PathBuf,
+    },
+    /// Sign a /status document with an operator key, for serving from any HTTP server.
+    Sign(SignArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SignArgs {
+    /// Operator key file (from `pyrsia-boot keygen`).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The document to sign; stdin when absent.
+    #[arg(long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Where to write the signed document; stdout when absent.
+    #[arg(long = "out", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// How long the signature is valid, in seconds from now. Re-sign before it runs out (a
+    /// cron job): clients refuse expired documents.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    valid_for: u64,
+    /// Sequence of this list. Clients refuse lower sequences than one they have seen from this
+    /// key. Default: the current Unix time, which only grows.
+    #[arg(long, value_name = "N")]
+    sequence: Option<u64>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -107,6 +145,13 @@ struct BootstrapArgs {
     /// substituting its own peers.
     #[arg(long = "boot-peer", value_name = "PEER_ID")]
     boot_peers: Vec<libp2p::PeerId>,
+    /// Operator public key (base64, from `pyrsia-boot keygen` or `public-key`), or a key file.
+    /// Repeatable. With any key set, only boot documents signed by one of them, unexpired and
+    /// not older (by sequence) than one already seen are used; unsigned, wrongly signed,
+    /// expired and rolled-back documents are refused by name and the next source is tried.
+    /// Use with --state so sequences survive restarts.
+    #[arg(long = "trust", value_name = "KEY")]
+    trust: Vec<String>,
     /// PEM file of root certificates trusted for https:// boot URLs in addition to Mozilla's
     /// roots (a private CA for an internal boot cluster). smol runtime only.
     #[arg(long, value_name = "FILE")]
@@ -141,6 +186,22 @@ struct NodeArgs {
     /// Most libp2p connections at once, inbound and outbound (abuse limit).
     #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_connections)]
     max_connections: u32,
+    /// Sign /status with this operator key file (from `pyrsia-boot keygen`); every node of a
+    /// cluster can use the same key. Clients started with --trust accept only signed lists.
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+    /// How long each /status signature is valid, in seconds (renewed after a quarter of it).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 3600,
+        requires = "signing_key"
+    )]
+    signature_validity: u64,
+    /// Sequence of this cluster's boot list: raise it, on every member, when the membership
+    /// changes; clients refuse lists with a lower sequence than one they have seen.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "signing_key")]
+    sequence: u64,
     /// Most inbound libp2p connections from one IP address, handshakes included (abuse limit).
     #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_per_ip)]
     max_connections_per_ip: u32,
@@ -168,6 +229,9 @@ fn main() -> ExitCode {
             Command::Bootstrap(args) => bootstrap(rt, args).await,
             Command::Node(args) => node(rt, args).await,
             Command::Demo { json } => demo(rt, json).await,
+            Command::Keygen { out } => keygen(&out),
+            Command::PublicKey { file } => public_key(&file),
+            Command::Sign(args) => sign(args),
         }
     };
     match rt {
@@ -196,6 +260,12 @@ async fn bootstrap(rt: RuntimeChoice, args: BootstrapArgs) -> ExitCode {
     let mut config = Config::with_urls(args.urls);
     config.seeds = seeds;
     config.pinned = args.boot_peers;
+    for text in &args.trust {
+        match trusted_key(text) {
+            Ok(key) => config.trusted.push(key),
+            Err(e) => return bad_argument(&format!("--trust {text}: {e}")),
+        }
+    }
     config.budget = Duration::from_secs(args.timeout.max(1));
     if args.allow_private {
         config.policy = AddressPolicy::allow_private();
@@ -442,10 +512,22 @@ async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
             );
         }
     }
+    let signing = match &args.signing_key {
+        Some(path) => match read_key(path) {
+            Ok(key) => Some(Signing {
+                key,
+                validity: Duration::from_secs(args.signature_validity.max(1)),
+                sequence: args.sequence,
+            }),
+            Err(e) => return start_failed("--signing-key", e),
+        },
+        None => None,
+    };
     let config = BootNodeConfig {
         external_addrs: args.external,
         cluster: args.cluster,
         private_network: args.private_network,
+        signing: signing.clone(),
         limits: AbuseLimits {
             max_connections: args.max_connections,
             max_per_ip: args.max_connections_per_ip,
@@ -464,6 +546,14 @@ async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         handle.peer_id, handle.p2p_addr
     );
     println!("serving {}", handle.status_url());
+    if let Some(s) = &signing {
+        println!(
+            "signing /status with operator key {} (sequence {}, valid {} s)",
+            encode_key(&s.key.public()),
+            s.sequence,
+            s.validity.as_secs()
+        );
+    }
     // Runs until the process is stopped.
     futures::future::pending::<()>().await;
     ExitCode::SUCCESS
@@ -486,10 +576,12 @@ async fn start_boot_node(
 }
 
 async fn demo(rt: RuntimeChoice, as_json: bool) -> ExitCode {
+    let operator = Keypair::generate_ed25519();
     let mut nodes: Vec<BootNodeHandle> = Vec::new();
     for _ in 0..3 {
         let config = BootNodeConfig {
             private_network: true,
+            signing: Some(Signing::new(operator.clone())),
             ..BootNodeConfig::default()
         };
         let started = start_boot_node(
@@ -516,7 +608,10 @@ async fn demo(rt: RuntimeChoice, as_json: bool) -> ExitCode {
         n.board.set_cluster(others);
     }
     if !as_json {
-        println!("demo: three boot nodes on loopback");
+        println!(
+            "demo: three boot nodes on loopback, signing /status with operator key {}",
+            encode_key(&operator.public())
+        );
         for n in &nodes {
             println!("  {}  /status at {}", n.p2p_addr, n.status_url());
         }
@@ -524,6 +619,7 @@ async fn demo(rt: RuntimeChoice, as_json: bool) -> ExitCode {
     let mut config = Config::with_urls(nodes.iter().map(|n| n.status_url()));
     config.policy = AddressPolicy::allow_private();
     config.budget = Duration::from_secs(30);
+    config.trusted = vec![operator.public()];
     let listen = "/ip4/127.0.0.1/tcp/0".parse().expect("a valid literal");
     start_client(rt, Tls::default(), config, listen, as_json, None).await
 }

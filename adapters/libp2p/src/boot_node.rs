@@ -9,11 +9,16 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use pyrsia_boot_core::signed::{self, DocSignature};
 use pyrsia_boot_core::{classify, AddressPolicy, PeerLoad, StatusDocument};
 
 use crate::behaviour::{Behaviour, Event};
 use crate::dial_request::DialRequest;
 use crate::metrics::{BootMetrics, MetricsExporter};
+use crate::start::unix_time;
 
 /// How a boot node presents itself.
 #[derive(Debug, Clone)]
@@ -25,10 +30,39 @@ pub struct BootNodeConfig {
     /// Whether loopback and private listen addresses may be advertised (LAN, lab, demo).
     pub private_network: bool,
     /// How often to ask the other cluster members for their load.
-    pub load_interval: std::time::Duration,
+    pub load_interval: Duration,
     /// Connection, dial-back and HTTP limits.
     pub limits: crate::limits::AbuseLimits,
+    /// Sign `/status` with an operator key, so clients with `--trust` accept it.
+    pub signing: Option<Signing>,
 }
+
+/// How a boot node signs its `/status` document (see [`pyrsia_boot_core::signed`]).
+#[derive(Debug, Clone)]
+pub struct Signing {
+    /// The operator key (ed25519). Every node of a cluster can share it.
+    pub key: Keypair,
+    /// How long a signature is valid. Signatures are renewed after a quarter of this, so a
+    /// replayed document is useless after at most this long.
+    pub validity: Duration,
+    /// The list's sequence: raise it whenever the cluster's membership changes, the same on
+    /// every member; clients that saw a sequence refuse lower ones.
+    pub sequence: u64,
+}
+
+impl Signing {
+    /// Signs with `key`, valid for an hour, sequence 1.
+    pub fn new(key: Keypair) -> Self {
+        Signing {
+            key,
+            validity: Duration::from_secs(3600),
+            sequence: 1,
+        }
+    }
+}
+
+/// Signatures kept per rendered peer list (the cluster rotation makes a few distinct lists).
+const MAX_CACHED_SIGNATURES: usize = 64;
 
 impl Default for BootNodeConfig {
     fn default() -> Self {
@@ -36,8 +70,9 @@ impl Default for BootNodeConfig {
             external_addrs: Vec::new(),
             cluster: Vec::new(),
             private_network: false,
-            load_interval: std::time::Duration::from_secs(5),
+            load_interval: Duration::from_secs(5),
             limits: crate::limits::AbuseLimits::default(),
+            signing: None,
         }
     }
 }
@@ -50,6 +85,46 @@ struct Board {
     /// The last load each cluster member reported.
     loads: BTreeMap<PeerId, u64>,
     rotation: usize,
+    /// Signatures of recently rendered peer lists, keyed by the list's exact JSON bytes.
+    signatures: Vec<(Vec<u8>, DocSignature)>,
+    /// Signatures made (each costs an ed25519 signing; the cache keeps this low).
+    signed: u64,
+}
+
+impl Board {
+    /// The signature for `addrs_json`, reused while younger than a quarter of its validity.
+    fn signature(
+        &mut self,
+        signing: &Signing,
+        addrs_json: Vec<u8>,
+        now: u64,
+    ) -> Option<DocSignature> {
+        let validity = signing.validity.as_secs().max(1);
+        let renew_after = (validity / 4).max(1);
+        if let Some((_, sig)) = self.signatures.iter().find(|(a, _)| *a == addrs_json) {
+            if (sig.issued_at..sig.issued_at + renew_after).contains(&now)
+                && sig.sequence == signing.sequence
+            {
+                return Some(sig.clone());
+            }
+        }
+        let expires = now.saturating_add(validity);
+        let sig = match signed::sign(&signing.key, &addrs_json, now, expires, signing.sequence) {
+            Ok(sig) => sig,
+            Err(e) => {
+                // Served unsigned: clients that require a signature refuse it by name.
+                tracing::error!("cannot sign /status: {e}");
+                return None;
+            }
+        };
+        self.signed += 1;
+        self.signatures.retain(|(a, _)| *a != addrs_json);
+        if self.signatures.len() >= MAX_CACHED_SIGNATURES {
+            self.signatures.clear();
+        }
+        self.signatures.push((addrs_json, sig.clone()));
+        Some(sig)
+    }
 }
 
 /// The `/status` document, shared between the swarm loop (which updates it) and the HTTP
@@ -128,13 +203,18 @@ impl StatusBoard {
                 peers_count: *n,
             })
             .collect();
-        StatusDocument {
+        let mut doc = StatusDocument {
             peers_count: board.peers_count,
             peer_id: self.peer_id.to_string(),
             peer_addrs,
             peer_loads,
+            signature: None,
+        };
+        if let Some(signing) = &self.config.signing {
+            doc.signature =
+                board.signature(signing, doc.peer_addrs_json(), unix_time().unwrap_or(0));
         }
-        .to_json()
+        doc.to_json()
     }
 }
 
@@ -289,5 +369,69 @@ impl BootNode {
             swarm.add_peer_address(peer, addr);
             swarm.behaviour_mut().load.send_request(&peer, ());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyrsia_boot_core::{parse_status, ParseOptions, SignatureError, StatusError, Trust};
+
+    fn member(i: u8) -> Multiaddr {
+        let id = Keypair::ed25519_from_bytes([i; 32])
+            .expect("key")
+            .public()
+            .to_peer_id();
+        format!("/ip4/198.51.100.{i}/tcp/44000/p2p/{id}")
+            .parse()
+            .expect("valid")
+    }
+
+    fn board(signing: Option<Signing>) -> StatusBoard {
+        let config = BootNodeConfig {
+            cluster: vec![member(1), member(2)],
+            signing,
+            ..BootNodeConfig::default()
+        };
+        BootNode::new(PeerId::random(), config).board()
+    }
+
+    fn trusting(key: &Keypair) -> ParseOptions {
+        ParseOptions {
+            policy: AddressPolicy::default().with(pyrsia_boot_core::AddrClass::Documentation),
+            trust: Trust {
+                keys: vec![key.public()],
+                unix_time: unix_time(),
+                sequences: Vec::new(),
+            },
+            ..ParseOptions::default()
+        }
+    }
+
+    #[test]
+    fn every_rotation_of_a_signed_status_verifies_and_signatures_are_reused() {
+        let operator = Keypair::ed25519_from_bytes([42; 32]).expect("key");
+        let mut signing = Signing::new(operator.clone());
+        signing.sequence = 9;
+        let board = board(Some(signing));
+        let docs: Vec<Vec<u8>> = (0..4).map(|_| board.render()).collect();
+        assert_ne!(docs[0], docs[1], "the cluster order rotates");
+        for doc in &docs {
+            let list = parse_status(doc, &trusting(&operator)).expect("verifies");
+            assert_eq!(list.signed_by.map(|s| s.sequence), Some(9));
+        }
+        // Two distinct lists, two signatures: renders reuse them.
+        assert_eq!(docs[0], docs[2]);
+        let b = board.board.lock().expect("lock");
+        assert_eq!((b.signatures.len(), b.signed), (2, 2));
+    }
+
+    #[test]
+    fn an_unsigned_board_is_refused_by_a_trusting_client() {
+        let operator = Keypair::ed25519_from_bytes([42; 32]).expect("key");
+        assert_eq!(
+            parse_status(&board(None).render(), &trusting(&operator)),
+            Err(StatusError::Signature(SignatureError::Unsigned))
+        );
     }
 }

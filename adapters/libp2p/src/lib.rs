@@ -35,7 +35,7 @@ pub use behaviour::{Behaviour, Event, Role};
 /// core's `Timeouts::own_probe` (15 s): a node behind NAT then hears "dial-back failed"
 /// (private) before it gives up waiting for the answer.
 pub const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-pub use boot_node::{BootNode, BootNodeConfig, StatusBoard};
+pub use boot_node::{BootNode, BootNodeConfig, Signing, StatusBoard};
 pub use driver::{Driver, HasBootstrap, HttpReply, Output, Runtime};
 pub use limits::AbuseLimits;
-pub use start::{driver_for, listen, spawn_boot_node, BootNodeHandle, StartError};
+pub use start::{driver_for, listen, spawn_boot_node, unix_time, BootNodeHandle, StartError};

@@ -4,6 +4,14 @@
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// The wall clock in seconds since the Unix epoch; `None` when the clock is before it.
+pub fn unix_time() -> Option<u64> {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
 use futures::channel::oneshot;
 use futures::{AsyncRead, AsyncWrite, FutureExt, Stream, StreamExt};
 use libp2p::multiaddr::Protocol;
@@ -72,10 +80,7 @@ pub fn driver_for<B: NetworkBehaviour, R: Runtime>(
     config.local_peer = Some(*swarm.local_peer_id());
     let now = Instant::now();
     if config.unix_time.is_none() {
-        config.unix_time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .ok()
-            .map(|d| d.as_secs());
+        config.unix_time = unix_time();
     }
     Driver::new(BootstrapMachine::new(config, now), runtime)
 }

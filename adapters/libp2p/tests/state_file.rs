@@ -46,6 +46,10 @@ fn sample() -> Snapshot {
             last_seen: Some(1_790_000_000),
         }],
         nat: NatVerdict::Private,
+        boot_sequences: vec![pyrsia_boot_core::SeenSequence {
+            key: libp2p::identity::Keypair::generate_ed25519().public(),
+            sequence: 12,
+        }],
     }
 }
 
