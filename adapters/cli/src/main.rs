@@ -106,6 +106,9 @@ struct SignArgs {
     /// cron job): clients refuse expired documents.
     #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
     valid_for: u64,
+    /// Issue time, in Unix seconds; the validity runs from it. Default: now.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    issued_at: Option<u64>,
     /// Sequence of this list. Clients refuse lower sequences than one they have seen from this
     /// key. Default: the current Unix time, which only grows.
     #[arg(long, value_name = "N")]
@@ -545,7 +548,6 @@ async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         "boot node {} listening on {}",
         handle.peer_id, handle.p2p_addr
     );
-    println!("serving {}", handle.status_url());
     if let Some(s) = &signing {
         println!(
             "signing /status with operator key {} (sequence {}, valid {} s)",
@@ -554,6 +556,8 @@ async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
             s.validity.as_secs()
         );
     }
+    // Last line of the start-up report: scripts read up to it.
+    println!("serving {}", handle.status_url());
     // Runs until the process is stopped.
     futures::future::pending::<()>().await;
     ExitCode::SUCCESS

@@ -88,9 +88,13 @@ pub fn sign(args: SignArgs) -> ExitCode {
         Ok(b) => b,
         Err(e) => return bad_argument(&e),
     };
+    if args.valid_for == 0 {
+        return bad_argument("--valid-for 0 would sign a document that is already expired");
+    }
     let now = pyrsia_boot_libp2p::unix_time().unwrap_or(0);
-    let sequence = args.sequence.unwrap_or(now);
-    let signed = match sign_document(&body, &key, now, args.valid_for, sequence) {
+    let issued = args.issued_at.unwrap_or(now);
+    let sequence = args.sequence.unwrap_or(issued);
+    let signed = match sign_document(&body, &key, issued, args.valid_for, sequence) {
         Ok(s) => s,
         Err(e) => return bad_argument(&e),
     };
@@ -103,11 +107,14 @@ pub fn sign(args: SignArgs) -> ExitCode {
     if let Err(e) = written {
         return start_failed("writing the signed document", e);
     }
+    let expires = issued.saturating_add(args.valid_for);
     eprintln!(
-        "signed with {}: sequence {sequence}, valid until {} (Unix seconds)",
+        "signed with {}: sequence {sequence}, valid from {issued} until {expires} (Unix seconds)",
         encode_key(&key.public()),
-        now.saturating_add(args.valid_for)
     );
+    if expires <= now {
+        eprintln!("pyrsia-boot: warning: that is in the past; clients will refuse it as expired");
+    }
     ExitCode::SUCCESS
 }
 
@@ -133,11 +140,12 @@ fn read_input(path: Option<&Path>) -> Result<Vec<u8>, String> {
     Ok(body)
 }
 
-/// Signs `body` (a /status document) and checks the result the way a client will.
+/// Signs `body` (a /status document) and checks the result the way a client will at the
+/// issue time.
 fn sign_document(
     body: &[u8],
     key: &Keypair,
-    now: u64,
+    issued: u64,
     valid_for: u64,
     sequence: u64,
 ) -> Result<Vec<u8>, String> {
@@ -150,8 +158,8 @@ fn sign_document(
     // serde_json's compact form of a value does not depend on where it sits, so these are the
     // bytes `peer_addrs` will have in the output.
     let addrs_json = serde_json::to_vec(addrs).map_err(|e| e.to_string())?;
-    let expires = now.saturating_add(valid_for);
-    let signature = sign_list(key, &addrs_json, now, expires, sequence)
+    let expires = issued.saturating_add(valid_for);
+    let signature = sign_list(key, &addrs_json, issued, expires, sequence)
         .map_err(|e| format!("signing failed: {e}"))?;
     let signature = serde_json::to_value(signature).map_err(|e| e.to_string())?;
     doc.insert("signature".into(), signature);
@@ -161,7 +169,7 @@ fn sign_document(
         policy: AddressPolicy::allow_private().with(AddrClass::Documentation),
         trust: Trust {
             keys: vec![key.public()],
-            unix_time: Some(now),
+            unix_time: Some(issued),
             sequences: Vec::new(),
         },
         ..ParseOptions::default()
