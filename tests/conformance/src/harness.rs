@@ -157,7 +157,12 @@ pub struct Client<A: Adapter> {
 impl<A: Adapter> Client<A> {
     /// Starts a client with `config` on a loopback port.
     pub async fn start(config: Config) -> Self {
-        let (driver, swarm) = A::client(Keypair::generate_ed25519(), config, any_loopback_port())
+        Self::start_as(Keypair::generate_ed25519(), config).await
+    }
+
+    /// Starts a client with identity `key` and `config` on a loopback port.
+    pub async fn start_as(key: Keypair, config: Config) -> Self {
+        let (driver, swarm) = A::client(key, config, any_loopback_port())
             .await
             .expect("client starts");
         Client {
@@ -219,6 +224,29 @@ pub async fn run_client_with<A: Adapter>(
     let mut client = Client::<A>::start(config).await;
     client.run_until(done).await;
     client.events
+}
+
+/// The process's peak resident memory so far (VmHWM), in KiB; `None` off Linux.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Most peak memory the hostile scenarios may reach (boot node, client and the test's own
+/// hostile bodies together, in one process): a client that buffered an endless body would
+/// pass it within the HTTP timeout.
+pub const HOSTILE_RSS_CAP_KIB: u64 = 256 * 1024;
+
+/// Reports the process's peak memory after `scenario` and fails past [`HOSTILE_RSS_CAP_KIB`].
+pub fn check_peak_rss(scenario: &str) {
+    if let Some(kib) = peak_rss_kib() {
+        eprintln!("peak RSS after {scenario}: {:.1} MiB", kib as f64 / 1024.0);
+        assert!(
+            kib < HOSTILE_RSS_CAP_KIB,
+            "{scenario}: peak RSS {kib} KiB is over {HOSTILE_RSS_CAP_KIB} KiB"
+        );
+    }
 }
 
 /// GETs `url` through the adapter's runtime and returns the body as text (status must be 200).

@@ -92,6 +92,7 @@ macro_rules! suite {
             the_status_server_caps_connections_and_their_lifetime,
             hostile_documents_fail_with_their_cause_and_the_next_source_is_used,
             misbehaving_http_servers_fail_in_bounded_time_and_the_next_source_is_used,
+            with_trusted_keys_only_the_operators_signed_list_is_used,
         );
     };
     (@tests $adapter:ty; $($name:ident),* $(,)?) => {

@@ -8,9 +8,9 @@ use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId};
-use pyrsia_boot_core::{Event, Failure, GiveUpReason, NatVerdict};
+use pyrsia_boot_core::{Event, Failure, GiveUpReason, NatVerdict, StatusDocument};
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
-use pyrsia_boot_libp2p::{AbuseLimits, BootNodeConfig, Output, Runtime};
+use pyrsia_boot_libp2p::{AbuseLimits, BootNodeConfig, Output, Runtime, Signing};
 
 use crate::harness::*;
 use crate::Adapter;
@@ -564,16 +564,22 @@ pub fn hostile_documents_fail_with_their_cause_and_the_next_source_is_used<A: Ad
     A::block_on(async {
         let boot = boot_node::<A>().await;
         let me = boot.p2p_addr.to_string();
+        // One client's identity is fixed so a document can name it (each case runs a new
+        // client; only that case uses this identity, the boot node sees each id once).
+        let client_key = Keypair::generate_ed25519();
+        let client_id = client_key.public().to_peer_id();
         // 20,000 deep fits under the 64 KiB body limit: the parser must get through (or stop
-        // at) the depth without exhausting its stack.
-        let deep = |field: &str| {
+        // at) the depth without exhausting its stack. 100,000 deep does not fit.
+        let deep_by = |field: &str, depth: usize| {
             format!(
                 r#"{{"{field}": {}{}}}"#,
-                "[".repeat(20_000),
-                "]".repeat(20_000)
+                "[".repeat(depth),
+                "]".repeat(depth)
             )
             .into_bytes()
         };
+        let deep = |field: &str| deep_by(field, 20_000);
+        let own = format!("/ip4/127.0.0.1/tcp/9/p2p/{client_id}");
         let many: Vec<String> = (0..100_000)
             .map(|i| format!("/ip4/10.0.{}.{}/tcp/1", i / 256 % 256, i % 256))
             .collect();
@@ -582,6 +588,9 @@ pub fn hostile_documents_fail_with_their_cause_and_the_next_source_is_used<A: Ad
             ("100k entries", 200, serde_json::json!({ "peer_addrs": many }).to_string().into_bytes(), Some("body exceeds")),
             ("nested 20k deep in an unknown field", 200, deep("x"), Some("no peer_addrs field")),
             ("nested 20k deep in peer_addrs", 200, deep("peer_addrs"), Some("recursion limit exceeded")),
+            ("nested 100k deep", 200, deep_by("peer_addrs", 100_000), Some("body exceeds 65536 bytes")),
+            ("the same peer 10k times", 200, serde_json::json!({ "peer_addrs": vec![me.clone(); 10_000] }).to_string().into_bytes(), Some("body exceeds 65536 bytes")),
+            ("only the client's own peer id", 200, serde_json::json!({ "peer_addrs": [own.clone(), own.clone()] }).to_string().into_bytes(), Some("2 naming this node")),
             ("204 no content", 204, Vec::new(), Some("not valid JSON")),
             ("404", 404, b"not found".to_vec(), Some("HTTP status 404")),
             ("503", 503, b"busy".to_vec(), Some("HTTP status 503")),
@@ -595,8 +604,16 @@ pub fn hostile_documents_fail_with_their_cause_and_the_next_source_is_used<A: Ad
             ("the same peer 500 times", 200, serde_json::json!({ "peer_addrs": vec![me.clone(); 500] }).to_string().into_bytes(), None),
         ];
         for (name, status, body, expected) in cases {
+            let key = if body.windows(own.len()).any(|w| w == own.as_bytes()) {
+                client_key.clone()
+            } else {
+                Keypair::generate_ed25519()
+            };
             let bad = scripted_server::<A>(vec![(status, body)]).await;
-            let events = run_client::<A>(vec![bad.url.clone(), boot.status_url()]).await;
+            let config = loopback_config(vec![bad.url.clone(), boot.status_url()]);
+            let mut client = Client::<A>::start_as(key, config).await;
+            client.run_until(connected_with_verdict).await;
+            let events = client.events;
             assert_eq!(connected_via(&events), [boot.peer_id], "{name}: {events:?}");
             assert_source_outcome(name, &events, &bad.url, expected);
             if expected.is_none() {
@@ -606,6 +623,7 @@ pub fn hostile_documents_fail_with_their_cause_and_the_next_source_is_used<A: Ad
                 assert!(deduplicated, "{name}: {events:?}");
             }
         }
+        check_peak_rss("the hostile documents");
     });
 }
 
@@ -701,6 +719,38 @@ pub fn misbehaving_http_servers_fail_in_bounded_time_and_the_next_source_is_used
                 },
                 (!A::READS_HTTP_1_0).then_some("Unsupported HTTP version"),
             ),
+            (
+                "declares 10 MiB and sends it",
+                |mut c, _| {
+                    read_request(&mut c);
+                    let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n");
+                    let block = [b' '; 64 * 1024];
+                    for _ in 0..160 {
+                        if c.write_all(&block).is_err() {
+                            return;
+                        }
+                    }
+                },
+                Some("body exceeds 65536 bytes"),
+            ),
+            (
+                "a good document labelled text/html",
+                |mut c, _| {
+                    read_request(&mut c);
+                    let doc = DOC
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone();
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+                        doc.len()
+                    );
+                    let _ = c.write_all(&doc);
+                },
+                // The content is judged, not its label (static hosts mislabel JSON).
+                None,
+            ),
         ];
         for (name, handler, expected) in cases {
             let server = RawServer::start(handler);
@@ -711,6 +761,86 @@ pub fn misbehaving_http_servers_fail_in_bounded_time_and_the_next_source_is_used
             assert_eq!(connected_via(&events), [boot.peer_id], "{name}: {events:?}");
             assert_source_outcome(name, &events, &server.url, expected);
         }
+        check_peak_rss("the misbehaving servers");
+    });
+}
+
+/// A client trusting an operator key: unsigned, stranger-signed, tampered and expired
+/// documents are each refused by name, and the boot node signing with the operator key is
+/// used.
+pub fn with_trusted_keys_only_the_operators_signed_list_is_used<A: Adapter>() {
+    A::block_on(async {
+        let operator = Keypair::generate_ed25519();
+        let boot = boot_node_with::<A>(BootNodeConfig {
+            private_network: true,
+            signing: Some(Signing::new(operator.clone())),
+            ..BootNodeConfig::default()
+        })
+        .await;
+        let now = pyrsia_boot_libp2p::unix_time().expect("a clock after 1970");
+        let listing = |addrs: Vec<String>| StatusDocument {
+            peers_count: 0,
+            peer_id: boot.peer_id.to_string(),
+            peer_addrs: addrs,
+            peer_loads: Vec::new(),
+            signature: None,
+        };
+        let signed_by = |key: &Keypair, issued: u64, expires: u64| {
+            let mut doc = listing(vec![boot.p2p_addr.to_string()]);
+            doc.sign(key, issued, expires, 1).expect("ed25519 signs");
+            doc.to_json()
+        };
+        // A man in the middle adds its own peer to a genuinely signed list.
+        let attacker = format!("/ip4/127.0.0.1/tcp/9/p2p/{}", PeerId::random());
+        let genuine = String::from_utf8(signed_by(&operator, now, now + 600)).expect("utf-8");
+        let tampered = genuine.replacen(
+            r#""peer_addrs":[""#,
+            &format!(r#""peer_addrs":["{attacker}",""#),
+            1,
+        );
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "unsigned",
+                listing(vec![boot.p2p_addr.to_string()]).to_json(),
+                "document is unsigned",
+            ),
+            (
+                "another key",
+                signed_by(&Keypair::generate_ed25519(), now, now + 600),
+                "not a trusted key",
+            ),
+            (
+                "tampered",
+                tampered.into_bytes(),
+                "signature does not verify",
+            ),
+            (
+                "expired",
+                signed_by(&operator, now - 7200, now - 3600),
+                "document expired at",
+            ),
+        ];
+        let mut urls = Vec::new();
+        let mut servers = Vec::new();
+        for (_, body, _) in &cases {
+            let server = scripted_server::<A>(vec![(200, body.clone())]).await;
+            urls.push(server.url.clone());
+            servers.push(server);
+        }
+        urls.push(boot.status_url());
+        let mut config = loopback_config(urls);
+        config.trusted = vec![operator.public()];
+        config.max_concurrent_dials = 1;
+        let events = run_client_with::<A>(config, connected_with_verdict).await;
+        assert_eq!(connected_via(&events), [boot.peer_id], "{events:?}");
+        for ((name, _, cause), server) in cases.iter().zip(&servers) {
+            assert_source_outcome(name, &events, &server.url, Some(cause));
+        }
+        let signed = events.iter().find_map(|e| match e {
+            Event::StatusFetched { signed, .. } => signed.clone(),
+            _ => None,
+        });
+        assert_eq!(signed.map(|s| s.key), Some(operator.public()));
     });
 }
 
