@@ -241,7 +241,11 @@ pub const HOSTILE_RSS_CAP_KIB: u64 = 256 * 1024;
 /// Reports the process's peak memory after `scenario` and fails past [`HOSTILE_RSS_CAP_KIB`].
 pub fn check_peak_rss(scenario: &str) {
     if let Some(kib) = peak_rss_kib() {
-        eprintln!("peak RSS after {scenario}: {:.1} MiB", kib as f64 / 1024.0);
+        // Shown with `--nocapture`; the number goes into the notes.
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("peak RSS after {scenario}: {:.1} MiB", kib as f64 / 1024.0);
+        }
         assert!(
             kib < HOSTILE_RSS_CAP_KIB,
             "{scenario}: peak RSS {kib} KiB is over {HOSTILE_RSS_CAP_KIB} KiB"
