@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::parse_status;
 use pyrsia_boot_tests::bench::{
-    bench_options, document, instant_bootstrap, limit_sized_document, value_then_validate,
+    bench_options, document, instant_bootstrap, limit_sized_document, signed_document,
+    trusting_bench_options, value_then_validate,
 };
 
 const ROUNDS: usize = 21;
@@ -94,6 +95,35 @@ fn main() {
             value / ours,
             us(naive),
             naive / ours2
+        );
+    }
+
+    println!("\n## Signed documents: checking the signature (median of {ROUNDS})\n");
+    println!("The same signed bytes parsed ignoring the signature and requiring it (ed25519");
+    println!("verification over the exact peer_addrs bytes).\n");
+    println!("| document | bytes | ignoring signature | verifying | verifying / ignoring |");
+    println!("|---|---:|---:|---:|---:|");
+    let trusting = trusting_bench_options();
+    for (name, body) in [
+        ("1 peer", signed_document(1, 1)),
+        ("64 peers", signed_document(64, 2)),
+    ] {
+        let list = parse_status(&body, &trusting).expect("bench documents verify");
+        assert!(list.signed_by.is_some());
+        let (plain, verified) = side_by_side(
+            || {
+                black_box(parse_status(black_box(&body), &options).ok());
+            },
+            || {
+                black_box(parse_status(black_box(&body), &trusting).ok());
+            },
+        );
+        println!(
+            "| {name} | {} | {:.2} µs | {:.2} µs | {:.2}× |",
+            body.len(),
+            plain * 1e6,
+            verified * 1e6,
+            verified / plain
         );
     }
 

@@ -12,6 +12,32 @@ use crate::world::peer;
 
 /// A document with `peers` peers of `addrs` addresses each (documentation-range IPv4).
 pub fn document(peers: u8, addrs: u8) -> Vec<u8> {
+    status_document(peers, addrs).to_json()
+}
+
+/// [`document`], signed by the fuzz targets' trusted key, valid around
+/// [`crate::fuzz::FUZZ_NOW`].
+pub fn signed_document(peers: u8, addrs: u8) -> Vec<u8> {
+    let mut doc = status_document(peers, addrs);
+    let now = crate::fuzz::FUZZ_NOW;
+    doc.sign(&crate::fuzz::trusted_signer(), now - 60, now + 3600, 1)
+        .expect("ed25519 signs");
+    doc.to_json()
+}
+
+/// [`bench_options`] requiring a signature by the fuzz targets' trusted key.
+pub fn trusting_bench_options() -> ParseOptions {
+    ParseOptions {
+        trust: pyrsia_boot_core::Trust {
+            keys: vec![crate::fuzz::trusted_signer().public()],
+            unix_time: Some(crate::fuzz::FUZZ_NOW),
+            sequences: Vec::new(),
+        },
+        ..bench_options()
+    }
+}
+
+fn status_document(peers: u8, addrs: u8) -> StatusDocument {
     let mut peer_addrs = Vec::new();
     for p in 1..=peers {
         let id = peer(p);
@@ -29,7 +55,6 @@ pub fn document(peers: u8, addrs: u8) -> Vec<u8> {
         peer_loads: Vec::new(),
         signature: None,
     }
-    .to_json()
 }
 
 /// The largest document with 64 peers (up to 16 addresses each) that fits in `limit` bytes.

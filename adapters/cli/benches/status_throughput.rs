@@ -1,5 +1,6 @@
 //! `/status` requests per second: a boot node (`pyrsia-boot node`, release build, smol) next to
-//! nginx serving the same document as a static file, both under `wrk` in one run, alternating.
+//! nginx serving the same document as a static file, and a boot node signing its document with
+//! an operator key (`--signing-key`), all under `wrk` in one run, in rotating order.
 //! Run: `cargo bench -p pyrsia-boot --bench status_throughput` (needs `nginx` and `wrk`).
 //!
 //! Each server gets one core's worth of work (nginx: one worker; the boot node: smol's one
@@ -12,7 +13,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{free_port, loopback_boot_node, nginx};
+use common::{free_port, loopback_boot_node, nginx, BIN};
 
 const SAMPLES: usize = 5;
 
@@ -64,6 +65,23 @@ fn main() {
     let status_url = node.url.clone();
     let dir = std::env::temp_dir().join(format!("pyrsia-boot-wrk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
+    let key = dir.join("operator.key");
+    let _ = std::fs::remove_file(&key);
+    let made = Command::new(BIN)
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .output()
+        .expect("keygen runs");
+    assert!(made.status.success(), "{made:?}");
+    let key = key.display().to_string();
+    let signing = loopback_boot_node(&[
+        "--http-max-connections-per-ip",
+        "256",
+        "--signing-key",
+        &key,
+    ]);
+    let signed_url = signing.url.clone();
+    assert!(String::from_utf8_lossy(&get(&signed_url)).contains("\"signature\""));
     // The static file is the boot node's own document, byte for byte.
     let document = get(&status_url);
     std::fs::write(dir.join("status.json"), &document).expect("write");
@@ -80,28 +98,29 @@ fn main() {
     }
     assert_eq!(get(&static_url), document);
 
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let urls = [&status_url, &static_url, &signed_url];
+    let mut samples: [Vec<f64>; 3] = Default::default();
     for i in 0..SAMPLES {
-        // Alternate which goes first.
-        if i % 2 == 0 {
-            ours.push(wrk(&status_url));
-            theirs.push(wrk(&static_url));
-        } else {
-            theirs.push(wrk(&static_url));
-            ours.push(wrk(&status_url));
+        // Rotate which goes first.
+        for k in 0..3 {
+            let j = (i + k) % 3;
+            samples[j].push(wrk(urls[j]));
         }
     }
+    let [mut ours, mut theirs, mut signed] = samples;
     let _ = std::fs::remove_dir_all(&dir);
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (o, t) = (median(&mut ours), median(&mut theirs));
+    let (o, t, s) = (median(&mut ours), median(&mut theirs), median(&mut signed));
     println!(
         "/status under wrk -t1 -c64 -d5s, {SAMPLES} samples each, median requests/s ({} byte document)",
         document.len()
     );
     println!("boot node (hyper on smol, rendered per request): {o:.0}");
     println!("nginx static file (1 worker):                    {t:.0}");
+    println!("boot node signing /status (cached signatures):  {s:.0}");
     println!("ratio boot node / nginx: {:.2}× (goal ≥ 0.5×)", o / t);
+    println!("ratio signing / unsigned boot node: {:.2}×", s / o);
 }

@@ -603,6 +603,7 @@ pub fn hostile_documents_fail_with_their_cause_and_the_next_source_is_used<A: Ad
             // Still usable: one good entry after 500 copies of itself.
             ("the same peer 500 times", 200, serde_json::json!({ "peer_addrs": vec![me.clone(); 500] }).to_string().into_bytes(), None),
         ];
+        check_peak_rss("building the hostile documents (boot node up, no client yet)");
         for (name, status, body, expected) in cases {
             let key = if body.windows(own.len()).any(|w| w == own.as_bytes()) {
                 client_key.clone()
