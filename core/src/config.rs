@@ -78,6 +78,9 @@ pub struct Timeouts {
     pub inbound_probe: Duration,
     /// From our dial-back request to its answer (go-libp2p's server dial timeout is 15 s).
     pub own_probe: Duration,
+    /// After a boot peer refused our dial-back request (AutoNAT servers throttle per second,
+    /// so a busy one refuses), wait a random time in [half of this, this] before asking again.
+    pub own_probe_retry: Duration,
 }
 
 impl Default for Timeouts {
@@ -87,6 +90,7 @@ impl Default for Timeouts {
             dial: Duration::from_secs(10),
             inbound_probe: Duration::from_secs(10),
             own_probe: Duration::from_secs(15),
+            own_probe_retry: Duration::from_secs(2),
         }
     }
 }
@@ -212,6 +216,7 @@ impl Config {
             &mut t.dial,
             &mut t.inbound_probe,
             &mut t.own_probe,
+            &mut t.own_probe_retry,
         ] {
             *d = (*d).max(MIN_STEP);
         }

@@ -45,6 +45,8 @@ enum Scheduled {
     Probe(PeerId, u64),
     /// A peer's answer to our dial-back request on connection `epoch`.
     Answer(PeerId, u64),
+    /// A peer's refusal of our dial-back request on connection `epoch`.
+    Refuse(PeerId, u64),
     /// A peer closes connection `epoch`.
     Drop(PeerId, u64),
     /// A dial request from a peer we never dialed.
@@ -75,6 +77,10 @@ struct Sim<'w> {
     dropped: BTreeSet<PeerId>,
     /// Dial id → peer, for dials the world was asked to do.
     dial_peers: BTreeMap<DialId, PeerId>,
+    /// Dial-back requests each peer has refused so far.
+    refused: BTreeMap<PeerId, u32>,
+    /// When the last refusal was fed.
+    last_refusal: Option<Instant>,
     // The invariants' side.
     allowed: BTreeMap<PeerId, BTreeSet<Multiaddr>>,
     in_flight: BTreeSet<DialId>,
@@ -171,6 +177,8 @@ impl<'w> Sim<'w> {
             epochs: 0,
             dropped: BTreeSet::new(),
             dial_peers: BTreeMap::new(),
+            refused: BTreeMap::new(),
+            last_refusal: None,
             allowed,
             in_flight: BTreeSet::new(),
             resolving: BTreeSet::new(),
@@ -291,6 +299,13 @@ impl<'w> Sim<'w> {
                         Reachability::Public(addr) => Ok(addr.clone()),
                         Reachability::Private => Err(ProbeError::DialBackFailed),
                     };
+                    self.feed(Input::OwnProbeAnswered { peer, result });
+                }
+            }
+            Scheduled::Refuse(peer, epoch) => {
+                if self.conns.get(&peer) == Some(&epoch) {
+                    self.last_refusal = Some(self.now);
+                    let result = Err(ProbeError::Refused);
                     self.feed(Input::OwnProbeAnswered { peer, result });
                 }
             }
@@ -454,11 +469,22 @@ impl<'w> Sim<'w> {
                     self.conns.contains_key(&peer),
                     "ProbeVia to an unconnected peer",
                 );
+                let backoff = self.machine.config().timeouts.own_probe_retry / 2;
+                self.check(
+                    self.last_refusal.is_none_or(|t| self.now >= t + backoff),
+                    "dial-back asked again too soon after a refusal",
+                );
                 let sim = self.world.peers.iter().find(|p| p.id == peer);
-                if let (Some(delay), Some(&epoch)) =
-                    (sim.and_then(|p| p.answer_delay), self.conns.get(&peer))
+                if let (Some(sim), Some(delay), Some(&epoch)) =
+                    (sim, sim.and_then(|p| p.answer_delay), self.conns.get(&peer))
                 {
-                    self.schedule(delay, Scheduled::Answer(peer, epoch));
+                    let refused = self.refused.entry(peer).or_insert(0);
+                    if *refused < sim.refusals {
+                        *refused += 1;
+                        self.schedule(delay, Scheduled::Refuse(peer, epoch));
+                    } else {
+                        self.schedule(delay, Scheduled::Answer(peer, epoch));
+                    }
                 }
             }
             Action::Disconnect { peer } => {

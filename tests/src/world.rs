@@ -91,6 +91,9 @@ pub struct SimPeer {
     pub answer_delay: Option<Duration>,
     /// It closes the first connection this long after it opened; later ones stay up.
     pub drop_after: Option<Duration>,
+    /// It refuses this many of our dial-back requests first (a throttled AutoNAT server),
+    /// answering each after `answer_delay`.
+    pub refusals: u32,
 }
 
 /// Whether the simulated node can be dialed.
@@ -211,12 +214,18 @@ fn gen_peer(u: &mut Unstructured<'_>, i: u8) -> Result<SimPeer> {
     } else {
         None
     };
+    let refusals = if u.ratio(1, 4)? {
+        u.int_in_range(1..=3)?
+    } else {
+        0
+    };
     Ok(SimPeer {
         id: peer(i),
         addrs,
         probe_delay,
         answer_delay,
         drop_after,
+        refusals,
     })
 }
 
@@ -356,6 +365,7 @@ impl World {
                 dial: millis(u, 100, 3_000)?,
                 inbound_probe: millis(u, 100, 4_000)?,
                 own_probe: millis(u, 100, 4_000)?,
+                own_probe_retry: millis(u, 1, 3_000)?,
             },
             backoff: Backoff {
                 initial: millis(u, 1, 1_000)?,
@@ -452,6 +462,7 @@ impl SimPeer {
             probe_delay: Some(latency),
             answer_delay: Some(latency),
             drop_after: None,
+            refusals: 0,
         }
     }
 

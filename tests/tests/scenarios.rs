@@ -676,3 +676,29 @@ fn expiry_is_judged_by_the_clock_at_arrival_not_at_start() {
         }]
     );
 }
+
+#[test]
+fn a_refused_dial_back_request_is_retried_after_a_backoff_not_at_once() {
+    // One boot peer, throttled: it refuses our first two dial-back requests.
+    let mut w = base();
+    w.peers.truncate(1);
+    w.servers[0].replies = vec![ok(20 * MS, w.full_document())];
+    w.peers[0].refusals = 2;
+    let out = run(&w);
+    let probes: Vec<Duration> = out
+        .actions
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::ProbeVia { .. }))
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(probes.len(), 3, "{:?}", out.transcript);
+    let retry = w.config.timeouts.own_probe_retry;
+    for pair in probes.windows(2) {
+        // Each refusal arrives `latency` after the request; the next waits at least half the
+        // retry time on top.
+        assert!(pair[1] - pair[0] >= 20 * MS + retry / 2, "{probes:?}");
+        assert!(pair[1] - pair[0] <= 20 * MS + retry, "{probes:?}");
+    }
+    let public = "/ip4/203.0.113.200/tcp/4001".parse().expect("valid");
+    assert_eq!(out.status.nat, NatVerdict::Public(public));
+}

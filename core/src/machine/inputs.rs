@@ -184,7 +184,8 @@ impl BootstrapMachine {
             },
         );
         self.report(Event::BootPeerConnected { peer, addr });
-        if self.own_probe.is_none() {
+        // After a refusal the pending retry asks (through any boot connection), not this one.
+        if self.own_probe.is_none() && self.own_probe_retry.is_none() {
             self.send_own_probe(peer);
         }
         if self.bootstrapping() {

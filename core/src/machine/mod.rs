@@ -186,6 +186,8 @@ pub struct BootstrapMachine {
     own_probes_left: u32,
     // Across bootstraps.
     own_probe: Option<OwnProbe>,
+    /// When to ask for a dial-back again after a refusal.
+    own_probe_retry: Option<Instant>,
     nat: NatVerdict,
     nat_stale: bool,
     good_peers: Vec<CachedPeer>,
@@ -239,6 +241,7 @@ impl BootstrapMachine {
             omitted: 0,
             own_probes_left: 0,
             own_probe: None,
+            own_probe_retry: None,
             nat,
             nat_stale,
             good_peers,
@@ -348,6 +351,9 @@ impl BootstrapMachine {
         if let Some(p) = self.own_probe {
             consider(p.deadline);
         }
+        if let Some(t) = self.own_probe_retry {
+            consider(t);
+        }
         next
     }
 
@@ -442,6 +448,13 @@ impl BootstrapMachine {
                 self.request_own_probe();
                 return true;
             }
+        }
+        if self.own_probe_retry.is_some_and(|t| now >= t) {
+            self.own_probe_retry = None;
+            if self.own_probe.is_none() && self.own_probes_left > 0 {
+                self.request_own_probe();
+            }
+            return true;
         }
         false
     }

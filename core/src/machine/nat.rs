@@ -46,7 +46,15 @@ impl BootstrapMachine {
             }
             Err(ProbeError::Refused | ProbeError::Request(_)) => {
                 if self.own_probe.is_none() {
-                    self.request_own_probe();
+                    // Back off: a throttled server refuses everyone asking at once. No request
+                    // goes out before this, not even for a new boot connection.
+                    let max = self.config.timeouts.own_probe_retry;
+                    let delay = max / 2 + self.rng.duration_up_to(max / 2);
+                    self.own_probe_retry = Some(self.now + delay);
+                    if self.own_probes_left == 0 {
+                        // No attempt left to wait for: say so now.
+                        self.request_own_probe();
+                    }
                 }
                 false
             }

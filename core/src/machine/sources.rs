@@ -124,6 +124,7 @@ impl BootstrapMachine {
         }
         self.candidates.clear();
         self.own_probe = None;
+        self.own_probe_retry = None;
         let report = GaveUp {
             reason,
             rounds: self.rounds_started,
