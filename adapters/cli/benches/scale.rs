@@ -1,8 +1,11 @@
 //! Scale: N clients start at once in this process (smol) against a three-node boot cluster
 //! (`pyrsia-boot node` processes, release build), for N = 1, 10, 100, 1000. Reports p50/p99
-//! start → Connected, clients that did not connect, and each step's boot-node CPU time and
-//! peak RSS; writes the curve to `docs/scale.svg`.
-//! Run: `cargo bench -p pyrsia-boot --bench scale` (`SCALE_STEPS=1,10,100` to choose steps).
+//! start → Connected, clients that did not connect, p50/p99 start → NAT verdict and clients
+//! left without one (the boot nodes' AutoNAT servers throttle dial-backs), and each step's
+//! boot-node CPU time and peak RSS; writes the Connected curve to `docs/scale.svg`.
+//! Run: `cargo bench -p pyrsia-boot --bench scale` (`SCALE_STEPS=1,10,100` to choose steps;
+//! `SCALE_COMPARE_RETRY=1` runs every step a second time with the dial-back retry backoff
+//! shrunk to 1 ms — asking again at once after a refusal — for a side-by-side row).
 //!
 //! Clients are Pyrsia-like: one boot peer each (`max_concurrent_dials = 1`), client i asks boot
 //! node i mod 3 first and the other two as fallbacks.
@@ -82,6 +85,14 @@ struct Step {
     p50: Duration,
     p99: Duration,
     failed: usize,
+    /// Start → NAT verdict, over the clients that got one.
+    verdict_p50: Duration,
+    verdict_p99: Duration,
+    /// Connected clients that ended without a verdict (every dial-back request refused or
+    /// unanswered).
+    no_verdict: usize,
+    /// Dial-back requests the clients sent (more than one per client: refused or unanswered).
+    own_probes: u32,
     wall: Duration,
     cpu: f64,
     client_cpu: f64,
@@ -95,7 +106,7 @@ fn percentile(v: &[Duration], p: usize) -> Duration {
     v[((v.len() - 1) * p) / 100]
 }
 
-async fn step(nodes: &[Node], n: usize) -> Step {
+async fn step(nodes: &[Node], n: usize, probe_retry: Duration) -> Step {
     let cpu_before: f64 = nodes.iter().map(Node::cpu).sum();
     let client_cpu_before = cpu_seconds("self");
     let started = Instant::now();
@@ -109,6 +120,7 @@ async fn step(nodes: &[Node], n: usize) -> Step {
                 config.max_concurrent_dials = 1;
                 config.budget = Duration::from_secs(60);
                 config.rng_seed = i as u64;
+                config.timeouts.own_probe_retry = probe_retry;
                 let (mut driver, mut swarm) = pyrsia_boot_smol::client(
                     Keypair::generate_ed25519(),
                     config,
@@ -116,25 +128,41 @@ async fn step(nodes: &[Node], n: usize) -> Step {
                 )
                 .await
                 .expect("client starts");
+                let (mut connected, mut verdict) = (None, None);
                 loop {
                     match driver.next(&mut swarm).await {
                         Output::Report(Event::Connected { .. }) => {
-                            return Some((start.elapsed(), driver, swarm))
+                            connected = Some(start.elapsed())
+                        }
+                        Output::Report(Event::NatChanged(_)) => verdict = Some(start.elapsed()),
+                        Output::Report(Event::VerdictUnavailable { .. }) => {
+                            verdict = Some(Duration::MAX)
                         }
                         Output::Report(Event::GaveUp(_)) => return None,
                         _ => {}
+                    }
+                    if let (Some(c), Some(v)) = (connected, verdict) {
+                        let v = (v != Duration::MAX).then_some(v);
+                        let probes = driver.machine().status().counters.own_probes;
+                        return Some((c, v, probes, driver, swarm));
                     }
                 }
             })
         })
         .collect();
     let mut times = Vec::new();
+    let mut verdicts = Vec::new();
     let mut alive = Vec::new();
-    let mut failed = 0;
+    let (mut failed, mut no_verdict, mut own_probes) = (0, 0, 0);
     for t in tasks {
         match t.await {
-            Some((elapsed, driver, swarm)) => {
+            Some((elapsed, verdict, probes, driver, swarm)) => {
                 times.push(elapsed);
+                own_probes += probes;
+                match verdict {
+                    Some(v) => verdicts.push(v),
+                    None => no_verdict += 1,
+                }
                 alive.push((driver, swarm));
             }
             None => failed += 1,
@@ -142,6 +170,7 @@ async fn step(nodes: &[Node], n: usize) -> Step {
     }
     let wall = started.elapsed();
     times.sort();
+    verdicts.sort();
     let cpu = nodes.iter().map(Node::cpu).sum::<f64>() - cpu_before;
     let client_cpu = cpu_seconds("self") - client_cpu_before;
     let rss = nodes.iter().map(Node::peak_rss_mib).fold(0.0, f64::max);
@@ -163,6 +192,10 @@ async fn step(nodes: &[Node], n: usize) -> Step {
         p50: percentile(&times, 50),
         p99: percentile(&times, 99),
         failed,
+        verdict_p50: percentile(&verdicts, 50),
+        verdict_p99: percentile(&verdicts, 99),
+        no_verdict,
+        own_probes,
         wall,
         cpu,
         client_cpu,
@@ -218,31 +251,44 @@ fn plot(steps: &[Step], path: &PathBuf) -> Result<(), Box<dyn std::error::Error>
     Ok(())
 }
 
+fn report(retry: &str, s: &Step) {
+    println!(
+        "N={:>5} retry {retry}  connected p50 {:>8.1} ms  p99 {:>8.1} ms  not connected {:>4}  verdict p50 {:>8.1} ms  p99 {:>8.1} ms  no verdict {:>4}  dial-back requests {:>5}  wall {:>7.2} s  boot CPU {:>6.2} s  client CPU {:>6.2} s  boot peak RSS {:>6.1} MiB",
+        s.n,
+        s.p50.as_secs_f64() * 1e3,
+        s.p99.as_secs_f64() * 1e3,
+        s.failed,
+        s.verdict_p50.as_secs_f64() * 1e3,
+        s.verdict_p99.as_secs_f64() * 1e3,
+        s.no_verdict,
+        s.own_probes,
+        s.wall.as_secs_f64(),
+        s.cpu,
+        s.client_cpu,
+        s.rss
+    );
+}
+
 fn main() {
     let steps: Vec<usize> = std::env::var("SCALE_STEPS")
         .unwrap_or_else(|_| "1,10,100,1000".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let compare = std::env::var("SCALE_COMPARE_RETRY").is_ok_and(|v| v == "1");
+    let backoff = pyrsia_boot_core::Timeouts::default().own_probe_retry;
     let nodes: Vec<Node> = (0..3).map(|_| Node::start()).collect();
     let mut results = Vec::new();
     smol::block_on(async {
         // Warm-up (not reported): first connections, lazy statics.
-        step(&nodes, 3).await;
+        step(&nodes, 3, backoff).await;
         for &n in &steps {
-            let s = step(&nodes, n).await;
-            println!(
-                "N={:>5}  p50 {:>8.1} ms  p99 {:>8.1} ms  not connected {:>4}  wall {:>7.2} s  boot CPU {:>6.2} s  client CPU {:>6.2} s  boot peak RSS {:>6.1} MiB",
-                s.n,
-                s.p50.as_secs_f64() * 1e3,
-                s.p99.as_secs_f64() * 1e3,
-                s.failed,
-                s.wall.as_secs_f64(),
-                s.cpu,
-                s.client_cpu,
-                s.rss
-            );
+            let s = step(&nodes, n, backoff).await;
+            report("backoff", &s);
             results.push(s);
+            if compare {
+                report("at once", &step(&nodes, n, Duration::from_millis(1)).await);
+            }
         }
     });
     let svg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/scale.svg");
