@@ -42,8 +42,10 @@ const EXIT_BAD_ARGUMENTS: u8 = 2;
     long_about = "Bootstrap a libp2p node from a Pyrsia-style boot list (GET <url>/status), dial a boot \
 peer, and run AutoNAT with it: the node is fully connected once the boot peer sends it an AutoNAT dial \
 request, and it learns whether it is reachable from its own dial-back request. Also runs a boot node \
-(`node`) and a self-contained loopback demo (`demo`).\n\nExit codes: 0 connected (or node running), \
-1 gave up (the reason names everything tried), 2 bad arguments, 3 could not start.\n\nLogs go to \
+(`node`) and a self-contained loopback demo (`demo`), and signs boot lists (`keygen`, `sign`; \
+clients check them with `bootstrap --trust`).\n\nExit codes: 0 connected (or node running, or key or \
+signed document written), 1 gave up (the reason names everything tried), 2 bad arguments or input, \
+3 could not start (address in use, unreadable key).\n\nLogs go to \
 stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more."
 )]
 struct Cli {
@@ -102,15 +104,15 @@ struct SignArgs {
     /// Where to write the signed document; stdout when absent.
     #[arg(long = "out", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// How long the signature is valid, in seconds from now. Re-sign before it runs out (a
-    /// cron job): clients refuse expired documents.
+    /// How long the signature is valid, in seconds from the issue time. Re-sign before it runs
+    /// out (a cron job): clients refuse expired documents.
     #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
     valid_for: u64,
     /// Issue time, in Unix seconds; the validity runs from it. Default: now.
     #[arg(long, value_name = "UNIX_SECONDS")]
     issued_at: Option<u64>,
     /// Sequence of this list. Clients refuse lower sequences than one they have seen from this
-    /// key. Default: the current Unix time, which only grows.
+    /// key. Default: the issue time in Unix seconds, which only grows.
     #[arg(long, value_name = "N")]
     sequence: Option<u64>,
 }
