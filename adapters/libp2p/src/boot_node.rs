@@ -87,17 +87,17 @@ struct Board {
     rotation: usize,
     /// Signatures of recently rendered peer lists, keyed by the list's exact JSON bytes.
     signatures: Vec<(Vec<u8>, DocSignature)>,
-    /// Signatures made (each costs an ed25519 signing; the cache keeps this low).
-    signed: u64,
 }
 
 impl Board {
-    /// The signature for `addrs_json`, reused while younger than a quarter of its validity.
+    /// The signature for `addrs_json`, reused while younger than a quarter of its validity;
+    /// each new one is counted in `metrics`.
     fn signature(
         &mut self,
         signing: &Signing,
         addrs_json: Vec<u8>,
         now: u64,
+        metrics: &MetricsExporter,
     ) -> Option<DocSignature> {
         let validity = signing.validity.as_secs().max(1);
         let renew_after = (validity / 4).max(1);
@@ -117,7 +117,7 @@ impl Board {
                 return None;
             }
         };
-        self.signed += 1;
+        metrics.status_signed();
         self.signatures.retain(|(a, _)| *a != addrs_json);
         if self.signatures.len() >= MAX_CACHED_SIGNATURES {
             self.signatures.clear();
@@ -211,8 +211,8 @@ impl StatusBoard {
             signature: None,
         };
         if let Some(signing) = &self.config.signing {
-            doc.signature =
-                board.signature(signing, doc.peer_addrs_json(), unix_time().unwrap_or(0));
+            let now = unix_time().unwrap_or(0);
+            doc.signature = board.signature(signing, doc.peer_addrs_json(), now, &self.metrics);
         }
         doc.to_json()
     }
@@ -420,10 +420,15 @@ mod tests {
             let list = parse_status(doc, &trusting(&operator)).expect("verifies");
             assert_eq!(list.signed_by.map(|s| s.sequence), Some(9));
         }
-        // Two distinct lists, two signatures: renders reuse them.
+        // Two distinct lists, two signatures (counted in /metrics): renders reuse them.
         assert_eq!(docs[0], docs[2]);
-        let b = board.board.lock().expect("lock");
-        assert_eq!((b.signatures.len(), b.signed), (2, 2));
+        let metrics = board.render_metrics();
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.ends_with("status_signatures_total 2")),
+            "{metrics}"
+        );
     }
 
     #[test]

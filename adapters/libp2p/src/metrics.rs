@@ -35,6 +35,7 @@ pub struct BootMetrics {
     dial_request_seconds: Histogram,
     probes_served: Family<Outcome, Counter>,
     status_requests: Counter,
+    status_signatures: Counter,
     started: HashMap<OutboundRequestId, Instant>,
 }
 
@@ -80,6 +81,12 @@ impl BootMetrics {
             "GET /status requests served",
             status_requests.clone(),
         );
+        let status_signatures = Counter::default();
+        boot.register(
+            "status_signatures",
+            "Signatures made for /status (one per distinct peer list, renewed as they age)",
+            status_signatures.clone(),
+        );
         BootMetrics {
             registry: Arc::new(registry),
             libp2p,
@@ -88,6 +95,7 @@ impl BootMetrics {
             dial_request_seconds,
             probes_served,
             status_requests,
+            status_signatures,
             started: HashMap::new(),
         }
     }
@@ -97,6 +105,7 @@ impl BootMetrics {
         MetricsExporter {
             registry: self.registry.clone(),
             status_requests: self.status_requests.clone(),
+            status_signatures: self.status_signatures.clone(),
         }
     }
 
@@ -172,6 +181,7 @@ impl Default for BootMetrics {
 pub struct MetricsExporter {
     registry: Arc<Registry>,
     status_requests: Counter,
+    status_signatures: Counter,
 }
 
 impl std::fmt::Debug for MetricsExporter {
@@ -192,5 +202,10 @@ impl MetricsExporter {
     /// Counts one `/status` request.
     pub fn status_served(&self) {
         self.status_requests.inc();
+    }
+
+    /// Counts one signature made for `/status`.
+    pub fn status_signed(&self) {
+        self.status_signatures.inc();
     }
 }
