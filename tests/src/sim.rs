@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::{
     classify, Action, BootstrapMachine, ConnectedRule, DialError, DialId, Event, GaveUp, HttpError,
-    Input, Multiaddr, NatVerdict, PeerId, PhaseName, ProbeError, SeededRng, Status,
+    Input, Multiaddr, NatVerdict, PeerId, PhaseName, ProbeError, SeededRng, Snapshot, Status,
 };
 
 use crate::world::{local_peer, DialScript, Reachability, Reply, World};
@@ -115,6 +115,14 @@ impl Outcome {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The snapshots the machine asked to persist, in order.
+    pub fn persisted(&self) -> impl Iterator<Item = &Snapshot> {
+        self.actions.iter().filter_map(|(_, a)| match a {
+            Action::PersistState(s) => Some(s),
+            _ => None,
+        })
     }
 
     /// The URLs fetched, in order.

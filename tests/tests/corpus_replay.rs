@@ -46,11 +46,17 @@ fn machine_corpus_replays_cleanly() {
     replay("machine", pyrsia_boot_tests::fuzz::machine);
 }
 
+/// A committed seed of the status parser's corpus.
+fn status_seed(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds/status_parser")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 #[test]
 fn the_pyrsia_sample_is_in_the_seed_corpus_and_parses() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/seeds/status_parser/pyrsia_sample.json");
-    let body = std::fs::read(path).expect("the Pyrsia sample is committed");
+    let body = status_seed("pyrsia_sample.json");
     let options = pyrsia_boot_core::ParseOptions {
         policy: pyrsia_boot_core::AddressPolicy::allow_private(),
         ..Default::default()
@@ -62,9 +68,7 @@ fn the_pyrsia_sample_is_in_the_seed_corpus_and_parses() {
 #[test]
 fn the_signed_seed_passes_the_trusted_pass() {
     // So the fuzzer starts from a document whose signature verifies, and mutates from there.
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/seeds/status_parser/signed_by_trusted_key.json");
-    let body = std::fs::read(path).expect("the signed seed is committed");
+    let body = status_seed("signed_by_trusted_key.json");
     let options = pyrsia_boot_core::ParseOptions {
         policy: pyrsia_boot_core::AddressPolicy::allow_private(),
         trust: pyrsia_boot_core::Trust {

@@ -396,15 +396,7 @@ fn times_out_a_hanging_dial() {
 #[test]
 fn persists_good_peers_and_the_verdict_and_restores_them_as_stale() {
     let out = run(&base());
-    let snapshot: Snapshot = out
-        .actions
-        .iter()
-        .rev()
-        .find_map(|(_, a)| match a {
-            Action::PersistState(s) => Some(s.clone()),
-            _ => None,
-        })
-        .expect("persisted");
+    let snapshot: Snapshot = out.persisted().last().cloned().expect("persisted");
     assert_eq!(snapshot.good_peers[0].peer.id, peer(1));
     assert_eq!(
         snapshot.good_peers[0].last_seen, None,
@@ -438,14 +430,7 @@ fn stamps_a_good_peer_with_the_wall_clock_time_it_was_connected_through() {
     w.config.unix_time = Some(start);
     let out = run(&w);
     let (_, at) = out.first_connect().expect("connected");
-    let snapshot = out
-        .actions
-        .iter()
-        .find_map(|(_, a)| match a {
-            Action::PersistState(s) => Some(s.clone()),
-            _ => None,
-        })
-        .expect("persisted");
+    let snapshot = out.persisted().next().cloned().expect("persisted");
     assert_eq!(snapshot.good_peers[0].peer.id, peer(1));
     assert_eq!(snapshot.good_peers[0].last_seen, Some(start + at.as_secs()));
 }
@@ -624,15 +609,7 @@ fn an_accepted_sequence_is_persisted_and_refuses_older_lists_after_a_restart() {
     w.servers[0].replies = vec![ok(5 * MS, body)];
     let out = run(&w);
     assert_eq!(out.status.phase, PhaseName::Connected);
-    let snapshot = out
-        .actions
-        .iter()
-        .rev()
-        .find_map(|(_, a)| match a {
-            Action::PersistState(s) => Some(s.clone()),
-            _ => None,
-        })
-        .expect("state persisted");
+    let snapshot = out.persisted().last().cloned().expect("state persisted");
     assert_eq!(
         snapshot.boot_sequences,
         [SeenSequence {

@@ -17,9 +17,8 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use libp2p::identity::Keypair;
 use plotters::prelude::*;
-use pyrsia_boot_core::{AddressPolicy, Config, Event};
+use pyrsia_boot_core::{Config, Event};
 use pyrsia_boot_libp2p::{Output, Runtime};
 use pyrsia_boot_smol::SmolRuntime;
 
@@ -116,33 +115,25 @@ async fn step(nodes: &[Node], n: usize, probe_retry: Duration) -> Step {
             smol::spawn(async move {
                 let start = Instant::now();
                 let mut config = Config::with_urls(urls);
-                config.policy = AddressPolicy::allow_private();
-                config.max_concurrent_dials = 1;
                 config.budget = Duration::from_secs(60);
                 config.rng_seed = i as u64;
                 config.timeouts.own_probe_retry = probe_retry;
-                let (mut driver, mut swarm) = pyrsia_boot_smol::client(
-                    Keypair::generate_ed25519(),
-                    config,
-                    "/ip4/127.0.0.1/tcp/0".parse().expect("valid"),
-                )
-                .await
-                .expect("client starts");
+                let (mut driver, mut swarm) = common::pyrsia_like_client(config).await;
+                // `verdict`: Some(Some(t)) a verdict at t, Some(None) the core gave up on one.
                 let (mut connected, mut verdict) = (None, None);
                 loop {
                     match driver.next(&mut swarm).await {
                         Output::Report(Event::Connected { .. }) => {
                             connected = Some(start.elapsed())
                         }
-                        Output::Report(Event::NatChanged(_)) => verdict = Some(start.elapsed()),
-                        Output::Report(Event::VerdictUnavailable { .. }) => {
-                            verdict = Some(Duration::MAX)
+                        Output::Report(Event::NatChanged(_)) => {
+                            verdict = Some(Some(start.elapsed()))
                         }
+                        Output::Report(Event::VerdictUnavailable { .. }) => verdict = Some(None),
                         Output::Report(Event::GaveUp(_)) => return None,
                         _ => {}
                     }
                     if let (Some(c), Some(v)) = (connected, verdict) {
-                        let v = (v != Duration::MAX).then_some(v);
                         let probes = driver.machine().status().counters.own_probes;
                         return Some((c, v, probes, driver, swarm));
                     }

@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{free_port, loopback_boot_node, nginx, BIN};
+use pyrsia_boot_conformance::harness::TempDir;
 
 const SAMPLES: usize = 5;
 
@@ -63,10 +64,9 @@ fn main() {
     // wrk connects from 127.0.0.1 too: lift the per-address HTTP cap.
     let node = loopback_boot_node(&["--http-max-connections-per-ip", "256"]);
     let status_url = node.url.clone();
-    let dir = std::env::temp_dir().join(format!("pyrsia-boot-wrk-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let scratch = TempDir::new();
+    let dir = &scratch.0;
     let key = dir.join("operator.key");
-    let _ = std::fs::remove_file(&key);
     let made = Command::new(BIN)
         .args(["keygen", "--out"])
         .arg(&key)
@@ -89,7 +89,7 @@ fn main() {
     let upstream = status_url
         .trim_start_matches("http://")
         .trim_end_matches("/status");
-    let _nginx = nginx(&dir, port, &[upstream.to_string()]);
+    let _nginx = nginx(dir, port, &[upstream.to_string()]);
     let static_url = format!("http://127.0.0.1:{port}/static-status");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -108,7 +108,6 @@ fn main() {
         }
     }
     let [mut ours, mut theirs, mut signed] = samples;
-    let _ = std::fs::remove_dir_all(&dir);
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]

@@ -3,9 +3,8 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-use common::{loopback_boot_node, Running, BIN};
+use common::{json, loopback_boot_node, loopback_bootstrap, run, Running};
+use pyrsia_boot_conformance::harness::TempDir;
 
 /// Starts `pyrsia-boot node` on ephemeral loopback ports; returns it and its /status URL.
 fn start_node() -> (Running, String) {
@@ -16,22 +15,6 @@ fn start_node() -> (Running, String) {
 fn start_node_on(runtime: &str) -> (Running, String) {
     let node = loopback_boot_node(&["--runtime", runtime]);
     (node.process, node.url)
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON document ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
 }
 
 #[test]
@@ -48,17 +31,7 @@ fn a_client_process_bootstraps_through_a_boot_node_process_on_either_runtime() {
     for node_rt in ["smol", "async-std"] {
         let (_node, url) = start_node_on(node_rt);
         for client_rt in ["smol", "async-std"] {
-            let out = run(&[
-                "--runtime",
-                client_rt,
-                "bootstrap",
-                "--url",
-                &url,
-                "--allow-private",
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--json",
-            ]);
+            let out = loopback_bootstrap(client_rt, &["--url", &url, "--json"]);
             let pair = format!("{client_rt} client, {node_rt} node");
             assert!(out.status.success(), "{pair}: {out:?}");
             let report = json(&out);
@@ -99,20 +72,13 @@ fn bad_arguments_exit_2_and_help_explains_the_exit_codes() {
 #[test]
 fn a_state_file_lets_the_next_start_connect_through_the_cached_peer() {
     let (_node, url) = start_node();
-    let dir = std::env::temp_dir().join(format!("pyrsia-boot-cli-state-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let state = dir.join("state.json");
+    let dir = TempDir::new();
+    let state = dir.0.join("state.json");
     let state_arg = state.to_str().expect("utf-8 path");
-    let common = [
-        "--allow-private",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--json",
-        "--state",
-        state_arg,
-    ];
+    let with_state =
+        |url: &str| loopback_bootstrap("smol", &["--url", url, "--json", "--state", state_arg]);
 
-    let first = run(&[&["bootstrap", "--url", &url][..], &common[..]].concat());
+    let first = with_state(&url);
     assert!(first.status.success(), "{first:?}");
     let saved = std::fs::read_to_string(&state).expect("the state file was written");
     assert!(
@@ -128,7 +94,7 @@ fn a_state_file_lets_the_next_start_connect_through_the_cached_peer() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let dead_url = format!("http://{}/status", dead.local_addr().expect("addr"));
     drop(dead);
-    let second = run(&[&["bootstrap", "--url", &dead_url][..], &common[..]].concat());
+    let second = with_state(&dead_url);
     assert!(second.status.success(), "{second:?}");
     let report = json(&second);
     let fetched = report["events"]
@@ -148,14 +114,13 @@ fn a_state_file_lets_the_next_start_connect_through_the_cached_peer() {
 
     // A corrupt state file is ignored with a warning naming it, and the run still works.
     std::fs::write(&state, b"{not json").expect("write");
-    let third = run(&[&["bootstrap", "--url", &url][..], &common[..]].concat());
+    let third = with_state(&url);
     assert!(third.status.success(), "{third:?}");
     let stderr = String::from_utf8_lossy(&third.stderr);
     assert!(
         stderr.contains(state_arg) && stderr.contains("ignored"),
         "{stderr}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -200,48 +165,22 @@ fn https_on_async_std_and_an_unreadable_ca_file_are_refused_as_bad_arguments() {
 #[test]
 fn a_pinned_boot_peer_is_the_only_one_accepted() {
     let (_node, url) = start_node();
-    let status: serde_json::Value = {
-        let out = run(&[
-            "bootstrap",
-            "--url",
-            &url,
-            "--allow-private",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--json",
-        ]);
-        json(&out)
-    };
+    let status = json(&loopback_bootstrap("smol", &["--url", &url, "--json"]));
     let boot_peer = status["boot_peer"].as_str().expect("connected").to_string();
 
-    let pinned = run(&[
-        "bootstrap",
-        "--url",
-        &url,
-        "--allow-private",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--json",
-        "--boot-peer",
-        &boot_peer,
-    ]);
+    let pinned = loopback_bootstrap(
+        "smol",
+        &["--url", &url, "--json", "--boot-peer", &boot_peer],
+    );
     assert!(pinned.status.success(), "{pinned:?}");
     assert_eq!(json(&pinned)["boot_peer"], boot_peer.as_str());
 
     // Pinned to someone else: the list is refused, naming why, and the run gives up.
     let stranger = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
-    let refused = run(&[
-        "bootstrap",
-        "--url",
-        &url,
-        "--allow-private",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--timeout",
-        "3",
-        "--boot-peer",
-        stranger,
-    ]);
+    let refused = loopback_bootstrap(
+        "smol",
+        &["--url", &url, "--timeout", "3", "--boot-peer", stranger],
+    );
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("not pinned"), "{stderr}");

@@ -9,30 +9,20 @@
 mod common;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use libp2p::identity::Keypair;
-use pyrsia_boot_core::{AddressPolicy, Config, Event};
+use pyrsia_boot_core::{Config, Event};
 use pyrsia_boot_libp2p::{Output, Runtime};
 use pyrsia_boot_smol::SmolRuntime;
 
-use common::{free_port, loopback_boot_node, nginx, BootNode};
+use common::{free_port, loopback_boot_node, nginx, pyrsia_like_client, BootNode};
+use pyrsia_boot_conformance::harness::TempDir;
 
 const CLIENTS: usize = 60;
 
 fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 async fn get_json(url: &str) -> Option<serde_json::Value> {
@@ -68,8 +58,7 @@ fn clients_bootstrap_through_nginx_and_spread_over_the_cluster() {
                 .to_string()
         })
         .collect();
-    let dir =
-        Scratch(std::env::temp_dir().join(format!("pyrsia-boot-nginx-{}", std::process::id())));
+    let dir = TempDir::new();
     let port = free_port();
     let mut nginx = nginx(&dir.0, port, &upstreams);
     let url = format!("http://127.0.0.1:{port}/status");
@@ -94,16 +83,8 @@ fn clients_bootstrap_through_nginx_and_spread_over_the_cluster() {
             .map(|_| {
                 let url = url.clone();
                 smol::spawn(async move {
-                    let mut config = Config::with_urls([url]);
-                    config.policy = AddressPolicy::allow_private();
-                    config.max_concurrent_dials = 1;
-                    let (mut driver, mut swarm) = pyrsia_boot_smol::client(
-                        Keypair::generate_ed25519(),
-                        config,
-                        "/ip4/127.0.0.1/tcp/0".parse().expect("valid"),
-                    )
-                    .await
-                    .expect("client starts");
+                    let (mut driver, mut swarm) =
+                        pyrsia_like_client(Config::with_urls([url])).await;
                     loop {
                         match driver.next(&mut swarm).await {
                             Output::Report(Event::Connected { elapsed, .. }) => {

@@ -3,21 +3,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::io::Write;
+use std::path::Path;
+use std::process::Output;
 
-use common::{loopback_boot_node, BIN};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use common::{json, loopback_boot_node, loopback_bootstrap, run};
+use pyrsia_boot_conformance::harness::{read_request, RawServer, TempDir};
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -27,54 +18,35 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("pyrsia-boot-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Scratch(dir)
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.0.join(file).display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// `file` in `dir`, as a command-line argument.
+fn path(dir: &TempDir, file: &str) -> String {
+    dir.0.join(file).display().to_string()
 }
 
 /// `keygen --out dir/name`; returns the printed public key.
-fn keygen(dir: &Scratch, name: &str) -> String {
-    let out = run(&["keygen", "--out", &dir.path(name)]);
+fn keygen(dir: &TempDir, name: &str) -> String {
+    let out = run(&["keygen", "--out", &path(dir, name)]);
     assert!(out.status.success(), "{out:?}");
     stdout(&out)
 }
 
 /// `bootstrap --url … --trust …` with a state file, as JSON.
 fn bootstrap(url: &str, trust: &str, state: &str) -> (Output, serde_json::Value) {
-    let out = run(&[
-        "bootstrap",
-        "--url",
-        url,
-        "--trust",
-        trust,
-        "--state",
-        state,
-        "--allow-private",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--timeout",
-        "3",
-        "--json",
-    ]);
-    let report =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out:?}"));
+    let out = loopback_bootstrap(
+        "smol",
+        &[
+            "--url",
+            url,
+            "--trust",
+            trust,
+            "--state",
+            state,
+            "--timeout",
+            "3",
+            "--json",
+        ],
+    );
+    let report = json(&out);
     (out, report)
 }
 
@@ -99,26 +71,26 @@ fn signed_sequence(report: &serde_json::Value) -> Option<u64> {
 
 #[test]
 fn keygen_node_with_signing_key_and_trusting_client_round_trip() {
-    let dir = Scratch::new("signing-round-trip");
+    let dir = TempDir::new();
     let public = keygen(&dir, "operator.key");
-    let shown = run(&["public-key", &dir.path("operator.key")]);
+    let shown = run(&["public-key", &path(&dir, "operator.key")]);
     assert_eq!(
         stdout(&shown),
         public,
         "public-key prints what keygen printed"
     );
-    let again = run(&["keygen", "--out", &dir.path("operator.key")]);
+    let again = run(&["keygen", "--out", &path(&dir, "operator.key")]);
     assert_eq!(again.status.code(), Some(2), "keys are never overwritten");
     assert!(stderr(&again).contains("already exists"), "{again:?}");
 
-    let key = dir.path("operator.key");
-    let state = dir.path("state.json");
+    let key = path(&dir, "operator.key");
+    let state = path(&dir, "state.json");
     let node = loopback_boot_node(&["--signing-key", &key, "--sequence", "3"]);
     let (out, report) = bootstrap(&node.url, &public, &state);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(signed_sequence(&report), Some(3), "{report}");
     // The key file works as --trust too.
-    let (out, _) = bootstrap(&node.url, &key, &dir.path("other-state.json"));
+    let (out, _) = bootstrap(&node.url, &key, &path(&dir, "other-state.json"));
     assert!(out.status.success(), "{out:?}");
     let saved = std::fs::read_to_string(&state).expect("state written");
     assert!(saved.contains("\"boot_sequences\""), "{saved}");
@@ -138,7 +110,7 @@ fn keygen_node_with_signing_key_and_trusting_client_round_trip() {
 
     // Another operator's key, and no signature at all: refused by name.
     let stranger = keygen(&dir, "stranger.key");
-    let (out, report) = bootstrap(&old.url, &stranger, &dir.path("s2.json"));
+    let (out, report) = bootstrap(&old.url, &stranger, &path(&dir, "s2.json"));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         source_errors(&report)
@@ -147,7 +119,7 @@ fn keygen_node_with_signing_key_and_trusting_client_round_trip() {
         "{report}"
     );
     let unsigned = loopback_boot_node(&[]);
-    let (out, report) = bootstrap(&unsigned.url, &public, &dir.path("s3.json"));
+    let (out, report) = bootstrap(&unsigned.url, &public, &path(&dir, "s3.json"));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         source_errors(&report)
@@ -178,53 +150,17 @@ fn bad_trust_and_signing_arguments_are_named() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
 }
 
-/// Serves one fixed HTTP response to every connection until dropped.
-struct StaticServer {
-    url: String,
-    stop: Arc<AtomicBool>,
-    port: u16,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl StaticServer {
-    fn new(body: Vec<u8>) -> StaticServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(mut conn) = conn else { continue };
-                let mut request = [0u8; 4096];
-                let _ = conn.read(&mut request);
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = conn.write_all(head.as_bytes());
-                let _ = conn.write_all(&body);
-            }
-        });
-        StaticServer {
-            url: format!("http://127.0.0.1:{port}/status"),
-            stop,
-            port,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for StaticServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// A static web server: every request gets `body` as JSON.
+fn static_server(body: Vec<u8>) -> RawServer {
+    RawServer::start(move |mut conn, _| {
+        read_request(&mut conn);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = conn.write_all(head.as_bytes());
+        let _ = conn.write_all(&body);
+    })
 }
 
 fn sign(key: &str, doc: &Path, out: &str, extra: &[&str]) -> Output {
@@ -243,9 +179,9 @@ fn sign(key: &str, doc: &Path, out: &str, extra: &[&str]) -> Output {
 
 #[test]
 fn a_document_signed_with_sign_and_served_statically_is_trusted_and_an_expired_one_is_not() {
-    let dir = Scratch::new("signing-static");
+    let dir = TempDir::new();
     let public = keygen(&dir, "operator.key");
-    let key = dir.path("operator.key");
+    let key = path(&dir, "operator.key");
     // The list an operator publishes: one live boot node (which does not sign by itself).
     let node = loopback_boot_node(&[]);
     let doc = dir.0.join("status.json");
@@ -255,7 +191,7 @@ fn a_document_signed_with_sign_and_served_statically_is_trusted_and_an_expired_o
             .to_string(),
     )
     .expect("write");
-    let fresh = dir.path("fresh.json");
+    let fresh = path(&dir, "fresh.json");
     let out = sign(
         &key,
         &doc,
@@ -263,7 +199,7 @@ fn a_document_signed_with_sign_and_served_statically_is_trusted_and_an_expired_o
         &["--sequence", "5", "--valid-for", "600"],
     );
     assert!(out.status.success(), "{out:?}");
-    let expired = dir.path("expired.json");
+    let expired = path(&dir, "expired.json");
     // Issued two hours ago for one hour.
     let two_hours_ago = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -289,33 +225,32 @@ fn a_document_signed_with_sign_and_served_statically_is_trusted_and_an_expired_o
         stderr(&out).contains("clients will refuse it as expired"),
         "{out:?}"
     );
-    let out = sign(&key, &doc, &dir.path("zero.json"), &["--valid-for", "0"]);
+    let out = sign(&key, &doc, &path(&dir, "zero.json"), &["--valid-for", "0"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     // A document without the signed field is refused up front.
     std::fs::write(dir.0.join("bad.json"), br#"{"peer_id":"x"}"#).expect("write");
-    let out = sign(&key, &dir.0.join("bad.json"), &dir.path("x.json"), &[]);
+    let out = sign(&key, &dir.0.join("bad.json"), &path(&dir, "x.json"), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no peer_addrs field"), "{out:?}");
 
-    let stale = StaticServer::new(std::fs::read(&expired).expect("signed"));
-    let good = StaticServer::new(std::fs::read(&fresh).expect("signed"));
-    let out = run(&[
-        "bootstrap",
-        "--url",
-        &stale.url,
-        "--url",
-        &good.url,
-        "--trust",
-        &public,
-        "--allow-private",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--timeout",
-        "5",
-        "--json",
-    ]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let stale = static_server(std::fs::read(&expired).expect("signed"));
+    let good = static_server(std::fs::read(&fresh).expect("signed"));
+    let out = loopback_bootstrap(
+        "smol",
+        &[
+            "--url",
+            &stale.url,
+            "--url",
+            &good.url,
+            "--trust",
+            &public,
+            "--timeout",
+            "5",
+            "--json",
+        ],
+    );
     assert!(out.status.success(), "{out:?}");
+    let report = json(&out);
     assert_eq!(signed_sequence(&report), Some(5), "{report}");
     let errors = source_errors(&report);
     assert!(

@@ -307,7 +307,11 @@ pub struct RawServer {
 
 impl RawServer {
     /// Serves every connection with `handle` on its own thread.
-    pub fn start(handle: fn(std::net::TcpStream, SocketAddr)) -> RawServer {
+    pub fn start<F>(handle: F) -> RawServer
+    where
+        F: Fn(std::net::TcpStream, SocketAddr) + Send + Sync + 'static,
+    {
+        let handle = Arc::new(handle);
         let listener = std::net::TcpListener::bind(localhost(0)).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -318,6 +322,7 @@ impl RawServer {
                     return;
                 }
                 if let Ok(conn) = conn {
+                    let handle = handle.clone();
                     std::thread::spawn(move || handle(conn, addr));
                 }
             }
@@ -340,6 +345,16 @@ impl Drop for RawServer {
             let _ = t.join();
         }
     }
+}
+
+/// The TCP port of a listen address.
+pub fn tcp_port(addr: &Multiaddr) -> u16 {
+    addr.iter()
+        .find_map(|p| match p {
+            Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .expect("a tcp port")
 }
 
 /// Reads a request's head (up to the blank line), so answers come after the request.

@@ -296,14 +296,7 @@ pub fn a_pyrsia_style_client_works_against_our_boot_node<A: Adapter>() {
 pub fn a_dns_boot_address_is_resolved_and_dialed<A: Adapter>() {
     A::block_on(async {
         let boot = boot_node::<A>().await;
-        let port = boot
-            .p2p_addr
-            .iter()
-            .find_map(|p| match p {
-                Protocol::Tcp(port) => Some(port),
-                _ => None,
-            })
-            .expect("a tcp port");
+        let port = tcp_port(&boot.p2p_addr);
         let named: Multiaddr = format!("/dns4/localhost/tcp/{port}/p2p/{}", boot.peer_id)
             .parse()
             .expect("valid");
@@ -471,14 +464,7 @@ pub fn a_boot_node_refuses_connections_past_its_per_ip_limit<A: Adapter>() {
             ..BootNodeConfig::default()
         })
         .await;
-        let port = boot
-            .p2p_addr
-            .iter()
-            .find_map(|p| match p {
-                Protocol::Tcp(port) => Some(port),
-                _ => None,
-            })
-            .expect("a tcp port");
+        let port = tcp_port(&boot.p2p_addr);
         let squatters: Vec<std::net::TcpStream> = (0..2)
             .map(|_| std::net::TcpStream::connect(localhost(port)).expect("connect"))
             .collect();
@@ -634,24 +620,27 @@ pub fn hostile_documents_fail_with_their_cause_and_the_next_source_is_used<A: Ad
 /// still connects.
 pub fn misbehaving_http_servers_fail_in_bounded_time_and_the_next_source_is_used<A: Adapter>() {
     use std::io::Write;
-    type Handler = fn(std::net::TcpStream, std::net::SocketAddr);
+    type Handler = Box<dyn Fn(std::net::TcpStream, std::net::SocketAddr) + Send + Sync>;
+    fn handler(
+        f: impl Fn(std::net::TcpStream, std::net::SocketAddr) + Send + Sync + 'static,
+    ) -> Handler {
+        Box::new(f)
+    }
     A::block_on(async {
         let boot = boot_node::<A>().await;
-        *DOC.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            pyrsia_document(&[&boot.p2p_addr]);
+        let doc = pyrsia_document(&[&boot.p2p_addr]);
         let cases: Vec<(&str, Handler, Option<&str>)> = vec![
             (
                 "accepts and never answers",
-                |c, _| {
+                handler(|c, _| {
                     let _c = c;
                     std::thread::park_timeout(GUARD)
-                },
+                }),
                 Some("no response within"),
             ),
             (
                 "answers one byte per second",
-                |mut c, _| {
+                handler(|mut c, _| {
                     read_request(&mut c);
                     for b in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}" {
                         if c.write_all(&[*b]).is_err() {
@@ -659,70 +648,70 @@ pub fn misbehaving_http_servers_fail_in_bounded_time_and_the_next_source_is_used
                         }
                         std::thread::sleep(Duration::from_secs(1));
                     }
-                },
+                }),
                 Some("no response within"),
             ),
             (
                 "chunked body that never ends",
-                |mut c, _| {
+                handler(|mut c, _| {
                     read_request(&mut c);
                     let _ = c.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
                     let chunk = format!("400\r\n{}\r\n", " ".repeat(1024));
                     while c.write_all(chunk.as_bytes()).is_ok() {}
-                },
+                }),
                 Some("body exceeds 65536 bytes"),
             ),
             (
                 "declares 10 MiB, sends 10 bytes, closes",
-                |mut c, _| {
+                handler(|mut c, _| {
                     read_request(&mut c);
                     let _ = c.write_all(
                         b"HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n{\"peer_ad",
                     );
-                },
+                }),
                 Some("transfer failed"),
             ),
             (
                 "redirect loop",
-                |mut c, addr| {
+                handler(|mut c, addr| {
                     read_request(&mut c);
                     let _ = write!(c, "HTTP/1.1 302 Found\r\nLocation: http://{addr}/status\r\nContent-Length: 0\r\n\r\n");
-                },
+                }),
                 Some("HTTP status 302"),
             ),
             (
                 "redirect to another host",
-                |mut c, _| {
+                handler(|mut c, _| {
                     read_request(&mut c);
                     let _ = c.write_all(b"HTTP/1.1 301 Moved\r\nLocation: http://198.51.100.9/status\r\nContent-Length: 0\r\n\r\n");
-                },
+                }),
                 Some("HTTP status 301"),
             ),
             (
                 "503 with Retry-After",
-                |mut c, _| {
+                handler(|mut c, _| {
                     read_request(&mut c);
                     let _ = c.write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 3600\r\nContent-Length: 0\r\n\r\n");
-                },
+                }),
                 Some("HTTP status 503"),
             ),
             (
                 "an HTTP/1.0 answer without a length",
-                |mut c, _| {
-                    read_request(&mut c);
-                    let doc = DOC
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .clone();
-                    let _ =
-                        c.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n");
-                    let _ = c.write_all(&doc);
-                },
+                handler({
+                    let doc = doc.clone();
+                    move |mut c, _| {
+                        read_request(&mut c);
+                        let _ = c.write_all(
+                            b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n",
+                        );
+                        let _ = c.write_all(&doc);
+                    }
+                }),
                 (!A::READS_HTTP_1_0).then_some("Unsupported HTTP version"),
             ),
             (
                 "declares 10 MiB and sends it",
-                |mut c, _| {
+                handler(|mut c, _| {
                     read_request(&mut c);
                     let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n");
                     let block = [b' '; 64 * 1024];
@@ -731,24 +720,20 @@ pub fn misbehaving_http_servers_fail_in_bounded_time_and_the_next_source_is_used
                             return;
                         }
                     }
-                },
+                }),
                 Some("body exceeds 65536 bytes"),
             ),
             (
                 "a good document labelled text/html",
-                |mut c, _| {
+                handler(move |mut c, _| {
                     read_request(&mut c);
-                    let doc = DOC
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .clone();
                     let _ = write!(
                         c,
                         "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
                         doc.len()
                     );
                     let _ = c.write_all(&doc);
-                },
+                }),
                 // The content is judged, not its label (static hosts mislabel JSON).
                 None,
             ),
@@ -860,6 +845,3 @@ fn assert_source_outcome(name: &str, events: &[Event], url: &str, expected: Opti
         (None, failure) => assert!(failure.is_none(), "{name}: refused: {failure:?}"),
     }
 }
-
-/// The good document for raw handlers that answer one (they are plain `fn`s on other threads).
-static DOC: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());

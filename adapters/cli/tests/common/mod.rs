@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_pyrsia-boot");
@@ -70,6 +70,57 @@ pub fn loopback_boot_node(extra: &[&str]) -> BootNode {
     ])
     .args(extra);
     spawn_boot_node(node)
+}
+
+/// Runs `pyrsia-boot ARGS` to completion.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs a client on loopback: `pyrsia-boot --runtime RUNTIME bootstrap --allow-private --listen
+/// /ip4/127.0.0.1/tcp/0 ARGS`.
+pub fn loopback_bootstrap(runtime: &str, args: &[&str]) -> Output {
+    let client = [
+        "--runtime",
+        runtime,
+        "bootstrap",
+        "--allow-private",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+    ];
+    run(&[&client[..], args].concat())
+}
+
+/// The run's stdout as one JSON document.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// A Pyrsia-like client on smol, listening on loopback: private addresses allowed and one boot
+/// peer dialed at a time (Pyrsia dials only the first address it is given).
+pub async fn pyrsia_like_client(
+    mut config: pyrsia_boot_core::Config,
+) -> (
+    pyrsia_boot_libp2p::Driver<pyrsia_boot_smol::SmolRuntime>,
+    libp2p::Swarm<pyrsia_boot_libp2p::Behaviour>,
+) {
+    config.policy = pyrsia_boot_core::AddressPolicy::allow_private();
+    config.max_concurrent_dials = 1;
+    pyrsia_boot_smol::client(
+        libp2p::identity::Keypair::generate_ed25519(),
+        config,
+        "/ip4/127.0.0.1/tcp/0".parse().expect("valid"),
+    )
+    .await
+    .expect("client starts")
 }
 
 /// A loopback port nobody listens on right now.
