@@ -79,8 +79,10 @@ struct Sim<'w> {
     dial_peers: BTreeMap<DialId, PeerId>,
     /// Dial-back requests each peer has refused so far.
     refused: BTreeMap<PeerId, u32>,
-    /// When the last refusal was fed.
+    /// When the last refusal of the awaited dial-back request was fed.
     last_refusal: Option<Instant>,
+    /// The peer of the last dial-back request (`ProbeVia`).
+    probing: Option<PeerId>,
     // The invariants' side.
     allowed: BTreeMap<PeerId, BTreeSet<Multiaddr>>,
     in_flight: BTreeSet<DialId>,
@@ -187,6 +189,7 @@ impl<'w> Sim<'w> {
             dial_peers: BTreeMap::new(),
             refused: BTreeMap::new(),
             last_refusal: None,
+            probing: None,
             allowed,
             in_flight: BTreeSet::new(),
             resolving: BTreeSet::new(),
@@ -312,7 +315,11 @@ impl<'w> Sim<'w> {
             }
             Scheduled::Refuse(peer, epoch) => {
                 if self.conns.get(&peer) == Some(&epoch) {
-                    self.last_refusal = Some(self.now);
+                    // Only a refusal of the request the machine still waits on counts: a late
+                    // one for a request it already replaced is stale, and ignored.
+                    if self.probing == Some(peer) {
+                        self.last_refusal = Some(self.now);
+                    }
                     let result = Err(ProbeError::Refused);
                     self.feed(Input::OwnProbeAnswered { peer, result });
                 }
@@ -482,6 +489,7 @@ impl<'w> Sim<'w> {
                     self.last_refusal.is_none_or(|t| self.now >= t + backoff),
                     "dial-back asked again too soon after a refusal",
                 );
+                self.probing = Some(peer);
                 let sim = self.world.peers.iter().find(|p| p.id == peer);
                 if let (Some(sim), Some(delay), Some(&epoch)) =
                     (sim, sim.and_then(|p| p.answer_delay), self.conns.get(&peer))
