@@ -3,38 +3,13 @@
 use std::time::Duration;
 
 use libp2p_identity::PeerId;
-use multiaddr::Multiaddr;
 
 use crate::addr::AddressPolicy;
 use crate::backoff::Backoff;
+use crate::peer::{CachedPeer, KnownPeer};
 use crate::signed::SeenSequence;
-use crate::snapshot::{CachedPeer, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::status::Limits;
-
-/// A peer known without asking a boot URL: a seed from the configuration or a cached
-/// last-known-good peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KnownPeer {
-    /// The peer's id.
-    pub id: PeerId,
-    /// Its addresses, without `/p2p/` suffixes.
-    pub addrs: Vec<Multiaddr>,
-}
-
-impl KnownPeer {
-    /// Splits a full multiaddr ending in `/p2p/<id>` into a peer with one address.
-    /// Returns `None` when there is no trailing `/p2p/` component or nothing before it.
-    pub fn from_p2p_addr(full: &Multiaddr) -> Option<KnownPeer> {
-        let mut addr = full.clone();
-        match addr.pop()? {
-            multiaddr::Protocol::P2p(id) if !addr.is_empty() => Some(KnownPeer {
-                id,
-                addrs: vec![addr],
-            }),
-            _ => None,
-        }
-    }
-}
 
 /// The kinds of source, in the order a bootstrap round visits them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

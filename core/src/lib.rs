@@ -89,25 +89,32 @@
 pub mod addr;
 pub mod backoff;
 pub mod config;
+pub mod errors;
 mod fastpath;
+pub mod ids;
 pub mod io;
 pub mod machine;
 pub mod nat;
+pub mod peer;
+pub mod report;
 pub mod signed;
 pub mod snapshot;
 pub mod status;
 
 pub use addr::{classify, is_dns_name, AddrClass, AddressPolicy};
 pub use backoff::{Backoff, SeededRng};
-pub use config::{CandidateOrder, Config, ConnectedRule, KnownPeer, SourceKind, Timeouts};
-pub use io::{
-    Action, DialError, DialId, Event, Failure, GaveUp, GiveUpReason, HttpError, Input, ProbeError,
-    RequestId, SourceName, Tried,
-};
+pub use config::{CandidateOrder, Config, ConnectedRule, SourceKind, Timeouts};
+pub use errors::{DialError, HttpError, ProbeError, RequestFailure, ResolveError};
+pub use ids::{DialId, LoadAskId, ProbeId, RequestId, SignId, Token};
+pub use io::{Action, Input};
 pub use machine::{BootstrapMachine, Counters, PhaseName, Status};
 pub use nat::NatVerdict;
+pub use peer::{split_p2p, without_p2p, CachedPeer, KnownPeer};
+pub use report::{
+    is_permanent_http_status, Event, Failure, GaveUp, GiveUpReason, Repeated, SourceName, Tried,
+};
 pub use signed::{DocSignature, SeenSequence, SignatureError, SignedBy, Trust};
-pub use snapshot::{CachedPeer, Snapshot, SnapshotError, MAX_SNAPSHOT_BYTES, SNAPSHOT_VERSION};
+pub use snapshot::{Snapshot, SnapshotError, MAX_SNAPSHOT_BYTES, SNAPSHOT_VERSION};
 pub use status::{
     parse_status, BootAddr, BootList, BootPeer, Limits, ParseOptions, PeerLoad, SkipCounts,
     SkipReason, StatusDocument, StatusError,

@@ -8,8 +8,8 @@ use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 use serde::{Deserialize, Serialize};
 
-use crate::config::KnownPeer;
 use crate::nat::NatVerdict;
+use crate::peer::{CachedPeer, KnownPeer};
 use crate::signed::{decode_key, encode_key, SeenSequence, MAX_SEQUENCES};
 
 /// The file format version [`Snapshot::to_json`] writes and [`Snapshot::from_json`] reads.
@@ -17,16 +17,6 @@ pub const SNAPSHOT_VERSION: u32 = 1;
 
 /// Largest snapshot document read; a state file larger than this is not ours.
 pub const MAX_SNAPSHOT_BYTES: usize = 256 * 1024;
-
-/// A boot peer this node reached Connected through, and when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedPeer {
-    /// The peer and the addresses that worked.
-    pub peer: KnownPeer,
-    /// When it was last connected through, in seconds since the Unix epoch; `None` when the
-    /// machine had no wall clock ([`crate::Config::unix_time`]).
-    pub last_seen: Option<u64>,
-}
 
 /// Good boot peers (most recently connected first) and the last NAT verdict.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,8 +113,8 @@ impl Snapshot {
                 })
                 .collect(),
         };
-        // Strings and integers only: serializing cannot fail.
-        serde_json::to_vec_pretty(&file).unwrap_or_default()
+        // Strings and integers only: a failure here is a bug, not bad input.
+        serde_json::to_vec_pretty(&file).expect("invariant: the state document serializes")
     }
 
     /// Reads a document written by [`Snapshot::to_json`]. Unparsable peers and addresses inside

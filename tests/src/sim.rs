@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::{
     classify, Action, BootstrapMachine, ConnectedRule, DialError, DialId, Event, GaveUp, HttpError,
-    Input, Multiaddr, NatVerdict, PeerId, PhaseName, ProbeError, SeededRng, Snapshot, Status,
+    Input, Multiaddr, NatVerdict, PeerId, PhaseName, ProbeError, ProbeId, ResolveError, SeededRng,
+    Snapshot, Status,
 };
 
 use crate::world::{local_peer, DialScript, Reachability, Reply, World};
@@ -44,9 +45,9 @@ enum Scheduled {
     /// A peer's AutoNAT dial request on connection `epoch`.
     Probe(PeerId, u64),
     /// A peer's answer to our dial-back request on connection `epoch`.
-    Answer(PeerId, u64),
+    Answer(PeerId, ProbeId, u64),
     /// A peer's refusal of our dial-back request on connection `epoch`.
-    Refuse(PeerId, u64),
+    Refuse(PeerId, ProbeId, u64),
     /// A peer closes connection `epoch`.
     Drop(PeerId, u64),
     /// A dial request from a peer we never dialed.
@@ -81,8 +82,10 @@ struct Sim<'w> {
     refused: BTreeMap<PeerId, u32>,
     /// When the last refusal of the awaited dial-back request was fed.
     last_refusal: Option<Instant>,
-    /// The peer of the last dial-back request (`ProbeVia`).
-    probing: Option<PeerId>,
+    /// The last dial-back request (`ProbeVia`): the one the machine waits on.
+    probing: Option<ProbeId>,
+    /// Every dial-back request asked for, and its peer.
+    probes: BTreeMap<ProbeId, PeerId>,
     // The invariants' side.
     allowed: BTreeMap<PeerId, BTreeSet<Multiaddr>>,
     in_flight: BTreeSet<DialId>,
@@ -190,6 +193,7 @@ impl<'w> Sim<'w> {
             refused: BTreeMap::new(),
             last_refusal: None,
             probing: None,
+            probes: BTreeMap::new(),
             allowed,
             in_flight: BTreeSet::new(),
             resolving: BTreeSet::new(),
@@ -304,24 +308,24 @@ impl<'w> Sim<'w> {
                     self.feed(Input::InboundProbeRequest { peer });
                 }
             }
-            Scheduled::Answer(peer, epoch) => {
+            Scheduled::Answer(peer, probe, epoch) => {
                 if self.conns.get(&peer) == Some(&epoch) {
                     let result = match &self.world.reachability {
                         Reachability::Public(addr) => Ok(addr.clone()),
                         Reachability::Private => Err(ProbeError::DialBackFailed),
                     };
-                    self.feed(Input::OwnProbeAnswered { peer, result });
+                    self.feed(Input::OwnProbeAnswered { probe, result });
                 }
             }
-            Scheduled::Refuse(peer, epoch) => {
+            Scheduled::Refuse(peer, probe, epoch) => {
                 if self.conns.get(&peer) == Some(&epoch) {
                     // Only a refusal of the request the machine still waits on counts: a late
                     // one for a request it already replaced is stale, and ignored.
-                    if self.probing == Some(peer) {
+                    if self.probing == Some(probe) {
                         self.last_refusal = Some(self.now);
                     }
                     let result = Err(ProbeError::Refused);
-                    self.feed(Input::OwnProbeAnswered { peer, result });
+                    self.feed(Input::OwnProbeAnswered { probe, result });
                 }
             }
             Scheduled::Drop(peer, epoch) => {
@@ -383,12 +387,16 @@ impl<'w> Sim<'w> {
                     *probed = true;
                 }
             }
-            Input::OwnProbeAnswered { peer, result } => {
+            Input::OwnProbeAnswered { probe, result } => {
+                // Only the answer to the request the machine waits on counts.
+                let awaited = self.probing == Some(*probe);
                 let answered = matches!(result, Ok(_) | Err(ProbeError::DialBackFailed));
                 let rule = self.world.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
-                if let (true, true, Some(probed)) = (answered, rule, self.dialed_live.get_mut(peer))
-                {
-                    *probed = true;
+                let peer = self.probes.get(probe).copied();
+                if let (true, true, true, Some(peer)) = (awaited, answered, rule, peer) {
+                    if let Some(probed) = self.dialed_live.get_mut(&peer) {
+                        *probed = true;
+                    }
                 }
             }
             Input::Resolved { dial, .. } => {
@@ -398,10 +406,7 @@ impl<'w> Sim<'w> {
                     self.in_flight.remove(dial);
                 }
             }
-            Input::Tick
-            | Input::HttpResponse { .. }
-            | Input::HttpFailed { .. }
-            | Input::NatStatusChanged(_) => {}
+            Input::Tick | Input::HttpResponse { .. } | Input::HttpFailed { .. } => {}
         }
     }
 
@@ -479,7 +484,7 @@ impl<'w> Sim<'w> {
                 self.resolving.remove(&dial);
                 self.in_flight.remove(&dial);
             }
-            Action::ProbeVia { peer } => {
+            Action::ProbeVia { probe, peer } => {
                 self.check(
                     self.conns.contains_key(&peer),
                     "ProbeVia to an unconnected peer",
@@ -489,7 +494,8 @@ impl<'w> Sim<'w> {
                     self.last_refusal.is_none_or(|t| self.now >= t + backoff),
                     "dial-back asked again too soon after a refusal",
                 );
-                self.probing = Some(peer);
+                self.probing = Some(probe);
+                self.probes.insert(probe, peer);
                 let sim = self.world.peers.iter().find(|p| p.id == peer);
                 if let (Some(sim), Some(delay), Some(&epoch)) =
                     (sim, sim.and_then(|p| p.answer_delay), self.conns.get(&peer))
@@ -497,9 +503,9 @@ impl<'w> Sim<'w> {
                     let refused = self.refused.entry(peer).or_insert(0);
                     if *refused < sim.refusals {
                         *refused += 1;
-                        self.schedule(delay, Scheduled::Refuse(peer, epoch));
+                        self.schedule(delay, Scheduled::Refuse(peer, probe, epoch));
                     } else {
-                        self.schedule(delay, Scheduled::Answer(peer, epoch));
+                        self.schedule(delay, Scheduled::Answer(peer, probe, epoch));
                     }
                 }
             }
@@ -558,21 +564,23 @@ impl<'w> Sim<'w> {
             self.in_flight.len() <= cap,
             "more dials in flight than the cap",
         );
-        let resolved: Vec<Option<Vec<Multiaddr>>> =
-            names.iter().map(|n| self.world.resolve(n)).collect();
-        let result = if resolved.iter().all(Option::is_none) {
-            Err("no such host".to_string())
-        } else {
-            Ok(resolved.into_iter().flatten().flatten().collect::<Vec<_>>())
-        };
-        if let Ok(addrs) = &result {
-            // Resolving a listed name is a legitimate source of addresses.
+        let results: Vec<Result<Vec<Multiaddr>, ResolveError>> = names
+            .iter()
+            .map(|n| {
+                self.world.resolve(n).ok_or_else(|| ResolveError::Lookup {
+                    host: n.to_string(),
+                    reason: "no such host".into(),
+                })
+            })
+            .collect();
+        // Resolving a listed name is a legitimate source of addresses.
+        for addrs in results.iter().flatten() {
             self.allowed
                 .entry(peer)
                 .or_default()
                 .extend(addrs.iter().cloned());
         }
-        let input = Input::Resolved { dial, result };
+        let input = Input::Resolved { dial, results };
         self.schedule(Duration::from_millis(5), Scheduled::Feed(input));
     }
 
@@ -718,17 +726,25 @@ impl<'w> Sim<'w> {
                 format!("dial-ok {dial} {}", self.name(peer))
             }
             Input::DialFailed { dial, .. } => format!("dial-failed {dial}"),
-            Input::Resolved { dial, result } => match result {
-                Ok(a) => format!("resolved {dial} ({} addr)", a.len()),
-                Err(e) => format!("resolve-failed {dial}: {e}"),
-            },
+            Input::Resolved { dial, results } => {
+                let addrs: usize = results.iter().flatten().map(Vec::len).sum();
+                match results.iter().find_map(|r| r.as_ref().err()) {
+                    Some(e) if addrs == 0 => format!("resolve-failed {dial}: {e}"),
+                    _ => format!("resolved {dial} ({addrs} addr)"),
+                }
+            }
             Input::ConnectionClosed { peer } => format!("closed {}", self.name(peer)),
             Input::InboundProbeRequest { peer } => format!("inbound-probe {}", self.name(peer)),
-            Input::OwnProbeAnswered { peer, result } => match result {
-                Ok(a) => format!("probe-answer {} reachable at {a}", self.name(peer)),
-                Err(e) => format!("probe-answer {} {e}", self.name(peer)),
-            },
-            Input::NatStatusChanged(v) => format!("nat-status {v}"),
+            Input::OwnProbeAnswered { probe, result } => {
+                let peer = self
+                    .probes
+                    .get(probe)
+                    .map_or_else(|| "?".to_string(), |p| self.name(p));
+                match result {
+                    Ok(a) => format!("probe-answer {probe} {peer} reachable at {a}"),
+                    Err(e) => format!("probe-answer {probe} {peer} {e}"),
+                }
+            }
         }
     }
 
@@ -743,7 +759,7 @@ impl<'w> Sim<'w> {
                 format!("resolve {dial} {} ({} name)", self.name(peer), names.len())
             }
             Action::CancelDial { dial } => format!("cancel {dial}"),
-            Action::ProbeVia { peer } => format!("probe-via {}", self.name(peer)),
+            Action::ProbeVia { probe, peer } => format!("probe-via {probe} {}", self.name(peer)),
             Action::Disconnect { peer } => format!("disconnect {}", self.name(peer)),
             Action::PersistState(s) => format!(
                 "persist {} good peer(s), nat {}",

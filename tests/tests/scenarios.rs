@@ -199,18 +199,112 @@ fn gives_up_after_every_boot_url_fails_listing_what_was_tried() {
     let g = out.gave_up.clone().expect("gave up");
     assert_eq!(g.reason, GiveUpReason::RoundsExhausted);
     assert_eq!(g.rounds, 3);
-    assert_eq!(g.tried.len(), 6, "two URLs, three rounds");
+    assert_eq!(g.failures(), 6, "two URLs, three rounds");
+    assert_eq!(g.tried.len(), 2, "each URL failed the same way every round");
     assert_eq!(
-        g.tried[1].source,
+        g.tried[1].tried.source,
         SourceName::Url("http://boot-b.test/status".into())
+    );
+    assert_eq!((g.tried[0].times, g.tried[1].times), (3, 3));
+    let text = g.to_string();
+    assert!(
+        text.contains("http://boot.test/status: connect failed: connection refused (\u{d7}3)"),
+        "{text}"
+    );
+    assert!(text.contains("HTTP status 503 (\u{d7}3)"), "{text}");
+    assert_eq!(out.fetched().len(), 6);
+}
+
+fn status(code: u16) -> Reply {
+    Reply::Answer {
+        latency: 5 * MS,
+        status: code,
+        body: b"no".to_vec(),
+    }
+}
+
+#[test]
+fn a_url_that_answers_404_is_not_asked_again_in_this_bootstrap() {
+    let mut w = base();
+    w.servers[0].replies = vec![status(404)];
+    w.add_url(
+        "http://boot-b.test/status",
+        vec![Reply::Fail { latency: 5 * MS }],
+    );
+    w.config.backoff.max_rounds = 3;
+    let out = run(&w);
+    let g = out.gave_up.clone().expect("gave up");
+    assert_eq!(g.reason, GiveUpReason::RoundsExhausted);
+    let fetched = out.fetched();
+    assert_eq!(
+        fetched
+            .iter()
+            .filter(|u| **u == "http://boot.test/status")
+            .count(),
+        1
+    );
+    assert_eq!(
+        fetched
+            .iter()
+            .filter(|u| **u == "http://boot-b.test/status")
+            .count(),
+        3
     );
     let text = g.to_string();
     assert!(
-        text.contains("http://boot.test/status: connect failed: connection refused"),
+        text.contains(
+            "http://boot.test/status: HTTP status 404 (not asked again in this bootstrap);"
+        ),
         "{text}"
     );
-    assert!(text.contains("HTTP status 503"), "{text}");
-    assert_eq!(out.fetched().len(), 6);
+}
+
+#[test]
+fn when_every_url_is_gone_it_gives_up_after_one_round() {
+    let mut w = base();
+    w.servers[0].replies = vec![status(410)];
+    w.add_url("http://boot-b.test/status", vec![status(403)]);
+    w.config.backoff.max_rounds = 7;
+    let out = run(&w);
+    let g = out.gave_up.clone().expect("gave up");
+    assert_eq!(g.reason, GiveUpReason::NothingLeftToTry);
+    assert_eq!(g.rounds, 1);
+    assert_eq!(out.fetched().len(), 2);
+    assert!(
+        !out.events()
+            .any(|e| matches!(e, Event::RetryScheduled { .. })),
+        "no retry is scheduled when nothing is left to ask"
+    );
+}
+
+#[test]
+fn a_408_a_429_and_a_5xx_are_asked_again_next_round() {
+    for code in [408, 429, 500, 503] {
+        let mut w = base();
+        let body = w.full_document();
+        w.servers[0].replies = vec![status(code), ok(5 * MS, body)];
+        let out = run(&w);
+        assert_eq!(out.status.phase, PhaseName::Connected, "after {code}");
+        assert_eq!(out.fetched().len(), 2, "after {code}");
+    }
+}
+
+#[test]
+fn a_permanently_failed_url_is_asked_again_by_the_next_bootstrap() {
+    // Connected through a seed after the URL said 404; when that connection drops, the new
+    // bootstrap starts with a clean slate and asks the URL again.
+    let mut w = base();
+    let good = w.full_document();
+    w.servers[0].replies = vec![status(404), ok(5 * MS, good)];
+    w.config.seeds = vec![w.peers[1].known()];
+    w.config.source_order = vec![SourceKind::Urls, SourceKind::Seeds];
+    w.peers[1].drop_after = Some(Duration::from_secs(2));
+    let out = run(&w);
+    assert!(out.events().any(|e| matches!(e, Event::Rebootstrapping)));
+    assert_eq!(
+        out.fetched(),
+        ["http://boot.test/status", "http://boot.test/status"]
+    );
 }
 
 #[test]
@@ -253,10 +347,11 @@ fn gives_up_when_the_budget_runs_out() {
     assert_eq!(g.reason, GiveUpReason::BudgetExhausted);
     assert_eq!(g.rounds, 3, "the third round was cut short by the budget");
     assert_eq!(
-        g.tried.len(),
+        g.failures(),
         2,
         "the cut-short fetch is cancelled, not counted as tried"
     );
+    assert_eq!(g.tried.len(), 1, "two timeouts of one URL are one line");
     assert!(out.elapsed <= Duration::from_secs(12), "{:?}", out.elapsed);
 }
 
@@ -678,4 +773,41 @@ fn a_refused_dial_back_request_is_retried_after_a_backoff_not_at_once() {
     }
     let public = "/ip4/203.0.113.200/tcp/4001".parse().expect("valid");
     assert_eq!(out.status.nat, NatVerdict::Public(public));
+}
+
+#[test]
+fn a_late_answer_to_a_replaced_dial_back_request_is_ignored() {
+    // The boot peer answers every dial-back request 150 ms after it was sent; the machine
+    // gives each one 100 ms and then asks again. Every answer belongs to a request that was
+    // already replaced: none of them may set the verdict, each is counted as ignored.
+    let mut w = base();
+    w.config.timeouts.own_probe = 100 * MS;
+    w.config.own_probe_attempts = 3;
+    for p in &mut w.peers {
+        p.answer_delay = Some(150 * MS);
+    }
+    let out = run(&w);
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    assert_eq!(out.status.nat, NatVerdict::Unknown);
+    assert!(out
+        .events()
+        .any(|e| matches!(e, Event::VerdictUnavailable { attempts: 3 })));
+    let probes: Vec<_> = out
+        .actions
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::ProbeVia { probe, .. } => Some(*probe),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(probes.len(), 3);
+    assert!(
+        probes.windows(2).all(|p| p[0] != p[1]),
+        "each request has its own id"
+    );
+    assert!(
+        out.status.counters.ignored_inputs >= 2,
+        "{:?}",
+        out.status.counters
+    );
 }

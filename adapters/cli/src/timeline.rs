@@ -116,7 +116,7 @@ pub fn json_event(event: &Event, at: Duration) -> Value {
         }
         Event::GaveUp(g) => {
             json!({"at_ms": ms, "event": "gave_up", "reason": format!("{:?}", g.reason), "message": g.to_string(),
-            "tried": g.tried.iter().map(|t| json!({"source": t.source.to_string(), "error": t.failure.to_string()})).collect::<Vec<_>>()})
+            "tried": g.tried.iter().map(|t| json!({"source": t.tried.source.to_string(), "error": t.tried.failure.to_string(), "times": t.times})).collect::<Vec<_>>()})
         }
     }
 }

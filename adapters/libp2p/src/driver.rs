@@ -16,8 +16,8 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
 use pyrsia_boot_core::{
-    Action, BootstrapMachine, DialError, DialId, Event, HttpError, Input, ProbeError, RequestId,
-    Snapshot,
+    without_p2p, Action, BootstrapMachine, DialError, DialId, Event, HttpError, Input, ProbeError,
+    ProbeId, RequestFailure, RequestId, ResolveError, Snapshot,
 };
 
 use crate::behaviour::{Behaviour, Event as BehaviourEvent};
@@ -82,7 +82,7 @@ impl HasBootstrap for Behaviour {
 }
 
 type Fetch = BoxFuture<'static, Option<(RequestId, Result<HttpReply, HttpError>)>>;
-type Resolution = BoxFuture<'static, (DialId, Result<Vec<Multiaddr>, String>)>;
+type Resolution = BoxFuture<'static, (DialId, Vec<Result<Vec<Multiaddr>, ResolveError>>)>;
 
 /// Drives a [`BootstrapMachine`] with a [`Swarm`] running [`Behaviour`].
 pub struct Driver<R> {
@@ -91,8 +91,9 @@ pub struct Driver<R> {
     fetches: FuturesUnordered<Fetch>,
     resolutions: FuturesUnordered<Resolution>,
     aborts: HashMap<RequestId, AbortHandle>,
-    dials: HashMap<ConnectionId, DialId>,
-    probes: HashMap<OutboundRequestId, PeerId>,
+    /// Dials under way: the machine's id and the peer it must authenticate as.
+    dials: HashMap<ConnectionId, (DialId, PeerId)>,
+    probes: HashMap<OutboundRequestId, ProbeId>,
     outbox: VecDeque<Pending>,
 }
 
@@ -169,8 +170,8 @@ impl<R: Runtime> Driver<R> {
             };
             let input = futures::select! {
                 () = timer.fuse() => Input::Tick,
-                (dial, result) = self.resolutions.select_next_some() => {
-                    Input::Resolved { dial, result }
+                (dial, results) = self.resolutions.select_next_some() => {
+                    Input::Resolved { dial, results }
                 }
                 done = self.fetches.select_next_some() => match done {
                     Some((request, result)) => {
@@ -220,10 +221,10 @@ impl<R: Runtime> Driver<R> {
                 let connection = opts.connection_id();
                 match swarm.dial(opts) {
                     Ok(()) => {
-                        self.dials.insert(connection, dial);
+                        self.dials.insert(connection, (dial, peer));
                     }
                     Err(e) => {
-                        let error = dial_error(&e);
+                        let error = dial_error(&e, peer);
                         self.machine
                             .handle(Instant::now(), Input::DialFailed { dial, error });
                     }
@@ -235,32 +236,17 @@ impl<R: Runtime> Driver<R> {
                     .map(|name| resolve_addr(&self.runtime, name))
                     .collect();
                 self.resolutions.push(
-                    async move {
-                        let results = futures::future::join_all(lookups).await;
-                        let mut addrs = Vec::new();
-                        let mut errors = Vec::new();
-                        for r in results {
-                            match r {
-                                Ok(a) => addrs.extend(a),
-                                Err(e) => errors.push(e),
-                            }
-                        }
-                        let result = if addrs.is_empty() && !errors.is_empty() {
-                            Err(errors.join("; "))
-                        } else {
-                            Ok(addrs)
-                        };
-                        (dial, result)
-                    }
-                    .boxed(),
+                    futures::future::join_all(lookups)
+                        .map(move |results| (dial, results))
+                        .boxed(),
                 );
             }
             Action::CancelDial { dial } => {
                 // A pending libp2p dial cannot be aborted; forgetting it makes a late success
                 // an unknown connection, which the machine never hears about.
-                self.dials.retain(|_, d| *d != dial);
+                self.dials.retain(|_, (d, _)| *d != dial);
             }
-            Action::ProbeVia { peer } => {
+            Action::ProbeVia { probe, peer } => {
                 let addrs = dialable_addrs(swarm);
                 let request = DialRequest {
                     peer: *swarm.local_peer_id(),
@@ -271,7 +257,7 @@ impl<R: Runtime> Driver<R> {
                     .bootstrap()
                     .dial_request
                     .send_request(&peer, request);
-                self.probes.insert(id, peer);
+                self.probes.insert(id, probe);
             }
             Action::Disconnect { peer } => {
                 // Err means not connected, which is the requested state.
@@ -293,12 +279,9 @@ impl<R: Runtime> Driver<R> {
                 endpoint,
                 ..
             } => {
-                let dial = self.dials.remove(connection_id)?;
+                let (dial, _) = self.dials.remove(connection_id)?;
                 // The core lists addresses without their `/p2p/` suffix.
-                let mut addr = endpoint.get_remote_address().clone();
-                if let Some(Protocol::P2p(_)) = addr.iter().last() {
-                    addr.pop();
-                }
+                let addr = without_p2p(endpoint.get_remote_address());
                 Some(Input::DialSucceeded {
                     dial,
                     peer: *peer_id,
@@ -310,10 +293,10 @@ impl<R: Runtime> Driver<R> {
                 error,
                 ..
             } => {
-                let dial = self.dials.remove(connection_id)?;
+                let (dial, expected) = self.dials.remove(connection_id)?;
                 Some(Input::DialFailed {
                     dial,
-                    error: dial_error(error),
+                    error: dial_error(error, expected),
                 })
             }
             SwarmEvent::ConnectionClosed {
@@ -340,23 +323,18 @@ impl<R: Runtime> Driver<R> {
                     },
                 ..
             }) => {
-                let peer = self.probes.remove(request_id)?;
-                let result = match response {
-                    DialResponse::Reachable(addr) => Ok(addr.clone()),
-                    DialResponse::DialError(_) => Err(ProbeError::DialBackFailed),
-                    DialResponse::Refused(_) => Err(ProbeError::Refused),
-                    DialResponse::Failed(t) => Err(ProbeError::Request(t.clone())),
-                };
-                Some(Input::OwnProbeAnswered { peer, result })
+                let probe = self.probes.remove(request_id)?;
+                let result = probe_result(response);
+                Some(Input::OwnProbeAnswered { probe, result })
             }
             BehaviourEvent::DialRequest(request_response::Event::OutboundFailure {
                 request_id,
                 error,
                 ..
             }) => {
-                let peer = self.probes.remove(request_id)?;
-                let result = Err(ProbeError::Request(error.to_string()));
-                Some(Input::OwnProbeAnswered { peer, result })
+                let probe = self.probes.remove(request_id)?;
+                let result = Err(ProbeError::Request(request_failure(error)));
+                Some(Input::OwnProbeAnswered { probe, result })
             }
             _ => None,
         }
@@ -368,19 +346,22 @@ impl<R: Runtime> Driver<R> {
 fn resolve_addr<R: Runtime>(
     runtime: &R,
     addr: Multiaddr,
-) -> BoxFuture<'static, Result<Vec<Multiaddr>, String>> {
+) -> BoxFuture<'static, Result<Vec<Multiaddr>, ResolveError>> {
     let mut parts = addr.iter();
     let (host, v4, v6) = match parts.next() {
         Some(Protocol::Dns(h)) => (h.to_string(), true, true),
         Some(Protocol::Dns4(h)) => (h.to_string(), true, false),
         Some(Protocol::Dns6(h)) => (h.to_string(), false, true),
-        _ => return futures::future::ready(Err(format!("{addr} is not a DNS address"))).boxed(),
+        _ => return futures::future::ready(Err(ResolveError::NotAName(addr.to_string()))).boxed(),
     };
     let rest: Vec<Protocol<'static>> = parts.map(|p| p.acquire()).collect();
     let lookup = runtime.resolve(host.clone());
     async move {
-        let ips = lookup.await.map_err(|e| format!("{host}: {e}"))?;
-        Ok(ips
+        let ips = lookup.await.map_err(|e| ResolveError::Lookup {
+            host: host.clone(),
+            reason: e.to_string(),
+        })?;
+        let addrs: Vec<Multiaddr> = ips
             .into_iter()
             .filter(|ip| if ip.is_ipv4() { v4 } else { v6 })
             .map(|ip| {
@@ -390,7 +371,11 @@ fn resolve_addr<R: Runtime>(
                 };
                 std::iter::once(first).chain(rest.iter().cloned()).collect()
             })
-            .collect())
+            .collect();
+        if addrs.is_empty() {
+            return Err(ResolveError::NoAddress { host });
+        }
+        Ok(addrs)
     }
     .boxed()
 }
@@ -406,12 +391,41 @@ fn http_input(request: RequestId, result: Result<HttpReply, HttpError>) -> Input
     }
 }
 
-fn dial_error(e: &SwarmDialError) -> DialError {
+fn dial_error(e: &SwarmDialError, expected: PeerId) -> DialError {
     match e {
         SwarmDialError::Transport(_) | SwarmDialError::NoAddresses => {
             DialError::Unreachable(e.to_string())
         }
-        _ => DialError::Other(e.to_string()),
+        SwarmDialError::WrongPeerId { obtained, .. } => DialError::WrongPeer {
+            expected,
+            actual: *obtained,
+        },
+        SwarmDialError::Denied { cause, .. } => DialError::Denied(cause.to_string()),
+        SwarmDialError::LocalPeerId { .. }
+        | SwarmDialError::Aborted
+        | SwarmDialError::DialPeerConditionFalse(_) => DialError::Other(e.to_string()),
+    }
+}
+
+/// The core's reading of an AutoNAT v1 dial response.
+pub(crate) fn probe_result(response: &DialResponse) -> Result<Multiaddr, ProbeError> {
+    match response {
+        DialResponse::Reachable(addr) => Ok(addr.clone()),
+        DialResponse::DialError(_) => Err(ProbeError::DialBackFailed),
+        DialResponse::Refused(_) => Err(ProbeError::Refused),
+        DialResponse::Failed(text) => Err(ProbeError::ServerFailed(text.clone())),
+    }
+}
+
+/// The core's reading of a request-response failure.
+pub(crate) fn request_failure(error: &request_response::OutboundFailure) -> RequestFailure {
+    use request_response::OutboundFailure as F;
+    match error {
+        F::DialFailure => RequestFailure::Unreachable,
+        F::Timeout => RequestFailure::Timeout,
+        F::ConnectionClosed => RequestFailure::ConnectionClosed,
+        F::UnsupportedProtocols => RequestFailure::Unsupported,
+        F::Io(e) => RequestFailure::Stream(e.to_string()),
     }
 }
 

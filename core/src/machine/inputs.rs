@@ -57,8 +57,8 @@ impl BootstrapMachine {
                 }
                 None => self.ignore(&input, "no dial with this id is pending"),
             },
-            Input::Resolved { dial, ref result } => match self.dials.get(&dial) {
-                Some(d) if d.resolving => self.on_resolved(dial, result.clone()),
+            Input::Resolved { dial, ref results } => match self.dials.get(&dial) {
+                Some(d) if d.resolving => self.on_resolved(dial, results),
                 _ => self.ignore(&input, "no dial with this id is resolving"),
             },
             Input::ConnectionClosed { peer } => match self.drop_boot_conn(peer) {
@@ -74,19 +74,25 @@ impl BootstrapMachine {
                     self.become_connected(peer);
                 }
             }
-            Input::OwnProbeAnswered { peer, ref result } => self.on_own_probe(peer, result),
-            Input::NatStatusChanged(verdict) => self.set_verdict(verdict),
+            Input::OwnProbeAnswered { probe, ref result } => match self.own_probe {
+                Some(p) if p.probe == probe => self.on_own_probe(p.peer, result),
+                _ => self.ignore(&input, "no dial-back request with this id is awaited"),
+            },
         }
     }
 
-    pub(super) fn on_resolved(&mut self, dial: DialId, result: Result<Vec<Multiaddr>, String>) {
+    pub(super) fn on_resolved(
+        &mut self,
+        dial: DialId,
+        results: &[Result<Vec<Multiaddr>, ResolveError>],
+    ) {
         let Some(d) = self.dials.get_mut(&dial) else {
             return;
         };
         d.resolving = false;
         let peer = d.peer;
         let mut skipped = SkipCounts::default();
-        for addr in result.iter().flatten() {
+        for addr in results.iter().flatten().flatten() {
             if !self.config.policy.allows(classify(addr)) {
                 skipped.add(SkipReason::NotRoutable);
             } else if !d.addrs.contains(addr) {
@@ -103,11 +109,12 @@ impl BootstrapMachine {
             return;
         };
         self.counters.dial_failures += 1;
-        let why = match result {
-            Err(e) => format!("DNS resolution failed: {e}"),
-            Ok(_) => format!("DNS names resolved to no dialable address ({skipped})"),
+        let errors: Vec<ResolveError> = results.iter().filter_map(|r| r.clone().err()).collect();
+        let error = if results.iter().all(Result::is_err) {
+            DialError::Unresolved(errors)
+        } else {
+            DialError::ResolvedToNothing(skipped)
         };
-        let error = DialError::Unreachable(why);
         self.note_dial_failure(d.source, Failure::Dial { peer, error });
     }
 
@@ -125,6 +132,9 @@ impl BootstrapMachine {
     pub(super) fn on_http_response(&mut self, url: usize, status: u16, body: &[u8]) {
         let source = Source::Url(url);
         if !(200..300).contains(&status) {
+            if is_permanent_http_status(status) {
+                self.dead_urls.insert(url);
+            }
             return self.fail_source(source, Failure::HttpStatus(status));
         }
         let options = ParseOptions {

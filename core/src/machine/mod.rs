@@ -8,7 +8,7 @@
 //! time budget runs out. When every boot connection closes after Connected, a new bootstrap
 //! starts.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use libp2p_identity::PeerId;
@@ -16,44 +16,33 @@ use multiaddr::Multiaddr;
 
 use crate::addr::{classify, is_dns_name};
 use crate::backoff::SeededRng;
-use crate::config::{CandidateOrder, Config, ConnectedRule, KnownPeer, SourceKind};
-use crate::io::{
-    Action, DialError, DialId, Event, Failure, GaveUp, GiveUpReason, Input, ProbeError, RequestId,
-    SourceName, Tried,
-};
+use crate::config::{CandidateOrder, Config, ConnectedRule, SourceKind};
+use crate::errors::{DialError, ProbeError, ResolveError};
+use crate::ids::{DialId, ProbeId, RequestId};
+use crate::io::{Action, Input};
 use crate::nat::NatVerdict;
+use crate::peer::{CachedPeer, KnownPeer};
+use crate::report::{
+    is_permanent_http_status, Event, Failure, GaveUp, GiveUpReason, Repeated, SourceName, Tried,
+};
 use crate::signed::{record_sequence, SeenSequence, Trust, MAX_SEQUENCES};
-use crate::snapshot::{CachedPeer, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
 
 mod inputs;
 mod nat;
 mod sources;
+mod status;
 
-/// Failures kept for the [`GaveUp`] report; later ones are only counted.
+pub use status::{Counters, PhaseName, Status};
+
+/// Distinct failures kept for the [`GaveUp`] report; later new ones are only counted.
 const MAX_TRIED: usize = 64;
 
 /// Deadlines fired in one call before the machine stops to let the driver run. Each firing
 /// removes a deadline or moves the schedule forward, so this is a guard, not a limit that
 /// normal operation reaches.
 const MAX_FIRINGS_PER_CALL: usize = 10_000;
-
-/// The phase of the current bootstrap, named after what it waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PhaseName {
-    /// Waiting for a boot URL's response.
-    AwaitingStatus,
-    /// Waiting for dials to complete.
-    AwaitingDial,
-    /// Connected to a boot peer; waiting for its AutoNAT dial request.
-    AwaitingProbe,
-    /// Every source failed this round; waiting to start the next.
-    AwaitingRetry,
-    /// Fully connected.
-    Connected,
-    /// Stopped trying (terminal).
-    GaveUp,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -108,54 +97,9 @@ struct BootConn {
 
 #[derive(Debug, Clone, Copy)]
 struct OwnProbe {
+    probe: ProbeId,
     peer: PeerId,
     deadline: Instant,
-}
-
-/// Counters for status pages and metrics; they only grow.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Bootstraps started (1 + re-bootstraps).
-    pub bootstraps: u32,
-    /// Rounds started over all bootstraps.
-    pub rounds: u32,
-    /// Boot documents requested.
-    pub fetches: u32,
-    /// Boot URL attempts that failed (HTTP error, timeout, status, bad document).
-    pub fetch_failures: u32,
-    /// Dials started.
-    pub dials: u32,
-    /// Dials that failed or timed out.
-    pub dial_failures: u32,
-    /// Connections to boot peers.
-    pub boot_connections: u32,
-    /// AutoNAT dial requests received from boot peers we dialed.
-    pub inbound_probes: u32,
-    /// Dial-back requests we sent.
-    pub own_probes: u32,
-    /// Inputs ignored: unknown or stale ids, peers we never dialed, late answers.
-    pub ignored_inputs: u32,
-    /// Boot entries skipped, per reason, over every source.
-    pub skipped: SkipCounts,
-}
-
-/// A snapshot of the machine for status pages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    /// What the machine waits for now.
-    pub phase: PhaseName,
-    /// The peer through which the current bootstrap reached Connected.
-    pub boot_peer: Option<PeerId>,
-    /// Boot peers currently connected.
-    pub boot_connections: usize,
-    /// Current round of the current bootstrap (0-based).
-    pub round: u32,
-    /// The NAT verdict.
-    pub nat: NatVerdict,
-    /// Whether `nat` comes from a previous run and has not been confirmed in this one.
-    pub nat_stale: bool,
-    /// Counters.
-    pub counters: Counters,
 }
 
 /// The sans-IO bootstrap state machine. See the crate docs for the driver loop.
@@ -181,8 +125,10 @@ pub struct BootstrapMachine {
     dials: BTreeMap<DialId, PendingDial>,
     boot_conns: BTreeMap<PeerId, BootConn>,
     boot_peer: Option<PeerId>,
-    tried: Vec<Tried>,
+    tried: Vec<Repeated>,
     omitted: u32,
+    /// Boot URLs (by index) that answered a permanent HTTP status in this bootstrap.
+    dead_urls: BTreeSet<usize>,
     own_probes_left: u32,
     // Across bootstraps.
     own_probe: Option<OwnProbe>,
@@ -239,6 +185,7 @@ impl BootstrapMachine {
             boot_peer: None,
             tried: Vec::new(),
             omitted: 0,
+            dead_urls: BTreeSet::new(),
             own_probes_left: 0,
             own_probe: None,
             own_probe_retry: None,
@@ -381,9 +328,9 @@ impl BootstrapMachine {
                 return;
             }
         }
-        // Invariant: every firing removes a deadline or pushes one into the future, so the
-        // loop ends long before the guard; reaching it means a deadline re-arms at `now`.
-        tracing::error!("deadline guard reached; some deadline re-arms at now");
+        // Every firing removes a deadline or pushes one into the future, so the loop ends long
+        // before the guard; reaching it means a deadline re-arms at `now`: a bug.
+        panic!("invariant: deadlines fired in one call stay below {MAX_FIRINGS_PER_CALL}");
     }
 
     /// Fires the first due deadline, if any. Returns whether one fired.

@@ -9,11 +9,13 @@ impl BootstrapMachine {
         }
         self.own_probes_left -= 1;
         self.counters.own_probes += 1;
+        let probe = ProbeId(self.alloc_id());
         self.own_probe = Some(OwnProbe {
+            probe,
             peer,
             deadline: self.now + self.config.timeouts.own_probe,
         });
-        self.push(Action::ProbeVia { peer });
+        self.push(Action::ProbeVia { probe, peer });
     }
 
     /// After an own probe went unanswered: ask again, through any boot connection, while the
@@ -31,10 +33,9 @@ impl BootstrapMachine {
         }
     }
 
+    /// The awaited dial-back request (to `peer`) was answered.
     pub(super) fn on_own_probe(&mut self, peer: PeerId, result: &Result<Multiaddr, ProbeError>) {
-        if self.own_probe.is_some_and(|p| p.peer == peer) {
-            self.own_probe = None;
-        }
+        self.own_probe = None;
         let answered = match result {
             Ok(addr) => {
                 self.set_verdict(NatVerdict::Public(addr.clone()));
@@ -44,17 +45,15 @@ impl BootstrapMachine {
                 self.set_verdict(NatVerdict::Private);
                 true
             }
-            Err(ProbeError::Refused | ProbeError::Request(_)) => {
-                if self.own_probe.is_none() {
-                    // Back off: a throttled server refuses everyone asking at once. No request
-                    // goes out before this, not even for a new boot connection.
-                    let max = self.config.timeouts.own_probe_retry;
-                    let delay = max / 2 + self.rng.duration_up_to(max / 2);
-                    self.own_probe_retry = Some(self.now + delay);
-                    if self.own_probes_left == 0 {
-                        // No attempt left to wait for: say so now.
-                        self.request_own_probe();
-                    }
+            Err(ProbeError::Refused | ProbeError::ServerFailed(_) | ProbeError::Request(_)) => {
+                // Back off: a throttled server refuses everyone asking at once. No request
+                // goes out before this, not even for a new boot connection.
+                let max = self.config.timeouts.own_probe_retry;
+                let delay = max / 2 + self.rng.duration_up_to(max / 2);
+                self.own_probe_retry = Some(self.now + delay);
+                if self.own_probes_left == 0 {
+                    // No attempt left to wait for: say so now.
+                    self.request_own_probe();
                 }
                 false
             }

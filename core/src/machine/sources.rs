@@ -10,6 +10,7 @@ impl BootstrapMachine {
         self.rounds_started = 0;
         self.tried.clear();
         self.omitted = 0;
+        self.dead_urls.clear();
         self.boot_peer = None;
         self.own_probes_left = self.config.own_probe_attempts;
         self.sources.clear();
@@ -54,8 +55,13 @@ impl BootstrapMachine {
         self.phase = Phase::AwaitingDial;
     }
 
-    /// Opens the next source of the round, or ends the round.
+    /// Opens the next source of the round, or ends the round. Boot URLs that failed
+    /// permanently in this bootstrap are passed over.
     pub(super) fn next_source(&mut self) {
+        while matches!(self.sources.get(self.cursor), Some(Source::Url(i)) if self.dead_urls.contains(i))
+        {
+            self.cursor += 1;
+        }
         let Some(&source) = self.sources.get(self.cursor) else {
             self.round_failed();
             return;
@@ -97,6 +103,11 @@ impl BootstrapMachine {
     }
 
     pub(super) fn round_failed(&mut self) {
+        let alive = |s: &Source| !matches!(s, Source::Url(i) if self.dead_urls.contains(i));
+        if !self.sources.iter().any(alive) {
+            self.give_up(GiveUpReason::NothingLeftToTry);
+            return;
+        }
         self.round += 1;
         if self.round >= self.config.backoff.max_rounds {
             self.give_up(GiveUpReason::RoundsExhausted);
@@ -135,9 +146,13 @@ impl BootstrapMachine {
         self.report(Event::GaveUp(report));
     }
 
+    /// Keeps `tried` for the give-up report: a failure seen before is counted again, a new one
+    /// is added while there is room.
     pub(super) fn record(&mut self, tried: Tried) {
-        if self.tried.len() < MAX_TRIED {
-            self.tried.push(tried);
+        if let Some(seen) = self.tried.iter_mut().find(|r| r.tried == tried) {
+            seen.times = seen.times.saturating_add(1);
+        } else if self.tried.len() < MAX_TRIED {
+            self.tried.push(Repeated { tried, times: 1 });
         } else {
             self.omitted = self.omitted.saturating_add(1);
         }

@@ -1,0 +1,115 @@
+//! What went wrong in the world, as the driver saw it. These come in as inputs (IO failures
+//! are inputs like any other); the machines decide what they mean.
+
+use libp2p_identity::PeerId;
+
+use crate::status::SkipCounts;
+
+/// Why an HTTP request failed, as the driver saw it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    /// The URL could not be used (bad syntax, unsupported scheme).
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+    /// No connection: DNS failure, refused, unreachable.
+    #[error("connect failed: {0}")]
+    Connect(String),
+    /// The connection broke or the response was not valid HTTP.
+    #[error("transfer failed: {0}")]
+    Transfer(String),
+    /// The TLS handshake failed (untrusted or mismatched certificate, protocol error).
+    #[error("TLS failed: {0}")]
+    Tls(String),
+}
+
+/// Why one DNS name of an [`crate::Action::Resolve`] gave no address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// The lookup worked but gave no address of the family the multiaddr asks for.
+    #[error("{host} has no address of the family asked for")]
+    NoAddress {
+        /// The name looked up.
+        host: String,
+    },
+    /// The lookup itself failed (no such name, no resolver, timeout).
+    #[error("{host}: {reason}")]
+    Lookup {
+        /// The name looked up.
+        host: String,
+        /// The resolver's message.
+        reason: String,
+    },
+    /// The address handed to the driver does not start with `/dns`, `/dns4` or `/dns6`.
+    #[error("{0} does not start with a DNS name")]
+    NotAName(String),
+}
+
+/// Why a dial failed, as the driver (or the machine, before dialing) saw it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialError {
+    /// Every address refused or was unreachable.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The remote authenticated as another peer.
+    #[error("wrong peer: expected {expected}, got {actual}")]
+    WrongPeer {
+        /// The id the boot list named.
+        expected: PeerId,
+        /// The id noise authenticated.
+        actual: PeerId,
+    },
+    /// Every DNS name of the peer failed to resolve.
+    #[error("DNS resolution failed: {}", join(.0))]
+    Unresolved(Vec<ResolveError>),
+    /// The DNS names resolved, but only to addresses the policy refuses.
+    #[error("DNS names resolved to no dialable address ({0})")]
+    ResolvedToNothing(SkipCounts),
+    /// The local swarm refused the dial (a connection limit, a behaviour's veto).
+    #[error("denied locally: {0}")]
+    Denied(String),
+    /// Anything else (upgrade failure, aborted).
+    #[error("{0}")]
+    Other(String),
+}
+
+fn join(errors: &[ResolveError]) -> String {
+    let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    parts.join("; ")
+}
+
+/// Why a request-response exchange did not complete (libp2p's outbound failures).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestFailure {
+    /// No answer within the transport's request timeout.
+    #[error("no answer in time")]
+    Timeout,
+    /// The connection closed before the answer.
+    #[error("the connection closed first")]
+    ConnectionClosed,
+    /// The peer does not speak the protocol.
+    #[error("the peer does not speak the protocol")]
+    Unsupported,
+    /// The peer could not be reached to send the request.
+    #[error("the peer could not be reached")]
+    Unreachable,
+    /// The stream failed (a reset, a malformed message).
+    #[error("stream error: {0}")]
+    Stream(String),
+}
+
+/// Why an AutoNAT dial-back request did not confirm an address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    /// The server tried to dial back and could not: evidence that the asker is not reachable.
+    #[error("the server could not dial back")]
+    DialBackFailed,
+    /// The server refused to try (throttled, no addresses it would dial).
+    #[error("the server refused the dial-back request")]
+    Refused,
+    /// The server answered that it failed (bad request, internal error), with its text.
+    #[error("the server failed: {0}")]
+    ServerFailed(String),
+    /// The request itself did not complete.
+    #[error("the dial-back request failed: {0}")]
+    Request(RequestFailure),
+}
