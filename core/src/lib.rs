@@ -88,6 +88,7 @@
 
 pub mod addr;
 pub mod backoff;
+pub mod bootnode;
 pub mod config;
 pub mod errors;
 mod fastpath;
@@ -103,6 +104,10 @@ pub mod status;
 
 pub use addr::{classify, is_dns_name, AddrClass, AddressPolicy};
 pub use backoff::{Backoff, SeededRng};
+pub use bootnode::{
+    BootNodeAction, BootNodeConfig, BootNodeCounters, BootNodeEvent, BootNodeInput,
+    BootNodeMachine, BootNodeStatus, DialRequestOutcome, Footprint, SigningPolicy,
+};
 pub use config::{CandidateOrder, Config, ConnectedRule, SourceKind, Timeouts};
 pub use errors::{DialError, HttpError, ProbeError, RequestFailure, ResolveError};
 pub use ids::{DialId, LoadAskId, ProbeId, RequestId, SignId, Token};

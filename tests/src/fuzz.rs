@@ -59,3 +59,15 @@ pub fn machine(data: &[u8]) {
         "same world, same seed, different transcript"
     );
 }
+
+/// Decodes bytes into a boot-node world and runs it through the boot-node simulator twice:
+/// every invariant holds at every step and both runs give the same transcript.
+pub fn bootnode(data: &[u8]) {
+    let world = crate::bootworld::BootWorld::from_bytes(data);
+    let a = crate::bootsim::run(&world);
+    let b = crate::bootsim::run(&world);
+    assert_eq!(
+        a.transcript, b.transcript,
+        "same boot world, different transcript"
+    );
+}

@@ -6,6 +6,8 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod bootsim;
+pub mod bootworld;
 pub mod fuzz;
 pub mod sim;
 pub mod world;

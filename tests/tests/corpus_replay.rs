@@ -46,6 +46,11 @@ fn machine_corpus_replays_cleanly() {
     replay("machine", pyrsia_boot_tests::fuzz::machine);
 }
 
+#[test]
+fn bootnode_corpus_replays_cleanly() {
+    replay("bootnode", pyrsia_boot_tests::fuzz::bootnode);
+}
+
 /// A committed seed of the status parser's corpus.
 fn status_seed(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

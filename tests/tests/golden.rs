@@ -4,6 +4,10 @@
 
 use std::time::Duration;
 
+use pyrsia_boot_tests::bootsim;
+use pyrsia_boot_tests::bootworld::{
+    joiner, quiet_world, steady_world, Answer, BootWorld, Happening,
+};
 use pyrsia_boot_tests::world::{simple_world, Reply};
 use pyrsia_boot_tests::{run, World};
 
@@ -16,7 +20,15 @@ fn base() -> World {
 }
 
 fn check(name: &str, world: World) {
-    let got = run(&world).transcript.join("\n") + "\n";
+    compare(name, run(&world).transcript.join("\n") + "\n");
+}
+
+fn check_boot(name: &str, mut world: BootWorld) {
+    world.settle = Duration::from_secs(1);
+    compare(name, bootsim::run(&world).transcript.join("\n") + "\n");
+}
+
+fn compare(name: &str, got: String) {
     let path = format!("{}/golden/{name}.txt", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &got).unwrap_or_else(|e| panic!("writing {path}: {e}"));
@@ -99,4 +111,63 @@ fn behind_nat() {
     let mut w = base();
     w.reachability = pyrsia_boot_tests::world::Reachability::Private;
     check("behind_nat", w);
+}
+
+// ---- the boot node ------------------------------------------------------------------------
+
+#[test]
+fn boot_node_a_peer_joins_and_answers() {
+    let mut w = quiet_world(0, false);
+    w.happenings
+        .push((100 * MS, Happening::Join(joiner(1, 500 * MS))));
+    w.happenings.push((
+        200 * MS,
+        Happening::StatusRequests {
+            count: 1,
+            spacing: MS,
+        },
+    ));
+    check_boot("bootnode_join", w);
+}
+
+#[test]
+fn boot_node_a_member_connects_and_a_peer_leaves_before_answering() {
+    let mut w = quiet_world(1, false);
+    w.config.load_interval = Duration::from_secs(1);
+    w.happenings.push((
+        50 * MS,
+        Happening::MemberConnects {
+            member: 0,
+            inbound: true,
+            stay: 2_000 * MS,
+        },
+    ));
+    let mut j = joiner(1, 300 * MS);
+    j.answer = (Answer::Never, MS);
+    w.happenings.push((100 * MS, Happening::Join(j)));
+    w.happenings.push((
+        1_500 * MS,
+        Happening::StatusRequests {
+            count: 1,
+            spacing: MS,
+        },
+    ));
+    check_boot("bootnode_member_and_leaver", w);
+}
+
+#[test]
+fn boot_node_signs_rotates_and_renews() {
+    let mut w = steady_world(2, 0, true);
+    if let Some(s) = &mut w.config.signing {
+        s.validity = Duration::from_secs(8);
+    }
+    w.config.load_interval = Duration::from_secs(60);
+    w.happenings.push((
+        10 * MS,
+        Happening::StatusRequests {
+            count: 4,
+            spacing: 2_500 * MS,
+        },
+    ));
+    check_boot("bootnode_signed_rotation", w);
 }

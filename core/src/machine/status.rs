@@ -67,4 +67,3 @@ pub struct Status {
     /// Counters.
     pub counters: Counters,
 }
-

@@ -1,0 +1,107 @@
+//! Configuration of a [`crate::BootNodeMachine`].
+
+use std::time::Duration;
+
+use libp2p_identity::{PeerId, PublicKey};
+use multiaddr::Multiaddr;
+
+use crate::addr::AddressPolicy;
+
+/// How a boot node signs its `/status` document (see [`crate::signed`]). The key itself stays
+/// with the driver, which carries out [`crate::BootNodeAction::Sign`]; the machine decides what
+/// is signed, when, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningPolicy {
+    /// The operator's public key: a signature the driver hands back must be by this key.
+    pub key: PublicKey,
+    /// How long a signature is valid. One is renewed once a quarter of this has passed, so a
+    /// served signature always has at least three quarters of it left, give or take the time
+    /// signing takes.
+    pub validity: Duration,
+    /// The list's sequence: raise it whenever the cluster's membership changes, the same on
+    /// every member; clients that saw a sequence refuse lower ones.
+    pub sequence: u64,
+    /// How long the driver may take to sign before the machine stops waiting for it.
+    pub timeout: Duration,
+    /// After a signing job failed or timed out, wait this long before starting another.
+    pub retry_after: Duration,
+}
+
+impl SigningPolicy {
+    /// Signatures by `key`, valid for an hour, sequence 1.
+    pub fn new(key: PublicKey) -> Self {
+        SigningPolicy {
+            key,
+            validity: Duration::from_secs(3600),
+            sequence: 1,
+            timeout: Duration::from_secs(5),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Everything a [`crate::BootNodeMachine`] needs to know up front.
+#[derive(Debug, Clone)]
+pub struct BootNodeConfig {
+    /// This boot node's own id (listed in `/status`, named in its dial requests).
+    pub local_peer: PeerId,
+    /// Addresses to advertise, like Pyrsia's `PYRSIA_EXTERNAL_IP`; listed first in `/status`.
+    pub external_addrs: Vec<Multiaddr>,
+    /// Which of the node's listen addresses may be advertised in `/status` (public only on the
+    /// internet; [`AddressPolicy::allow_private`] on a LAN, in a lab, or in a loopback demo).
+    pub policy: AddressPolicy,
+    /// The other members of the cluster, as full multiaddrs ending in `/p2p/<id>`: listed after
+    /// this node in `/status` (in rotating order), asked for their load, never sent a dial
+    /// request. Entries without a `/p2p/` suffix are ignored.
+    pub cluster: Vec<Multiaddr>,
+    /// How often to ask each member for its load.
+    pub load_interval: Duration,
+    /// A member's load older than this many intervals is left out of `/status`.
+    pub load_max_age_intervals: u32,
+    /// How long a newly connected peer's answer to our dial request may take.
+    pub dial_request_timeout: Duration,
+    /// Sign `/status`, so clients with trusted keys accept it.
+    pub signing: Option<SigningPolicy>,
+    /// `/status` requests kept waiting for a signature at most; past this they are served
+    /// unsigned at once (the HTTP server's own connection cap keeps this far away).
+    pub max_waiting_requests: usize,
+    /// The wall clock, in seconds since the Unix epoch, at the instant given to
+    /// [`crate::BootNodeMachine::new`]; the machine advances it by the instants it is fed.
+    /// Without it, nothing is signed.
+    pub unix_time: Option<u64>,
+}
+
+impl BootNodeConfig {
+    /// A boot node with id `local_peer`, every other setting at its default: no external
+    /// address, public listen addresses only, no cluster, no signing.
+    pub fn new(local_peer: PeerId) -> Self {
+        BootNodeConfig {
+            local_peer,
+            external_addrs: Vec::new(),
+            policy: AddressPolicy::public_only(),
+            cluster: Vec::new(),
+            load_interval: Duration::from_secs(5),
+            load_max_age_intervals: 3,
+            dial_request_timeout: Duration::from_secs(20),
+            signing: None,
+            max_waiting_requests: 1024,
+            unix_time: None,
+        }
+    }
+
+    /// The configuration with every duration raised to at least 1 ms (a zero interval would
+    /// make a deadline that is due when it is armed) and every count to at least 1.
+    pub(crate) fn sanitized(mut self) -> Self {
+        let ms = Duration::from_millis(1);
+        self.load_interval = self.load_interval.max(ms);
+        self.dial_request_timeout = self.dial_request_timeout.max(ms);
+        self.load_max_age_intervals = self.load_max_age_intervals.max(1);
+        self.max_waiting_requests = self.max_waiting_requests.max(1);
+        if let Some(s) = &mut self.signing {
+            s.validity = s.validity.max(Duration::from_secs(4));
+            s.timeout = s.timeout.max(ms);
+            s.retry_after = s.retry_after.max(ms);
+        }
+        self
+    }
+}

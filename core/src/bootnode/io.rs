@@ -1,0 +1,314 @@
+//! What goes into the boot-node machine ([`BootNodeInput`]) and what comes out
+//! ([`BootNodeAction`], [`BootNodeEvent`]).
+//!
+//! Requests the machine starts carry its own ids ([`ProbeId`], [`LoadAskId`], [`SignId`]);
+//! things the world starts (a connection, an inbound request) carry the driver's [`Token`],
+//! which the machine echoes back in the action that answers. The driver takes every token
+//! from one growing counter: a connection or request whose token is not newer than the last
+//! one seen is a replay, and is ignored.
+
+use std::fmt;
+use std::time::Duration;
+
+use libp2p_identity::PeerId;
+use multiaddr::Multiaddr;
+
+use crate::errors::{ProbeError, RequestFailure};
+use crate::ids::{LoadAskId, ProbeId, SignId, Token};
+use crate::signed::DocSignature;
+
+/// Something the swarm or the HTTP server saw, fed to [`crate::BootNodeMachine::handle`].
+#[derive(Clone, PartialEq, Eq)]
+pub enum BootNodeInput {
+    /// The timer armed at [`crate::BootNodeMachine::poll_timeout`] fired.
+    Tick,
+    /// The swarm listens on a new address.
+    ListenAddrAdded(Multiaddr),
+    /// A listen address went away.
+    ListenAddrRemoved(Multiaddr),
+    /// A connection is up (noise authenticated `peer`).
+    ConnectionOpened {
+        /// The driver's name for this connection; [`BootNodeInput::ConnectionClosed`] uses it.
+        conn: Token,
+        /// The authenticated remote peer.
+        peer: PeerId,
+        /// Whether the peer dialed us (a joining node does) or we dialed it (a load question to
+        /// a member, an AutoNAT dial-back).
+        inbound: bool,
+        /// The remote address of the connection.
+        remote: Multiaddr,
+    },
+    /// A connection closed.
+    ConnectionClosed {
+        /// The driver's name for it.
+        conn: Token,
+    },
+    /// The dial request of a [`BootNodeAction::SendDialRequest`] was answered, or failed.
+    DialRequestAnswered {
+        /// The request.
+        probe: ProbeId,
+        /// The address the peer reached us at, or why not.
+        result: Result<Multiaddr, ProbeError>,
+    },
+    /// A cluster member answered [`BootNodeAction::AskLoad`], or the question failed.
+    LoadAnswered {
+        /// The question.
+        ask: LoadAskId,
+        /// The member's connected-peer count, or why there is none.
+        result: Result<u64, RequestFailure>,
+    },
+    /// A peer asked for our load (`/pyrsia-boot/load/1.0.0`); answer with
+    /// [`BootNodeAction::AnswerLoad`].
+    LoadAsked {
+        /// The driver's name for the request.
+        reply: Token,
+        /// Who asked.
+        peer: PeerId,
+    },
+    /// `GET /status`; answer with [`BootNodeAction::ServeStatus`].
+    StatusRequested {
+        /// The driver's name for the request.
+        reply: Token,
+    },
+    /// A [`BootNodeAction::Sign`] job finished.
+    Signed {
+        /// The job.
+        sign: SignId,
+        /// The signature field, or why signing failed.
+        result: Result<DocSignature, String>,
+    },
+    /// The cluster's other members changed (full multiaddrs ending in `/p2p/<id>`); a cluster
+    /// learns its members' addresses after they start.
+    ClusterChanged(Vec<Multiaddr>),
+}
+
+impl fmt::Debug for BootNodeInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BootNodeInput::Tick => f.write_str("Tick"),
+            BootNodeInput::ListenAddrAdded(a) => f.debug_tuple("ListenAddrAdded").field(a).finish(),
+            BootNodeInput::ListenAddrRemoved(a) => {
+                f.debug_tuple("ListenAddrRemoved").field(a).finish()
+            }
+            BootNodeInput::ConnectionOpened {
+                conn,
+                peer,
+                inbound,
+                remote,
+            } => f
+                .debug_struct("ConnectionOpened")
+                .field("conn", conn)
+                .field("peer", peer)
+                .field("inbound", inbound)
+                .field("remote", remote)
+                .finish(),
+            BootNodeInput::ConnectionClosed { conn } => f
+                .debug_struct("ConnectionClosed")
+                .field("conn", conn)
+                .finish(),
+            BootNodeInput::DialRequestAnswered { probe, result } => f
+                .debug_struct("DialRequestAnswered")
+                .field("probe", probe)
+                .field("result", result)
+                .finish(),
+            BootNodeInput::LoadAnswered { ask, result } => f
+                .debug_struct("LoadAnswered")
+                .field("ask", ask)
+                .field("result", result)
+                .finish(),
+            BootNodeInput::LoadAsked { reply, peer } => f
+                .debug_struct("LoadAsked")
+                .field("reply", reply)
+                .field("peer", peer)
+                .finish(),
+            BootNodeInput::StatusRequested { reply } => f
+                .debug_struct("StatusRequested")
+                .field("reply", reply)
+                .finish(),
+            BootNodeInput::Signed { sign, result } => f
+                .debug_struct("Signed")
+                .field("sign", sign)
+                .field("ok", &result.is_ok())
+                .finish(),
+            BootNodeInput::ClusterChanged(m) => f
+                .debug_struct("ClusterChanged")
+                .field("members", &m.len())
+                .finish(),
+        }
+    }
+}
+
+/// Something the boot node's driver must do.
+#[derive(Clone, PartialEq, Eq)]
+#[must_use]
+pub enum BootNodeAction {
+    /// Ask `peer` to dial us back at `addrs` now (AutoNAT v1 `DIAL`): its AutoNAT server
+    /// emits `InboundProbe::Request`, which is what makes it "fully connected". Answer with
+    /// [`BootNodeInput::DialRequestAnswered`].
+    SendDialRequest {
+        /// Echo this back.
+        probe: ProbeId,
+        /// The newly connected peer.
+        peer: PeerId,
+        /// Where it should dial us back (its server keeps the ports and substitutes the IP it
+        /// sees us at).
+        addrs: Vec<Multiaddr>,
+    },
+    /// Ask cluster member `member` for its load (dialing it at `addr` if not connected).
+    /// Answer with [`BootNodeInput::LoadAnswered`].
+    AskLoad {
+        /// Echo this back.
+        ask: LoadAskId,
+        /// The member.
+        member: PeerId,
+        /// Its address, without `/p2p/`.
+        addr: Multiaddr,
+    },
+    /// Answer a [`BootNodeInput::LoadAsked`].
+    AnswerLoad {
+        /// The request.
+        reply: Token,
+        /// Our connected peers, not counting cluster members.
+        peers_count: u64,
+    },
+    /// Answer a [`BootNodeInput::StatusRequested`] with this JSON body.
+    ServeStatus {
+        /// The request.
+        reply: Token,
+        /// The `/status` document.
+        body: Vec<u8>,
+    },
+    /// Sign this peer list with the operator key ([`crate::signed::sign`] with these
+    /// arguments); answer with [`BootNodeInput::Signed`].
+    Sign {
+        /// Echo this back.
+        sign: SignId,
+        /// The exact bytes of the `peer_addrs` value.
+        peer_addrs_json: Vec<u8>,
+        /// Unix seconds.
+        issued_at: u64,
+        /// Unix seconds.
+        expires_at: u64,
+        /// The list's sequence.
+        sequence: u64,
+    },
+    /// Something for metrics and logs.
+    Report(BootNodeEvent),
+}
+
+impl fmt::Debug for BootNodeAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BootNodeAction::SendDialRequest { probe, peer, addrs } => f
+                .debug_struct("SendDialRequest")
+                .field("probe", probe)
+                .field("peer", peer)
+                .field("addrs", addrs)
+                .finish(),
+            BootNodeAction::AskLoad { ask, member, addr } => f
+                .debug_struct("AskLoad")
+                .field("ask", ask)
+                .field("member", member)
+                .field("addr", addr)
+                .finish(),
+            BootNodeAction::AnswerLoad { reply, peers_count } => f
+                .debug_struct("AnswerLoad")
+                .field("reply", reply)
+                .field("peers_count", peers_count)
+                .finish(),
+            BootNodeAction::ServeStatus { reply, body } => f
+                .debug_struct("ServeStatus")
+                .field("reply", reply)
+                .field("body_len", &body.len())
+                .finish(),
+            BootNodeAction::Sign {
+                sign,
+                peer_addrs_json,
+                issued_at,
+                expires_at,
+                sequence,
+            } => f
+                .debug_struct("Sign")
+                .field("sign", sign)
+                .field("peer_addrs_len", &peer_addrs_json.len())
+                .field("issued_at", issued_at)
+                .field("expires_at", expires_at)
+                .field("sequence", sequence)
+                .finish(),
+            BootNodeAction::Report(e) => f.debug_tuple("Report").field(e).finish(),
+        }
+    }
+}
+
+/// How a dial request to a newly connected peer ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialRequestOutcome {
+    /// The peer dialed us back at this address.
+    Reachable(Multiaddr),
+    /// The peer tried to dial us back and could not.
+    DialError,
+    /// The peer refused to try.
+    Refused,
+    /// The peer's server failed, or the request did not complete.
+    Failed,
+    /// No answer within [`crate::BootNodeConfig::dial_request_timeout`].
+    TimedOut,
+    /// The peer disconnected before answering.
+    PeerLeft,
+}
+
+impl DialRequestOutcome {
+    /// A short name, for metric labels: `reachable`, `dial_error`, `refused`, `failed`,
+    /// `timed_out`, `peer_left`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DialRequestOutcome::Reachable(_) => "reachable",
+            DialRequestOutcome::DialError => "dial_error",
+            DialRequestOutcome::Refused => "refused",
+            DialRequestOutcome::Failed => "failed",
+            DialRequestOutcome::TimedOut => "timed_out",
+            DialRequestOutcome::PeerLeft => "peer_left",
+        }
+    }
+}
+
+/// Reports of the boot-node machine, for metrics and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootNodeEvent {
+    /// A dial request went to a newly connected peer.
+    DialRequestSent {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A dial request ended.
+    DialRequestEnded {
+        /// The peer.
+        peer: PeerId,
+        /// How.
+        outcome: DialRequestOutcome,
+        /// Time since it was sent.
+        after: Duration,
+    },
+    /// A `/status` document was served.
+    StatusServed {
+        /// Whether it carried a signature.
+        signed: bool,
+    },
+    /// A signature was made (one per distinct peer list, renewed as it ages).
+    Signed {
+        /// Its expiry, Unix seconds.
+        expires_at: u64,
+    },
+    /// A signing job failed or timed out; lists without a valid signature are served unsigned.
+    SigningFailed {
+        /// Why.
+        reason: String,
+    },
+    /// A load question to a member failed.
+    LoadFailed {
+        /// The member.
+        member: PeerId,
+        /// Why.
+        error: RequestFailure,
+    },
+}

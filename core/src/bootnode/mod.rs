@@ -1,0 +1,390 @@
+//! [`BootNodeMachine`]: the boot node's policy, sans IO.
+//!
+//! The other side of [`crate::BootstrapMachine`], with the same contract (feed with `now`,
+//! drain every action, arm one timer, wait). It decides:
+//!
+//! - **who gets a dial request, and when**: every peer that is not a cluster member gets one
+//!   AutoNAT v1 dial request in the very step its first inbound connection is reported. That
+//!   request is what makes the peer "fully connected" (its AutoNAT server emits
+//!   `InboundProbe::Request`), so it must not wait for libp2p-autonat's timer. One per
+//!   connection session: a failure is not retried (the peer's own inbound-probe timeout moves
+//!   it to another boot peer), a peer that leaves first ends its request;
+//! - **which addresses are advertised**: the configured external addresses, then the listen
+//!   addresses the address policy allows; a dial request carries addresses with the right
+//!   ports even when `/status` advertises none (the peer's server substitutes the IP it sees);
+//! - **the `/status` document**: this node first (a Pyrsia client reads only `peer_addrs[0]`),
+//!   then the cluster's members in round-robin order, their load when fresh;
+//! - **load polling**: each member is asked every `load_interval`, one question at a time;
+//! - **signing and renewal**: one signature per distinct peer list, renewed once a quarter of
+//!   its validity has passed, never served with less than a quarter left or after expiry;
+//! - **bounded memory**: nothing about a peer outlives its last connection.
+//!
+//! Wall-clock time is an input ([`BootNodeConfig::unix_time`], advanced by the instants fed).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use libp2p_identity::PeerId;
+use multiaddr::Multiaddr;
+
+use crate::ids::{LoadAskId, ProbeId, SignId, Token};
+
+mod board;
+mod config;
+mod io;
+mod peers;
+
+pub use config::{BootNodeConfig, SigningPolicy};
+pub use io::{BootNodeAction, BootNodeEvent, BootNodeInput, DialRequestOutcome};
+
+use board::{CachedSignature, List, SignJob, Waiting};
+use peers::{Member, Session};
+
+/// Most listen addresses kept (a swarm reports one per interface and listener).
+const MAX_LISTEN_ADDRS: usize = 64;
+/// Most cluster members kept.
+const MAX_MEMBERS: usize = 64;
+/// Signatures kept, one per recently served peer list (the rotation makes one per member).
+const MAX_SIGNATURES: usize = 64;
+
+/// Counters for metrics; they only grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BootNodeCounters {
+    /// Dial requests sent to newly connected peers.
+    pub dial_requests: u64,
+    /// `/status` documents served.
+    pub status_served: u64,
+    /// Of those, served without a signature although signing is configured.
+    pub status_served_unsigned: u64,
+    /// Signatures made.
+    pub signatures: u64,
+    /// Load questions asked to members.
+    pub load_asks: u64,
+    /// Inputs ignored: unknown or stale ids and tokens, duplicates.
+    pub ignored_inputs: u64,
+}
+
+/// What the machine holds, entry by entry: every count is bounded by a constant or by the
+/// connections open now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Open connections.
+    pub connections: usize,
+    /// Peers with at least one open connection.
+    pub peers: usize,
+    /// Dial requests awaiting an answer (at most one per peer).
+    pub dial_requests: usize,
+    /// `/status` requests waiting for a signature (at most `max_waiting_requests`).
+    pub waiting_requests: usize,
+    /// Cached signatures (at most 64).
+    pub signatures: usize,
+    /// Signing jobs under way (at most one per list).
+    pub sign_jobs: usize,
+    /// Load questions under way (at most one per member).
+    pub load_asks: usize,
+    /// Members' loads (at most one per member).
+    pub loads: usize,
+}
+
+impl Footprint {
+    /// Every entry together.
+    pub fn total(&self) -> usize {
+        self.connections
+            + self.peers
+            + self.dial_requests
+            + self.waiting_requests
+            + self.signatures
+            + self.sign_jobs
+            + self.load_asks
+            + self.loads
+    }
+}
+
+/// A snapshot of the boot node for status pages and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootNodeStatus {
+    /// Peers connected now, members included.
+    pub connected_peers: usize,
+    /// Connected peers that are not cluster members (the `peers_count` of `/status`).
+    pub peers_count: u64,
+    /// What `/status` advertises for this node, in order.
+    pub advertised: Vec<Multiaddr>,
+    /// Counters.
+    pub counters: BootNodeCounters,
+    /// What the machine holds.
+    pub footprint: Footprint,
+}
+
+/// The boot node's sans-IO machine. See the module docs for its policies and the crate docs
+/// for the driver loop.
+#[derive(Debug)]
+pub struct BootNodeMachine {
+    config: BootNodeConfig,
+    /// This node's id in base58 (encoded once, not per request).
+    local_text: String,
+    now: Instant,
+    clock_origin: Instant,
+    next_id: u64,
+    actions: VecDeque<BootNodeAction>,
+    // Addresses.
+    listen: Vec<Multiaddr>,
+    advertised: Vec<Multiaddr>,
+    /// `advertised` with `/p2p/<self>`, as `/status` lists them.
+    own_entries: Vec<String>,
+    dial_back: Vec<Multiaddr>,
+    members: Vec<Member>,
+    /// The newest driver token seen: tokens only grow, so an older one is a replay.
+    last_token: Option<Token>,
+    // Peers.
+    conns: BTreeMap<Token, PeerId>,
+    sessions: BTreeMap<PeerId, Session>,
+    /// Connected peers that are not members.
+    non_members: u64,
+    probes: BTreeMap<ProbeId, (PeerId, Instant)>,
+    probe_deadlines: BTreeSet<(Instant, ProbeId)>,
+    // Load.
+    loads: BTreeMap<PeerId, (u64, Instant)>,
+    load_asks: BTreeMap<LoadAskId, (PeerId, Instant)>,
+    next_load_poll: Option<Instant>,
+    // /status.
+    /// One peer list per rotation (one per member, or one without members).
+    lists: Vec<List>,
+    rotation: u64,
+    signatures: Vec<CachedSignature>,
+    sign_jobs: BTreeMap<SignId, SignJob>,
+    waiting: VecDeque<Waiting>,
+    sign_retry_at: Option<Instant>,
+    counters: BootNodeCounters,
+}
+
+impl BootNodeMachine {
+    /// A boot node machine started at `now`, with no listen address and no connection yet.
+    pub fn new(config: BootNodeConfig, now: Instant) -> Self {
+        let config = config.sanitized();
+        let mut machine = BootNodeMachine {
+            local_text: config.local_peer.to_string(),
+            config,
+            now,
+            clock_origin: now,
+            next_id: 1,
+            actions: VecDeque::new(),
+            listen: Vec::new(),
+            advertised: Vec::new(),
+            own_entries: Vec::new(),
+            dial_back: Vec::new(),
+            members: Vec::new(),
+            last_token: None,
+            conns: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            non_members: 0,
+            probes: BTreeMap::new(),
+            probe_deadlines: BTreeSet::new(),
+            loads: BTreeMap::new(),
+            load_asks: BTreeMap::new(),
+            next_load_poll: None,
+            lists: Vec::new(),
+            rotation: 0,
+            signatures: Vec::new(),
+            sign_jobs: BTreeMap::new(),
+            waiting: VecDeque::new(),
+            sign_retry_at: None,
+            counters: BootNodeCounters::default(),
+        };
+        let cluster = machine.config.cluster.clone();
+        machine.set_members(&cluster);
+        machine.refresh_addresses();
+        if machine.config.signing.is_some() && machine.config.unix_time.is_none() {
+            machine.report(BootNodeEvent::SigningFailed {
+                reason: "no wall clock: /status is served unsigned".into(),
+            });
+        }
+        machine
+    }
+
+    /// Feeds one input. Every deadline at or before `now` fires first; a `now` earlier than a
+    /// previous one counts as the previous one.
+    pub fn handle(&mut self, now: Instant, input: BootNodeInput) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.fire_deadlines();
+        self.on_input(input);
+        // An input can make something due at once (a signature that arrives already a quarter
+        // old): start it now rather than leave a deadline in the past.
+        self.fire_deadlines();
+    }
+
+    /// The next action for the driver. Drain until `None` after every `handle`.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<BootNodeAction> {
+        self.actions.pop_front()
+    }
+
+    /// When the machine next needs [`BootNodeInput::Tick`]: the last `now` while actions are
+    /// queued, else the earliest deadline; `None` when only an input can change anything.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.actions.is_empty() {
+            return Some(self.now);
+        }
+        [
+            self.probe_deadlines.first().map(|(t, _)| *t),
+            self.sign_jobs.values().map(|j| j.deadline).min(),
+            self.next_load_poll,
+            self.next_renewal(),
+            self.sign_retry_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// A snapshot for status pages and metrics.
+    pub fn status(&self) -> BootNodeStatus {
+        BootNodeStatus {
+            connected_peers: self.sessions.len(),
+            peers_count: self.non_members,
+            advertised: self.advertised.clone(),
+            counters: self.counters,
+            footprint: self.footprint(),
+        }
+    }
+
+    /// What the machine holds now.
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            connections: self.conns.len(),
+            peers: self.sessions.len(),
+            dial_requests: self.probes.len(),
+            waiting_requests: self.waiting.len(),
+            signatures: self.signatures.len(),
+            sign_jobs: self.sign_jobs.len(),
+            load_asks: self.load_asks.len(),
+            loads: self.loads.len(),
+        }
+    }
+
+    /// The configuration in force (after sanitizing).
+    pub fn config(&self) -> &BootNodeConfig {
+        &self.config
+    }
+
+    fn alloc_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn push(&mut self, action: BootNodeAction) {
+        self.actions.push_back(action);
+    }
+
+    fn report(&mut self, event: BootNodeEvent) {
+        self.push(BootNodeAction::Report(event));
+    }
+
+    fn ignore(&mut self, input: &BootNodeInput, why: &'static str) {
+        self.counters.ignored_inputs = self.counters.ignored_inputs.saturating_add(1);
+        tracing::debug!(?input, why, "boot node ignored input");
+    }
+
+    /// Whether `token` is newer than every token seen so far (and records it). Drivers hand
+    /// out tokens from one growing counter, so an older token can only be a replay.
+    fn fresh_token(&mut self, token: Token) -> bool {
+        if self.last_token.is_some_and(|last| token <= last) {
+            return false;
+        }
+        self.last_token = Some(token);
+        true
+    }
+
+    /// The wall clock now, from [`BootNodeConfig::unix_time`] and the instants fed since.
+    fn unix_now(&self) -> Option<u64> {
+        let since = self.now.saturating_duration_since(self.clock_origin);
+        self.config
+            .unix_time
+            .map(|t| t.saturating_add(since.as_secs()))
+    }
+
+    /// The instant at which the wall clock reads `unix` (the start, for times before it).
+    fn instant_at(&self, unix: u64) -> Option<Instant> {
+        let origin = self.config.unix_time?;
+        Some(self.clock_origin + Duration::from_secs(unix.saturating_sub(origin)))
+    }
+
+    fn fire_deadlines(&mut self) {
+        self.expire_dial_requests();
+        self.expire_sign_jobs();
+        if self.sign_retry_at.is_some_and(|t| self.now >= t) {
+            self.sign_retry_at = None;
+        }
+        if self.next_load_poll.is_some_and(|t| self.now >= t) {
+            self.poll_loads();
+        }
+        self.renew_signatures();
+    }
+
+    fn on_input(&mut self, input: BootNodeInput) {
+        match input {
+            BootNodeInput::Tick => {}
+            BootNodeInput::ListenAddrAdded(addr) => {
+                if !self.listen.contains(&addr) && self.listen.len() < MAX_LISTEN_ADDRS {
+                    self.listen.push(addr);
+                    self.refresh_addresses();
+                }
+            }
+            BootNodeInput::ListenAddrRemoved(addr) => {
+                self.listen.retain(|a| *a != addr);
+                self.refresh_addresses();
+            }
+            BootNodeInput::ConnectionOpened {
+                conn,
+                peer,
+                inbound,
+                ..
+            } => {
+                if !self.fresh_token(conn) {
+                    return self.ignore(&input, "a token not newer than the last (a replay)");
+                }
+                if peer == self.config.local_peer {
+                    return self.ignore(&input, "a connection to ourselves");
+                }
+                self.on_connection_opened(conn, peer, inbound);
+            }
+            BootNodeInput::ConnectionClosed { conn } => match self.conns.remove(&conn) {
+                Some(peer) => self.on_connection_closed(peer),
+                None => self.ignore(&input, "no open connection has this token"),
+            },
+            BootNodeInput::DialRequestAnswered { probe, ref result } => {
+                match self.probes.remove(&probe) {
+                    Some((peer, sent)) => self.on_dial_request_answered(probe, peer, sent, result),
+                    None => self.ignore(&input, "no dial request with this id is awaited"),
+                }
+            }
+            BootNodeInput::LoadAnswered { ask, ref result } => match self.load_asks.remove(&ask) {
+                Some((member, _)) => self.on_load_answered(member, result),
+                None => self.ignore(&input, "no load question with this id is awaited"),
+            },
+            BootNodeInput::LoadAsked { reply, .. } => {
+                if !self.fresh_token(reply) {
+                    return self.ignore(&input, "a token not newer than the last (a replay)");
+                }
+                let peers_count = self.non_members;
+                self.push(BootNodeAction::AnswerLoad { reply, peers_count });
+            }
+            BootNodeInput::StatusRequested { reply } => {
+                if !self.fresh_token(reply) {
+                    return self.ignore(&input, "a token not newer than the last (a replay)");
+                }
+                self.on_status_request(reply);
+            }
+            BootNodeInput::Signed { sign, ref result } => match self.sign_jobs.remove(&sign) {
+                Some(job) => self.on_signed(job, result),
+                None => self.ignore(&input, "no signing job with this id is under way"),
+            },
+            BootNodeInput::ClusterChanged(addrs) => {
+                self.set_members(&addrs);
+                self.rebuild_lists();
+            }
+        }
+    }
+}

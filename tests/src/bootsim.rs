@@ -1,0 +1,1083 @@
+//! The boot-node simulator: runs a [`BootNodeMachine`] against a [`BootWorld`] in virtual
+//! time, writes a transcript, and checks the boot node's invariants at every step (a violated
+//! one panics with the transcript's last lines, which is what proptest and the fuzzer catch):
+//!
+//! - every peer that is not a member gets exactly one dial request per connection session,
+//!   in the step its first inbound connection is reported, and only while connected;
+//! - members never get one;
+//! - every `/status` request is answered once, lists this node's advertised addresses first
+//!   and every member once after them, in rotation, with the world's true peer count; a
+//!   signed one verifies against the operator key, is not expired and has more than a quarter
+//!   of its validity left; with a healthy signer, no request waits for a signature unless a
+//!   list changed within one signing latency;
+//! - load questions go to members only, one at a time each; load answers carry the true count;
+//! - sign jobs ask for the configured validity and sequence at the current wall clock;
+//! - what the machine holds stays within a constant per open connection;
+//! - no busy loop (`poll_timeout() <= now` with nothing queued), bounded steps.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use pyrsia_boot_core::signed::{self, DocSignature};
+use pyrsia_boot_core::{
+    classify, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine, BootNodeStatus,
+    LoadAskId, Multiaddr, PeerId, ProbeError, ProbeId, RequestFailure, SeededRng, Token, Trust,
+};
+
+use crate::bootworld::{load_answer, operator, Answer, BootWorld, Happening, Joiner};
+
+/// What a run ended with.
+#[derive(Debug, Clone)]
+pub struct BootOutcome {
+    /// One line per input fed and action taken, with virtual times.
+    pub transcript: Vec<String>,
+    /// Every action, with its virtual time.
+    pub actions: Vec<(Duration, BootNodeAction)>,
+    /// The machine's status at the end.
+    pub status: BootNodeStatus,
+    /// Per stretch of unchanged lists (membership and addresses): how often each member came
+    /// first after this node's own addresses. Stretches with fewer than two members are left
+    /// out.
+    pub rotations: Vec<BTreeMap<PeerId, u32>>,
+    /// The most the machine held at once ([`pyrsia_boot_core::Footprint::total`]).
+    pub max_footprint: usize,
+    /// The most connections open at once.
+    pub max_open: usize,
+    /// `/status` documents served, and how many of them signed.
+    pub served: (u64, u64),
+    /// Steps taken.
+    pub steps: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Item {
+    Happen(Happening),
+    Feed(BootNodeInput),
+    /// One `/status` request.
+    Request,
+    /// A connection of `peer` opens, if its session is still `epoch` (0: a new session).
+    Open {
+        peer: PeerId,
+        inbound: bool,
+        epoch: u64,
+    },
+    /// `peer` closes every connection of session `epoch`.
+    Leave {
+        peer: PeerId,
+        epoch: u64,
+    },
+    /// One connection closes.
+    Close(Token),
+    /// The answer to a dial request, if the session is still `epoch`.
+    Answer {
+        probe: ProbeId,
+        peer: PeerId,
+        epoch: u64,
+        result: Result<Multiaddr, ProbeError>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    own: Vec<String>,
+    members: Vec<(PeerId, String)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SessionView {
+    epoch: u64,
+    inbound_seen: bool,
+    requests: u32,
+}
+
+/// Runs one world to its end. Panics when an invariant breaks.
+pub fn run(world: &BootWorld) -> BootOutcome {
+    Sim::new(world, true).run()
+}
+
+/// [`run`] without keeping the transcript (for the large worlds; invariants are checked the
+/// same, a violation shows no transcript lines).
+pub fn run_quiet(world: &BootWorld) -> BootOutcome {
+    Sim::new(world, false).run()
+}
+
+struct Sim<'w> {
+    world: &'w BootWorld,
+    machine: BootNodeMachine,
+    base: Instant,
+    now: Instant,
+    max_fed: Instant,
+    end: Instant,
+    max_steps: u64,
+    queue: BTreeMap<(Instant, u64), Item>,
+    seq: u64,
+    hostile: Option<SeededRng>,
+    transcript: Vec<String>,
+    actions: Vec<(Duration, BootNodeAction)>,
+    keep_transcript: bool,
+    names: BTreeMap<PeerId, String>,
+    // The world's side.
+    next_token: u64,
+    open: BTreeMap<Token, PeerId>,
+    sessions: BTreeMap<PeerId, SessionView>,
+    epochs: u64,
+    scripts: BTreeMap<PeerId, (Answer, Duration)>,
+    members: BTreeSet<PeerId>,
+    listen: Vec<Multiaddr>,
+    /// Requests not yet answered: when they came, and the lists of that moment (a request
+    /// that waits for a signature keeps the lists it arrived with).
+    status_pending: BTreeMap<Token, Pending>,
+    load_pending: BTreeMap<LoadAskId, (PeerId, Instant)>,
+    load_replies: BTreeSet<Token>,
+    /// Dial requests whose answer the world owes, by peer.
+    owed: BTreeMap<PeerId, ProbeId>,
+    sign_jobs: u32,
+    last_list_change: Instant,
+    /// [`Self::own_entries`] and [`Self::member_entries`] as of the last list change.
+    lists: (Vec<String>, Vec<(PeerId, String)>),
+    local_text: String,
+    // The invariants' side.
+    rotation: BTreeMap<PeerId, u32>,
+    rotations: Vec<BTreeMap<PeerId, u32>>,
+    max_footprint: usize,
+    max_open: usize,
+    served: (u64, u64),
+    verified: BTreeSet<(Vec<u8>, String)>,
+    steps: u64,
+}
+
+impl<'w> Sim<'w> {
+    fn new(world: &'w BootWorld, keep_transcript: bool) -> Self {
+        // The one clock read: virtual time is this instant plus durations.
+        let base = Instant::now();
+        let machine = BootNodeMachine::new(world.config.clone(), base);
+        let last = world.happenings.iter().map(|(t, h)| *t + span(h)).max();
+        let end = base + last.unwrap_or_default() + world.settle;
+        let work: u64 = world
+            .happenings
+            .iter()
+            .map(|(_, h)| match h {
+                Happening::StatusRequests { count, .. } => u64::from(*count),
+                _ => 4,
+            })
+            .sum();
+        let mut names = BTreeMap::new();
+        names.insert(world.config.local_peer, "B".to_string());
+        for m in &world.members {
+            names.insert(m.id(), format!("M{}", m.index));
+        }
+        let members = world
+            .initial
+            .iter()
+            .map(|i| world.members[*i].id())
+            .collect();
+        let mut sim = Sim {
+            world,
+            machine,
+            base,
+            now: base,
+            max_fed: base,
+            end,
+            max_steps: 40 * work + 200_000,
+            queue: BTreeMap::new(),
+            seq: 0,
+            hostile: world.hostile.map(|h| SeededRng::new(h.seed)),
+            transcript: Vec::new(),
+            actions: Vec::new(),
+            keep_transcript,
+            names,
+            next_token: 0,
+            open: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            epochs: 0,
+            scripts: BTreeMap::new(),
+            members,
+            listen: Vec::new(),
+            status_pending: BTreeMap::new(),
+            load_pending: BTreeMap::new(),
+            load_replies: BTreeSet::new(),
+            owed: BTreeMap::new(),
+            sign_jobs: 0,
+            last_list_change: base,
+            lists: (Vec::new(), Vec::new()),
+            local_text: world.config.local_peer.to_string(),
+            rotation: BTreeMap::new(),
+            rotations: Vec::new(),
+            max_footprint: 0,
+            max_open: 0,
+            served: (0, 0),
+            verified: BTreeSet::new(),
+            steps: 0,
+        };
+        for (at, h) in &world.happenings {
+            sim.schedule(*at, Item::Happen(h.clone()));
+        }
+        sim
+    }
+
+    fn run(mut self) -> BootOutcome {
+        self.drain();
+        for addr in self.world.listen.clone() {
+            if !self.listen.contains(&addr) {
+                self.listen.push(addr.clone());
+            }
+            self.feed(BootNodeInput::ListenAddrAdded(addr));
+        }
+        self.lists = (self.compute_own_entries(), self.compute_member_entries());
+        loop {
+            self.steps += 1;
+            self.check(
+                self.steps <= self.max_steps,
+                "the run exceeded its step bound",
+            );
+            let timer = self.machine.poll_timeout();
+            let event = self.queue.keys().next().map(|k| k.0);
+            let (at, is_event) = match (timer, event) {
+                (None, None) => break,
+                (Some(t), None) => (t, false),
+                (None, Some(e)) => (e, true),
+                // A deadline due at the same instant fires first, as a driver's timer would
+                // (and the world's view then matches what the machine saw when it fired).
+                (Some(t), Some(e)) if e < t => (e, true),
+                (Some(t), Some(_)) => (t, false),
+            };
+            if at > self.end {
+                break;
+            }
+            self.now = self.now.max(at);
+            if is_event {
+                let Some((_, item)) = self.queue.pop_first() else {
+                    break;
+                };
+                self.deliver(item);
+            } else {
+                self.feed(BootNodeInput::Tick);
+            }
+        }
+        self.check(
+            self.status_pending.is_empty(),
+            "a /status request was never answered",
+        );
+        self.close_rotation();
+        BootOutcome {
+            transcript: self.transcript,
+            actions: self.actions,
+            status: self.machine.status(),
+            rotations: self.rotations,
+            max_footprint: self.max_footprint,
+            max_open: self.max_open,
+            served: self.served,
+            steps: self.steps,
+        }
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------
+
+    fn name(&self, peer: &PeerId) -> String {
+        self.names.get(peer).cloned().unwrap_or_else(|| {
+            let s = peer.to_string();
+            format!("X{}", &s[s.len() - 4..])
+        })
+    }
+
+    fn log(&mut self, line: impl FnOnce(&Self) -> String) {
+        if !self.keep_transcript {
+            return;
+        }
+        let line = line(self);
+        let ms = (self.now - self.base).as_millis();
+        self.transcript.push(format!("{ms:>6} {line}"));
+    }
+
+    #[track_caller]
+    fn check(&self, ok: bool, what: &str) {
+        if !ok {
+            let mut t = String::new();
+            for line in self.transcript.iter().rev().take(40).rev() {
+                let _ = writeln!(t, "  {line}");
+            }
+            panic!("boot-node invariant violated: {what}\nlast transcript lines:\n{t}");
+        }
+    }
+
+    fn schedule(&mut self, after: Duration, item: Item) {
+        self.seq += 1;
+        self.queue.insert((self.now + after, self.seq), item);
+    }
+
+    fn token(&mut self) -> Token {
+        self.next_token += 1;
+        Token(self.next_token)
+    }
+
+    fn roll(&mut self, pct: impl Fn(&crate::world::Hostility) -> u8) -> bool {
+        let (Some(h), Some(rng)) = (self.world.hostile, self.hostile.as_mut()) else {
+            return false;
+        };
+        rng.next_u64() % 100 < u64::from(pct(&h))
+    }
+
+    /// The wall clock the machine sees: its start plus the latest instant it was fed.
+    fn unix_now(&self) -> Option<u64> {
+        let since = self.max_fed.saturating_duration_since(self.base).as_secs();
+        self.world.config.unix_time.map(|t| t + since)
+    }
+
+    fn non_members(&self) -> u64 {
+        self.sessions
+            .keys()
+            .filter(|p| !self.members.contains(p))
+            .count() as u64
+    }
+
+    /// What `/status` must list for this node first.
+    fn compute_own_entries(&self) -> Vec<String> {
+        let c = &self.world.config;
+        let mut out: Vec<Multiaddr> = Vec::new();
+        for a in c.external_addrs.iter().chain(&self.listen) {
+            let allowed = c.external_addrs.contains(a) || c.policy.allows(classify(a));
+            if allowed && !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        out.iter()
+            .map(|a| format!("{a}/p2p/{}", c.local_peer))
+            .collect()
+    }
+
+    fn own_entries(&self) -> Vec<String> {
+        self.lists.0.clone()
+    }
+
+    fn member_entries(&self) -> Vec<(PeerId, String)> {
+        self.lists.1.clone()
+    }
+
+    /// The members in the order the cluster lists them now.
+    fn compute_member_entries(&self) -> Vec<(PeerId, String)> {
+        self.world
+            .members
+            .iter()
+            .filter(|m| self.members.contains(&m.id()))
+            .map(|m| (m.id(), m.full_text()))
+            .collect()
+    }
+
+    fn healthy_signer(&self) -> bool {
+        let Some(s) = &self.world.config.signing else {
+            return false;
+        };
+        self.world.signer.healthy()
+            && self.world.hostile.is_none()
+            && self.world.config.unix_time.is_some()
+            && self.world.signer.latency < s.validity / 4
+            && self.world.signer.latency < s.timeout
+    }
+
+    fn close_rotation(&mut self) {
+        let r = std::mem::take(&mut self.rotation);
+        if !r.is_empty() {
+            self.rotations.push(r);
+        }
+    }
+
+    fn lists_changed(&mut self) {
+        self.last_list_change = self.max_fed;
+        self.lists = (self.compute_own_entries(), self.compute_member_entries());
+        self.close_rotation();
+    }
+
+    // ---- the world happening ---------------------------------------------------------------
+
+    fn deliver(&mut self, item: Item) {
+        match item {
+            Item::Happen(h) => self.happen(h),
+            Item::Feed(input) => {
+                if let BootNodeInput::LoadAnswered { ask, .. } = &input {
+                    self.load_pending.remove(ask);
+                }
+                self.feed(input);
+            }
+            Item::Request => {
+                let reply = self.token();
+                let pending = Pending {
+                    own: self.own_entries(),
+                    members: self.member_entries(),
+                };
+                self.status_pending.insert(reply, pending);
+                self.feed(BootNodeInput::StatusRequested { reply });
+                self.check_not_kept_waiting(reply);
+            }
+            Item::Open {
+                peer,
+                inbound,
+                epoch,
+            } => {
+                let current = self.sessions.get(&peer).map(|s| s.epoch);
+                if epoch != 0 && current != Some(epoch) {
+                    return; // the session this connection belonged to has ended
+                }
+                self.open_connection(peer, inbound);
+            }
+            Item::Leave { peer, epoch } => {
+                if self.sessions.get(&peer).map(|s| s.epoch) != Some(epoch) {
+                    return;
+                }
+                let conns: Vec<Token> = self
+                    .open
+                    .iter()
+                    .filter(|(_, p)| **p == peer)
+                    .map(|(t, _)| *t)
+                    .collect();
+                for conn in conns {
+                    self.close_connection(conn);
+                }
+            }
+            Item::Close(conn) => {
+                if self.open.contains_key(&conn) {
+                    self.close_connection(conn);
+                }
+            }
+            Item::Answer {
+                probe,
+                peer,
+                epoch,
+                result,
+            } => {
+                if self.sessions.get(&peer).map(|s| s.epoch) == Some(epoch)
+                    && self.owed.get(&peer) == Some(&probe)
+                {
+                    self.owed.remove(&peer);
+                    self.feed(BootNodeInput::DialRequestAnswered { probe, result });
+                }
+            }
+        }
+    }
+
+    fn happen(&mut self, h: Happening) {
+        match h {
+            Happening::Join(j) => self.join(j),
+            Happening::StatusRequests { count, spacing } => {
+                for i in 0..count {
+                    self.schedule(spacing * i, Item::Request);
+                }
+            }
+            Happening::MemberConnects {
+                member,
+                inbound,
+                stay,
+            } => {
+                let id = self.world.members[member].id();
+                if let Some(conn) = self.open_connection(id, inbound) {
+                    self.schedule(stay, Item::Close(conn));
+                }
+            }
+            Happening::ClusterChange(indices) => {
+                self.members = indices
+                    .iter()
+                    .map(|i| self.world.members[*i].id())
+                    .collect();
+                let full = indices
+                    .iter()
+                    .map(|i| self.world.members[*i].full())
+                    .collect();
+                self.feed(BootNodeInput::ClusterChanged(full));
+                self.lists_changed();
+            }
+            Happening::ListenAdded(addr) => {
+                if !self.listen.contains(&addr) {
+                    self.listen.push(addr.clone());
+                }
+                self.feed(BootNodeInput::ListenAddrAdded(addr));
+                self.lists_changed();
+            }
+            Happening::ListenRemoved => {
+                if !self.listen.is_empty() {
+                    let addr = self.listen.remove(0);
+                    self.feed(BootNodeInput::ListenAddrRemoved(addr));
+                    self.lists_changed();
+                }
+            }
+            Happening::LoadAsked(i) => {
+                let reply = self.token();
+                self.load_replies.insert(reply);
+                let peer = crate::bootworld::sim_peer(i);
+                self.feed(BootNodeInput::LoadAsked { reply, peer });
+                self.check(
+                    !self.load_replies.contains(&reply),
+                    "a load question was not answered in its step",
+                );
+            }
+            Happening::StrayAnswer(raw) => {
+                // Not a probe the machine asked for: an id far from any it allocated.
+                let probe = stray_probe(raw);
+                let result = Err(ProbeError::Request(RequestFailure::Timeout));
+                self.feed(BootNodeInput::DialRequestAnswered { probe, result });
+            }
+        }
+    }
+
+    fn join(&mut self, j: Joiner) {
+        let peer = crate::bootworld::sim_peer(j.peer);
+        self.names.insert(peer, format!("J{}", j.peer));
+        self.scripts.insert(peer, j.answer);
+        self.open_connection(peer, j.inbound);
+        let Some(epoch) = self.sessions.get(&peer).map(|s| s.epoch) else {
+            return;
+        };
+        let mut at = Duration::ZERO;
+        for gap in &j.extra {
+            at += *gap;
+            if at < j.stay {
+                self.schedule(
+                    at,
+                    Item::Open {
+                        peer,
+                        inbound: true,
+                        epoch,
+                    },
+                );
+            }
+        }
+        self.schedule(j.stay, Item::Leave { peer, epoch });
+    }
+
+    fn open_connection(&mut self, peer: PeerId, inbound: bool) -> Option<Token> {
+        let conn = self.token();
+        let first_inbound = {
+            let view = self.sessions.entry(peer).or_insert_with(|| {
+                self.epochs += 1;
+                SessionView {
+                    epoch: self.epochs,
+                    inbound_seen: false,
+                    requests: 0,
+                }
+            });
+            let first = inbound && !view.inbound_seen;
+            view.inbound_seen |= inbound;
+            first
+        };
+        self.open.insert(conn, peer);
+        self.max_open = self.max_open.max(self.open.len());
+        let remote = "/ip4/203.0.113.77/tcp/50000".parse().expect("valid");
+        self.feed(BootNodeInput::ConnectionOpened {
+            conn,
+            peer,
+            inbound,
+            remote,
+        });
+        if first_inbound && !self.members.contains(&peer) {
+            let requests = self.sessions.get(&peer).map_or(0, |s| s.requests);
+            self.check(
+                requests == 1,
+                "a joining peer got no dial request in the step it connected",
+            );
+        }
+        Some(conn)
+    }
+
+    fn close_connection(&mut self, conn: Token) {
+        let Some(peer) = self.open.remove(&conn) else {
+            return;
+        };
+        let last = !self.open.values().any(|p| *p == peer);
+        if last {
+            self.sessions.remove(&peer);
+        }
+        self.feed(BootNodeInput::ConnectionClosed { conn });
+        if let (true, Some(probe)) = (last, self.owed.remove(&peer)) {
+            // What libp2p reports for a request whose connection closed: the machine ended it
+            // when the peer left, so this answer is stale.
+            let result = Err(ProbeError::Request(RequestFailure::ConnectionClosed));
+            self.feed(BootNodeInput::DialRequestAnswered { probe, result });
+        }
+    }
+
+    // ---- feeding the machine ---------------------------------------------------------------
+
+    fn feed(&mut self, input: BootNodeInput) {
+        let is_tick = input == BootNodeInput::Tick;
+        // Listen addresses and membership are state, not events: a replay of one would be a
+        // driver lying about the world, which no machine can detect. Everything else may be
+        // duplicated or replayed by a hostile driver.
+        let event_like = !matches!(
+            input,
+            BootNodeInput::Tick
+                | BootNodeInput::ListenAddrAdded(_)
+                | BootNodeInput::ListenAddrRemoved(_)
+                | BootNodeInput::ClusterChanged(_)
+        );
+        let mut at = self.now;
+        if is_tick && self.roll(|h| h.backwards_pct) {
+            let back = self
+                .hostile
+                .as_mut()
+                .map_or(Duration::ZERO, |r| r.duration_up_to(Duration::from_secs(1)));
+            at = self
+                .now
+                .checked_sub(back)
+                .unwrap_or(self.now)
+                .max(self.base);
+        }
+        if event_like && self.roll(|h| h.replay_pct) {
+            let later = self.hostile.as_mut().map_or(Duration::ZERO, |r| {
+                r.duration_up_to(Duration::from_secs(10))
+            });
+            self.schedule(later, Item::Feed(input.clone()));
+        }
+        let twice = event_like && self.roll(|h| h.duplicate_pct);
+        for _ in 0..if twice { 2 } else { 1 } {
+            self.log(|s| format!("< {}", s.describe_input(&input)));
+            self.max_fed = self.max_fed.max(at);
+            self.machine.handle(at, input.clone());
+            self.drain();
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(action) = self.machine.poll_action() {
+            self.log(|s| format!("> {}", s.describe_action(&action)));
+            if self.keep_transcript {
+                self.actions.push((self.now - self.base, action.clone()));
+            }
+            self.act(action);
+        }
+        if let Some(t) = self.machine.poll_timeout() {
+            self.check(
+                t > self.max_fed,
+                "busy loop: poll_timeout() <= now with no action queued",
+            );
+        }
+        self.check_footprint();
+    }
+
+    fn check_footprint(&mut self) {
+        let fp = self.machine.footprint();
+        let c = &self.world.config;
+        self.check(
+            fp.connections <= self.open.len() && fp.peers <= self.sessions.len(),
+            "the machine holds connections or peers the world has closed",
+        );
+        self.check(
+            fp.dial_requests <= fp.peers,
+            "a dial request outlived its peer",
+        );
+        self.check(
+            fp.waiting_requests <= c.max_waiting_requests,
+            "more /status requests waiting than the cap",
+        );
+        self.check(
+            fp.load_asks <= self.world.members.len() && fp.loads <= self.world.members.len(),
+            "more load state than members",
+        );
+        self.check(
+            fp.signatures <= 64 && fp.sign_jobs <= 128,
+            "unbounded signing state",
+        );
+        let bound = 2 * (self.open.len() + self.sessions.len()) + c.max_waiting_requests + 512;
+        self.check(
+            fp.total() <= bound,
+            "state beyond a constant per connected peer",
+        );
+        self.max_footprint = self.max_footprint.max(fp.total());
+    }
+
+    // ---- carrying out actions --------------------------------------------------------------
+
+    fn act(&mut self, action: BootNodeAction) {
+        match action {
+            BootNodeAction::SendDialRequest { probe, peer, addrs } => {
+                self.check(!self.members.contains(&peer), "a dial request to a member");
+                let view = self.sessions.get(&peer).copied();
+                self.check(
+                    view.is_some(),
+                    "a dial request to a peer that is not connected",
+                );
+                let Some(view) = view else { return };
+                self.check(
+                    view.inbound_seen,
+                    "a dial request before any inbound connection",
+                );
+                self.check(view.requests == 0, "a second dial request in one session");
+                if let Some(s) = self.sessions.get_mut(&peer) {
+                    s.requests += 1;
+                }
+                self.check_dial_back_addrs(&addrs);
+                let (kind, after) = self
+                    .scripts
+                    .get(&peer)
+                    .copied()
+                    .unwrap_or((Answer::Never, Duration::ZERO));
+                let result = match kind {
+                    Answer::Reachable => Ok(addrs
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| "/ip4/203.0.113.10/tcp/44000".parse().expect("valid"))),
+                    Answer::DialError => Err(ProbeError::DialBackFailed),
+                    Answer::Refused => Err(ProbeError::Refused),
+                    Answer::Fails => {
+                        Err(ProbeError::Request(RequestFailure::Stream("reset".into())))
+                    }
+                    Answer::Never => return,
+                };
+                self.owed.insert(peer, probe);
+                let epoch = view.epoch;
+                self.schedule(
+                    after,
+                    Item::Answer {
+                        probe,
+                        peer,
+                        epoch,
+                        result,
+                    },
+                );
+            }
+            BootNodeAction::AskLoad { ask, member, addr } => {
+                self.check(
+                    self.members.contains(&member),
+                    "a load question to a non-member",
+                );
+                // The machine gives up on a question after two intervals and may ask again.
+                let stale = self.world.config.load_interval * 2;
+                let fed = self.max_fed;
+                self.load_pending
+                    .retain(|_, (_, at)| fed.saturating_duration_since(*at) < stale);
+                self.check(
+                    !self.load_pending.values().any(|(m, _)| *m == member),
+                    "a second load question to a member before the first was answered",
+                );
+                let sim = self
+                    .world
+                    .members
+                    .iter()
+                    .find(|m| m.id() == member)
+                    .cloned();
+                let Some(sim) = sim else { return };
+                let expected = pyrsia_boot_core::split_p2p(&sim.full()).map(|(a, _)| a);
+                self.check(
+                    expected.as_ref() == Some(&addr),
+                    "a load question to the wrong address",
+                );
+                self.load_pending.insert(ask, (member, self.max_fed));
+                if let Some(latency) = sim.latency {
+                    let result = load_answer(&sim);
+                    self.schedule(
+                        latency,
+                        Item::Feed(BootNodeInput::LoadAnswered { ask, result }),
+                    );
+                }
+            }
+            BootNodeAction::AnswerLoad { reply, peers_count } => {
+                let asked = self.load_replies.remove(&reply);
+                self.check(asked, "a load answer nobody asked for");
+                self.check(
+                    peers_count == self.non_members(),
+                    "a load answer that is not the true count of connected non-members",
+                );
+            }
+            BootNodeAction::ServeStatus { reply, body } => self.on_served(reply, &body),
+            BootNodeAction::Sign {
+                sign,
+                peer_addrs_json,
+                issued_at,
+                expires_at,
+                sequence,
+            } => {
+                let policy = self.world.config.signing.clone();
+                self.check(policy.is_some(), "a sign job without signing configured");
+                let Some(policy) = policy else { return };
+                self.check(
+                    Some(issued_at) == self.unix_now(),
+                    "a signature not issued now",
+                );
+                self.check(
+                    expires_at == issued_at + policy.validity.as_secs()
+                        && sequence == policy.sequence,
+                    "a sign job for another validity or sequence than configured",
+                );
+                self.sign_jobs += 1;
+                let n = self.sign_jobs;
+                let s = self.world.signer;
+                if s.hang_every > 0 && n.is_multiple_of(s.hang_every) {
+                    return;
+                }
+                let result = if s.fail_every > 0 && n.is_multiple_of(s.fail_every) {
+                    Err("the signer failed".to_string())
+                } else {
+                    signed::sign(
+                        &operator(),
+                        &peer_addrs_json,
+                        issued_at,
+                        expires_at,
+                        sequence,
+                    )
+                    .map_err(|e| e.to_string())
+                };
+                self.schedule(
+                    s.latency,
+                    Item::Feed(BootNodeInput::Signed { sign, result }),
+                );
+            }
+            BootNodeAction::Report(_) => {}
+        }
+    }
+
+    fn check_dial_back_addrs(&self, addrs: &[Multiaddr]) {
+        let c = &self.world.config;
+        let known = |a: &Multiaddr| c.external_addrs.contains(a) || self.listen.contains(a);
+        self.check(
+            addrs.iter().all(known),
+            "a dial request names an address we do not have",
+        );
+        self.check(
+            addrs.iter().all(starts_with_ip),
+            "a dial request names an address a peer's AutoNAT server cannot use",
+        );
+        let any_ip = self
+            .listen
+            .iter()
+            .chain(&c.external_addrs)
+            .any(starts_with_ip);
+        self.check(
+            !any_ip || !addrs.is_empty(),
+            "a dial request without addresses although the node listens on some",
+        );
+    }
+
+    fn on_served(&mut self, reply: Token, body: &[u8]) {
+        let pending = self.status_pending.remove(&reply);
+        self.check(
+            pending.is_some(),
+            "a /status answer nobody asked for, or a second one",
+        );
+        let Some(Pending { own, members }) = pending else {
+            return;
+        };
+        let doc: serde_json::Value = serde_json::from_slice(body).expect("the machine serves JSON");
+        let peer_addrs: Vec<String> = doc["peer_addrs"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.check(
+            doc["peer_id"].as_str() == Some(self.local_text.as_str()),
+            "/status names another peer as its server",
+        );
+        self.check(
+            doc["peers_count"].as_u64() == Some(self.non_members()),
+            "/status peers_count is not the true count of connected non-members",
+        );
+        self.check(
+            peer_addrs.len() >= own.len() && peer_addrs[..own.len()] == own[..],
+            "/status does not list this node's advertised addresses first",
+        );
+        let rest = &peer_addrs[own.len().min(peer_addrs.len())..];
+        let n = members.len();
+        let rotated = rest.len() == n
+            && (n == 0 || (0..n).any(|s| (0..n).all(|i| rest[i] == members[(s + i) % n].1)));
+        self.check(
+            rotated,
+            "/status does not list every member once, in rotation",
+        );
+        if n >= 2 {
+            let first = members
+                .iter()
+                .find(|(_, e)| *e == rest[0])
+                .map(|(id, _)| *id);
+            if let Some(first) = first {
+                *self.rotation.entry(first).or_insert(0) += 1;
+            }
+        }
+        self.served.0 += 1;
+        let Some(sig) = doc.get("signature").filter(|s| !s.is_null()) else {
+            return;
+        };
+        self.served.1 += 1;
+        let policy = self.world.config.signing.clone();
+        self.check(policy.is_some(), "a signature although signing is off");
+        let Some(policy) = policy else { return };
+        let sig: DocSignature = serde_json::from_value(sig.clone()).expect("a signature field");
+        let raw = serde_json::to_vec(&doc["peer_addrs"]).expect("serializes");
+        let now = self.unix_now();
+        let trust = Trust {
+            keys: vec![operator().public()],
+            unix_time: now,
+            sequences: Vec::new(),
+        };
+        // Verifying is deterministic: each distinct signature over each list is checked
+        // cryptographically once, the clock on every serve.
+        let key = (raw.clone(), sig.sig.clone());
+        if !self.verified.contains(&key) {
+            let verdict = signed::verify(&raw, Some(Ok(sig.clone())), &trust);
+            self.check(
+                verdict.is_ok(),
+                "a served signature does not verify, or has expired",
+            );
+            self.verified.insert(key);
+        }
+        let now = now.unwrap_or(u64::MAX);
+        self.check(
+            sig.issued_at <= now && now < sig.expires_at,
+            "a served signature is expired or not yet valid",
+        );
+        let left = sig.expires_at.saturating_sub(now);
+        self.check(
+            left > policy.validity.as_secs() / 4,
+            "a served signature has a quarter of its validity or less left",
+        );
+    }
+
+    /// With a healthy signer, a request is answered in its own step unless its list changed
+    /// less than one signing latency ago: every current list is signed ahead of requests and
+    /// renewed before it stops being servable.
+    fn check_not_kept_waiting(&self, reply: Token) {
+        if !self.healthy_signer() {
+            return;
+        }
+        let grace = self.world.signer.latency + Duration::from_millis(1);
+        if self.max_fed < self.last_list_change + grace {
+            return;
+        }
+        self.check(
+            !self.status_pending.contains_key(&reply),
+            "a /status request waited for a signature that could have been made ahead",
+        );
+    }
+
+    // ---- transcript ------------------------------------------------------------------------
+
+    fn describe_input(&self, input: &BootNodeInput) -> String {
+        match input {
+            BootNodeInput::Tick => "tick".into(),
+            BootNodeInput::ListenAddrAdded(a) => format!("listen+ {a}"),
+            BootNodeInput::ListenAddrRemoved(a) => format!("listen- {a}"),
+            BootNodeInput::ConnectionOpened {
+                conn,
+                peer,
+                inbound,
+                ..
+            } => {
+                let dir = if *inbound { "in" } else { "out" };
+                format!("open {conn} {} {dir}", self.name(peer))
+            }
+            BootNodeInput::ConnectionClosed { conn } => format!("close {conn}"),
+            BootNodeInput::DialRequestAnswered { probe, result } => match result {
+                Ok(a) => format!("answer {probe} reachable at {a}"),
+                Err(e) => format!("answer {probe} {e}"),
+            },
+            BootNodeInput::LoadAnswered { ask, result } => match result {
+                Ok(n) => format!("load {ask} = {n}"),
+                Err(e) => format!("load {ask} failed: {e}"),
+            },
+            BootNodeInput::LoadAsked { reply, peer } => {
+                format!("load? {reply} from {}", self.name(peer))
+            }
+            BootNodeInput::StatusRequested { reply } => format!("GET /status {reply}"),
+            BootNodeInput::Signed { sign, result } => match result {
+                Ok(s) => format!(
+                    "signed {sign} until +{}s",
+                    s.expires_at
+                        .saturating_sub(self.world.config.unix_time.unwrap_or(0))
+                ),
+                Err(e) => format!("sign {sign} failed: {e}"),
+            },
+            BootNodeInput::ClusterChanged(m) => format!("cluster = {} member(s)", m.len()),
+        }
+    }
+
+    fn describe_action(&self, action: &BootNodeAction) -> String {
+        match action {
+            BootNodeAction::SendDialRequest { probe, peer, addrs } => {
+                format!(
+                    "dial-request {probe} {} ({} addr)",
+                    self.name(peer),
+                    addrs.len()
+                )
+            }
+            BootNodeAction::AskLoad { ask, member, .. } => {
+                format!("ask-load {ask} {}", self.name(member))
+            }
+            BootNodeAction::AnswerLoad { reply, peers_count } => {
+                format!("answer-load {reply} {peers_count}")
+            }
+            BootNodeAction::ServeStatus { reply, body } => {
+                let doc: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+                let entries = doc["peer_addrs"].as_array().map_or(0, Vec::len);
+                let first = doc["peer_addrs"]
+                    .as_array()
+                    .and_then(|a| a.get(self.own_entries().len()))
+                    .and_then(|e| e.as_str())
+                    .and_then(|e| e.rsplit_once("/p2p/"))
+                    .and_then(|(_, id)| id.parse::<PeerId>().ok())
+                    .map(|id| format!(", {} first", self.name(&id)))
+                    .unwrap_or_default();
+                let signed = if doc.get("signature").is_some_and(|s| !s.is_null()) {
+                    "signed"
+                } else {
+                    "unsigned"
+                };
+                format!(
+                    "serve {reply} {signed}, {entries} entr(ies){first}, peers_count {}",
+                    doc["peers_count"]
+                )
+            }
+            BootNodeAction::Sign {
+                sign, issued_at, ..
+            } => format!(
+                "sign {sign} at +{}s",
+                issued_at.saturating_sub(self.world.config.unix_time.unwrap_or(0))
+            ),
+            BootNodeAction::Report(e) => match e {
+                BootNodeEvent::DialRequestSent { peer } => {
+                    format!("report sent {}", self.name(peer))
+                }
+                BootNodeEvent::DialRequestEnded {
+                    peer,
+                    outcome,
+                    after,
+                } => format!(
+                    "report ended {} {} after {}ms",
+                    self.name(peer),
+                    outcome.name(),
+                    after.as_millis()
+                ),
+                BootNodeEvent::StatusServed { .. } => "report served".into(),
+                BootNodeEvent::Signed { .. } => "report signed".into(),
+                BootNodeEvent::SigningFailed { reason } => {
+                    format!("report signing-failed: {reason}")
+                }
+                BootNodeEvent::LoadFailed { member, error } => {
+                    format!("report load-failed {}: {error}", self.name(member))
+                }
+            },
+        }
+    }
+}
+
+/// How long a happening keeps the world busy after it starts.
+fn span(h: &Happening) -> Duration {
+    match h {
+        Happening::Join(j) => j.stay + j.answer.1,
+        Happening::StatusRequests { count, spacing } => *spacing * *count,
+        Happening::MemberConnects { stay, .. } => *stay,
+        _ => Duration::ZERO,
+    }
+}
+
+/// A probe id the machine never allocated (its ids count up from 1; these start at 2^40).
+fn stray_probe(raw: u64) -> ProbeId {
+    ProbeId::from_raw((1 << 40) + raw)
+}
+
+/// Whether `a` starts with an IP address a peer can dial (not a name, not a wildcard).
+fn starts_with_ip(a: &Multiaddr) -> bool {
+    match a.iter().next() {
+        Some(pyrsia_boot_core::multiaddr::Protocol::Ip4(ip)) => !ip.is_unspecified(),
+        Some(pyrsia_boot_core::multiaddr::Protocol::Ip6(ip)) => !ip.is_unspecified(),
+        _ => false,
+    }
+}
