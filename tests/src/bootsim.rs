@@ -802,7 +802,8 @@ impl<'w> Sim<'w> {
                 if s.hang_every > 0 && n.is_multiple_of(s.hang_every) {
                     return;
                 }
-                let result = if s.fail_every > 0 && n.is_multiple_of(s.fail_every) {
+                let dead = s.dies_after.is_some_and(|d| n > d);
+                let result = if dead || (s.fail_every > 0 && n.is_multiple_of(s.fail_every)) {
                     Err("the signer failed".to_string())
                 } else {
                     signed::sign(
@@ -884,6 +885,9 @@ impl<'w> Sim<'w> {
             "/status does not list every member once, in rotation",
         );
         if n >= 2 {
+            for (id, _) in &members {
+                self.rotation.entry(*id).or_insert(0);
+            }
             let first = members
                 .iter()
                 .find(|(_, e)| *e == rest[0])

@@ -133,12 +133,14 @@ pub struct Signer {
     pub fail_every: u32,
     /// Every n-th job is never answered (0: none).
     pub hang_every: u32,
+    /// Every job after the n-th fails (a signer that goes away: an HSM offline).
+    pub dies_after: Option<u32>,
 }
 
 impl Signer {
     /// Whether every job is answered, correctly, after `latency`.
     pub fn healthy(&self) -> bool {
-        self.fail_every == 0 && self.hang_every == 0
+        self.fail_every == 0 && self.hang_every == 0 && self.dies_after.is_none()
     }
 }
 
@@ -285,6 +287,11 @@ impl BootWorld {
             } else {
                 0
             },
+            dies_after: if u.ratio(1, 5)? {
+                Some(u.int_in_range(1..=12)?)
+            } else {
+                None
+            },
         };
         let mut happenings = Vec::new();
         for _ in 0..u.int_in_range(0..=40usize)? {
@@ -387,6 +394,7 @@ pub fn quiet_world(members: u32, signed: bool) -> BootWorld {
             latency: Duration::from_millis(2),
             fail_every: 0,
             hang_every: 0,
+            dies_after: None,
         },
         hostile: None,
         settle: SETTLE,
