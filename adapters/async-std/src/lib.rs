@@ -128,7 +128,7 @@ pub fn build_swarm_with<B: NetworkBehaviour>(
         )
         .map_err(StartError::Noise)?
         .with_behaviour(make)
-        .map_err(|e| StartError::Listen(format!("building the behaviour: {e}")))?
+        .unwrap_or_else(|never| match never {})
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .with_connection_timeout(CONNECTION_TIMEOUT)
         .build();
@@ -171,8 +171,9 @@ pub async fn start_boot_node(
     let limits = config.limits;
     let mut swarm = build_swarm_with(&key, |k| Behaviour::with_limits(&k.public(), role, &limits))?;
     let addr = listen(&mut swarm, listen_on).await?;
-    let listener = TcpListener::bind(http).await.map_err(StartError::Http)?;
-    let http_addr = listener.local_addr().map_err(StartError::Http)?;
+    let bound = |source| StartError::Http { addr: http, source };
+    let listener = TcpListener::bind(http).await.map_err(bound)?;
+    let http_addr = listener.local_addr().map_err(bound)?;
     Ok(spawn_boot_node(
         AsyncStdRuntime,
         swarm,

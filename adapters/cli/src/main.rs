@@ -611,7 +611,7 @@ async fn demo(rt: RuntimeChoice, as_json: bool) -> ExitCode {
             .filter(|(j, _)| *j != i)
             .map(|(_, o)| o.p2p_addr.clone())
             .collect();
-        n.board.set_cluster(others);
+        n.set_cluster(others);
     }
     if !as_json {
         println!(

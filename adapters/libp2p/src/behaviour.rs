@@ -106,9 +106,11 @@ pub enum Role {
     },
 }
 
-/// How long one targeted dial request may take, end to end. The server's own dial-back uses
-/// AutoNAT's default 30 s request timeout; ours answers within the core's own-probe timeout.
-pub const DIAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long one targeted dial request may take at the transport, end to end: a backstop
+/// only. The machines time their requests themselves (the client's own probe 15 s, the boot
+/// node's request to a joining peer 20 s) and ignore an answer that comes later, so this is
+/// set past both: a request's fate is always decided by its machine.
+pub const DIAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// AutoNAT's own probe timer, slowed so it never races the core's decisions.
 const AUTONAT_TIMER_OFF: Duration = Duration::from_secs(24 * 3600);

@@ -1,24 +1,33 @@
-//! The boot node's swarm-side logic, runtime-agnostic: ask every new peer for a dial-back at
-//! once (so its "fully connected" signal does not wait for AutoNAT's timer), and keep the
-//! `/status` document current for whichever HTTP server the runtime adapter runs.
+//! The boot node's glue: swarm events and HTTP requests in, the [`BootNodeMachine`]'s actions
+//! out. Every decision (who gets a dial request, what `/status` says, when to ask members for
+//! their load, what to sign and when) is the machine's; this module maps types, keeps the
+//! libp2p handles the machine's ids stand for, and carries out actions. It reads no clock:
+//! `now` comes from the caller ([`crate::spawn_boot_node`]).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use libp2p::multiaddr::Protocol;
-use libp2p::request_response;
-use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm};
-use std::time::Duration;
-
+use bytes::Bytes;
+use futures::channel::{mpsc, oneshot};
+use futures::{FutureExt, SinkExt};
+use http_body_util::Full;
+use hyper::Response;
 use libp2p::identity::Keypair;
-use pyrsia_boot_core::signed::{self, DocSignature};
-use pyrsia_boot_core::{classify, AddressPolicy, PeerLoad, StatusDocument};
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm};
+use pyrsia_boot_core::signed;
+use pyrsia_boot_core::{
+    AddressPolicy, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine, LoadAskId,
+    ProbeError, ProbeId, SigningPolicy, Token,
+};
 
 use crate::behaviour::{Behaviour, Event};
 use crate::dial_request::DialRequest;
+use crate::driver::{probe_result, request_failure};
+use crate::http_server::{self, response, Responder};
 use crate::metrics::{BootMetrics, MetricsExporter};
-use crate::start::unix_time;
 
 /// How a boot node presents itself.
 #[derive(Debug, Clone)]
@@ -61,9 +70,6 @@ impl Signing {
     }
 }
 
-/// Signatures kept per rendered peer list (the cluster rotation makes a few distinct lists).
-const MAX_CACHED_SIGNATURES: usize = 64;
-
 impl Default for BootNodeConfig {
     fn default() -> Self {
         BootNodeConfig {
@@ -77,305 +83,406 @@ impl Default for BootNodeConfig {
     }
 }
 
-#[derive(Debug, Default)]
-struct Board {
-    peers_count: u64,
-    own: Vec<Multiaddr>,
-    cluster: Vec<Multiaddr>,
-    /// The last load each cluster member reported.
-    loads: BTreeMap<PeerId, u64>,
-    rotation: usize,
-    /// Signatures of recently rendered peer lists, keyed by the list's exact JSON bytes.
-    signatures: Vec<(Vec<u8>, DocSignature)>,
-}
-
-impl Board {
-    /// The signature for `addrs_json`, reused while younger than a quarter of its validity;
-    /// each new one is counted in `metrics`.
-    fn signature(
-        &mut self,
-        signing: &Signing,
-        addrs_json: Vec<u8>,
-        now: u64,
-        metrics: &MetricsExporter,
-    ) -> Option<DocSignature> {
-        let validity = signing.validity.as_secs().max(1);
-        let renew_after = (validity / 4).max(1);
-        if let Some((_, sig)) = self.signatures.iter().find(|(a, _)| *a == addrs_json) {
-            if (sig.issued_at..sig.issued_at + renew_after).contains(&now)
-                && sig.sequence == signing.sequence
-            {
-                return Some(sig.clone());
-            }
-        }
-        let expires = now.saturating_add(validity);
-        let sig = match signed::sign(&signing.key, &addrs_json, now, expires, signing.sequence) {
-            Ok(sig) => sig,
-            Err(e) => {
-                // Served unsigned: clients that require a signature refuse it by name.
-                tracing::error!("cannot sign /status: {e}");
-                return None;
-            }
-        };
-        metrics.status_signed();
-        self.signatures.retain(|(a, _)| *a != addrs_json);
-        if self.signatures.len() >= MAX_CACHED_SIGNATURES {
-            self.signatures.clear();
-        }
-        self.signatures.push((addrs_json, sig.clone()));
-        Some(sig)
-    }
-}
-
-/// The `/status` document, shared between the swarm loop (which updates it) and the HTTP
-/// server (which renders it). Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct StatusBoard {
-    peer_id: PeerId,
-    config: Arc<BootNodeConfig>,
-    board: Arc<Mutex<Board>>,
-    metrics: MetricsExporter,
-}
-
-impl StatusBoard {
-    /// Replaces the other cluster members listed after this node (full multiaddrs ending in
-    /// `/p2p/<id>`): a cluster's members learn each other's addresses after they start.
-    pub fn set_cluster(&self, cluster: Vec<Multiaddr>) {
-        let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
-        board.cluster = cluster;
-    }
-
-    /// The cluster members' ids and addresses (without `/p2p/`).
-    fn cluster(&self) -> Vec<(PeerId, Multiaddr)> {
-        let board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
-        board
-            .cluster
-            .iter()
-            .filter_map(|full| {
-                let mut addr = full.clone();
-                match addr.pop() {
-                    Some(Protocol::P2p(id)) => Some((id, addr)),
-                    _ => None,
-                }
-            })
-            .collect()
-    }
-
-    fn set_load(&self, peer: PeerId, count: u64) {
-        let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
-        if board
-            .cluster
-            .iter()
-            .any(|a| a.iter().last() == Some(Protocol::P2p(peer)))
-        {
-            board.loads.insert(peer, count);
-        }
-    }
-
-    /// The Prometheus text exposition of the node's metrics (for `GET /metrics`).
-    pub fn render_metrics(&self) -> String {
-        self.metrics.render()
-    }
-
-    /// Renders the document for one `GET /status` (and counts it): own advertisable addresses
-    /// first (a Pyrsia client reads only `peer_addrs[0]`), then the cluster members in an
-    /// order that rotates per request.
-    pub fn render(&self) -> Vec<u8> {
-        self.metrics.status_served();
-        let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
-        let me = Protocol::P2p(self.peer_id);
-        let mut peer_addrs: Vec<String> = board
-            .own
-            .iter()
-            .map(|a| a.clone().with(me.clone()).to_string())
-            .collect();
-        let n = board.cluster.len();
-        if n > 0 {
-            let start = board.rotation % n;
-            board.rotation = board.rotation.wrapping_add(1);
-            peer_addrs.extend((0..n).map(|i| board.cluster[(start + i) % n].to_string()));
-        }
-        let peer_loads = board
-            .loads
-            .iter()
-            .map(|(peer, n)| PeerLoad {
-                peer_id: peer.to_string(),
-                peers_count: *n,
-            })
-            .collect();
-        let mut doc = StatusDocument {
-            peers_count: board.peers_count,
-            peer_id: self.peer_id.to_string(),
-            peer_addrs,
-            peer_loads,
-            signature: None,
-        };
-        if let Some(signing) = &self.config.signing {
-            let now = unix_time().unwrap_or(0);
-            doc.signature = board.signature(signing, doc.peer_addrs_json(), now, &self.metrics);
-        }
-        doc.to_json()
-    }
-}
-
-/// The boot node's swarm-side state.
-#[derive(Debug)]
-pub struct BootNode {
-    board: StatusBoard,
-    metrics: BootMetrics,
-}
-
-impl BootNode {
-    /// A boot node for the swarm's identity.
-    pub fn new(peer_id: PeerId, config: BootNodeConfig) -> Self {
-        let cluster = config.cluster.clone();
-        let metrics = BootMetrics::new();
-        BootNode {
-            board: StatusBoard {
-                metrics: metrics.exporter(),
-                peer_id,
-                config: Arc::new(config),
-                board: Arc::new(Mutex::new(Board {
-                    cluster,
-                    ..Board::default()
-                })),
-            },
-            metrics,
-        }
-    }
-
-    /// The shared `/status` document.
-    pub fn board(&self) -> StatusBoard {
-        self.board.clone()
-    }
-
-    /// The addresses this node advertises, given its listeners.
-    fn advertised(&self, swarm: &Swarm<Behaviour>) -> Vec<Multiaddr> {
-        let config = &self.board.config;
-        let policy = if config.private_network {
+impl BootNodeConfig {
+    /// The machine's configuration for a boot node with id `local_peer`, the wall clock read
+    /// as `unix_time` at the instant the machine is created.
+    pub fn machine_config(
+        &self,
+        local_peer: PeerId,
+        unix_time: Option<u64>,
+    ) -> pyrsia_boot_core::BootNodeConfig {
+        let mut config = pyrsia_boot_core::BootNodeConfig::new(local_peer);
+        config.external_addrs = self.external_addrs.clone();
+        config.cluster = self.cluster.clone();
+        config.policy = if self.private_network {
             AddressPolicy::allow_private()
         } else {
             AddressPolicy::public_only()
         };
-        let mut out = config.external_addrs.clone();
-        for a in swarm.listeners() {
-            if policy.allows(classify(a)) && !out.contains(a) {
-                out.push(a.clone());
+        config.load_interval = self.load_interval;
+        config.signing = self.signing.as_ref().map(|s| {
+            let mut policy = SigningPolicy::new(s.key.public());
+            policy.validity = s.validity;
+            policy.sequence = s.sequence;
+            policy
+        });
+        config.unix_time = unix_time;
+        config
+    }
+}
+
+/// What the HTTP side hands the boot node's loop: a `/status` request waiting for its body.
+pub type StatusRequest = oneshot::Sender<Vec<u8>>;
+
+/// `/status` requests queued for the loop at most; past this the HTTP side answers 503.
+pub const MAX_QUEUED_STATUS_REQUESTS: usize = 1024;
+
+/// The boot node's routes: `GET /status` (answered by the machine, through the loop) and
+/// `GET /metrics`.
+pub fn routes(status: mpsc::Sender<StatusRequest>, metrics: MetricsExporter) -> Responder {
+    Arc::new(move |req| {
+        match (req.method().as_str(), req.uri().path()) {
+            ("GET", "/status") => {
+                let mut status = status.clone();
+                async move {
+                    let (tx, rx) = oneshot::channel();
+                    // Full, or the loop is gone: say so instead of waiting.
+                    if status.try_send(tx).is_err() {
+                        return busy();
+                    }
+                    match rx.await {
+                        Ok(body) => response(200, "application/json", body),
+                        Err(_) => busy(),
+                    }
+                }
+                .boxed()
+            }
+            ("GET", "/metrics") => {
+                let body = metrics.render().into_bytes();
+                let content = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+                futures::future::ready(response(200, content, body)).boxed()
+            }
+            (_, "/status" | "/metrics") => {
+                futures::future::ready(response(405, "text/plain", b"use GET\n".to_vec())).boxed()
+            }
+            _ => {
+                futures::future::ready(response(404, "text/plain", b"not found\n".to_vec())).boxed()
             }
         }
-        out
+    })
+}
+
+fn busy() -> Response<Full<Bytes>> {
+    response(503, "text/plain", b"the boot node is busy\n".to_vec())
+}
+
+/// A handle to change a running boot node's cluster (a cluster's members learn each other's
+/// addresses after they start). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ClusterHandle(pub(crate) mpsc::UnboundedSender<Vec<Multiaddr>>);
+
+impl ClusterHandle {
+    /// Replaces the other cluster members listed after this node (full multiaddrs ending in
+    /// `/p2p/<id>`).
+    pub fn set_cluster(&self, cluster: Vec<Multiaddr>) {
+        // Err: the boot node stopped; nothing to change.
+        let _ = self.0.unbounded_send(cluster);
     }
 
-    /// Reacts to one swarm event: a new inbound peer gets a dial request at once; a cluster
-    /// member's load request is answered, its answers recorded; the document's peer count and
-    /// addresses follow the swarm.
-    pub fn on_event(&mut self, swarm: &mut Swarm<Behaviour>, event: SwarmEvent<Event>) {
-        let Some(event) = self.answer_load(swarm, event) else {
-            return;
-        };
-        let event = &event;
-        self.metrics.record(event, swarm.connected_peers().count());
-        match event {
+    /// Async form of [`ClusterHandle::set_cluster`].
+    pub async fn send(&mut self, cluster: Vec<Multiaddr>) {
+        let _ = self.0.send(cluster).await;
+    }
+}
+
+/// The boot node's glue state: the machine and the libp2p and HTTP handles its ids stand for.
+pub struct BootNode {
+    machine: BootNodeMachine,
+    signer: Option<Keypair>,
+    metrics: BootMetrics,
+    next_token: u64,
+    conns: HashMap<ConnectionId, Token>,
+    probes: HashMap<OutboundRequestId, ProbeId>,
+    loads: HashMap<OutboundRequestId, LoadAskId>,
+    load_replies: HashMap<Token, ResponseChannel<u64>>,
+    status_replies: HashMap<Token, StatusRequest>,
+    /// Inputs produced while carrying out actions (a signature made at once).
+    fed_back: VecDeque<BootNodeInput>,
+}
+
+impl std::fmt::Debug for BootNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootNode")
+            .field("status", &self.machine.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BootNode {
+    /// Glue around `machine`; `signer` carries out its signing jobs.
+    pub fn new(machine: BootNodeMachine, signer: Option<Keypair>, metrics: BootMetrics) -> Self {
+        BootNode {
+            machine,
+            signer,
+            metrics,
+            next_token: 0,
+            conns: HashMap::new(),
+            probes: HashMap::new(),
+            loads: HashMap::new(),
+            load_replies: HashMap::new(),
+            status_replies: HashMap::new(),
+            fed_back: VecDeque::new(),
+        }
+    }
+
+    /// The machine, for its status.
+    pub fn machine(&self) -> &BootNodeMachine {
+        &self.machine
+    }
+
+    /// When the loop must call [`BootNode::on_timer`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.machine.poll_timeout()
+    }
+
+    /// Tells the machine about the swarm's listen addresses at the start.
+    pub fn start(&mut self, now: Instant, swarm: &mut Swarm<Behaviour>) {
+        let addrs: Vec<Multiaddr> = swarm.listeners().cloned().collect();
+        for addr in addrs {
+            self.feed(now, swarm, BootNodeInput::ListenAddrAdded(addr));
+        }
+        self.drain(now, swarm);
+    }
+
+    /// The timer armed at [`BootNode::poll_timeout`] fired.
+    pub fn on_timer(&mut self, now: Instant, swarm: &mut Swarm<Behaviour>) {
+        self.feed(now, swarm, BootNodeInput::Tick);
+    }
+
+    /// A `/status` request from the HTTP side.
+    pub fn on_status_request(
+        &mut self,
+        now: Instant,
+        swarm: &mut Swarm<Behaviour>,
+        reply: StatusRequest,
+    ) {
+        let token = self.token();
+        self.status_replies.insert(token, reply);
+        self.feed(now, swarm, BootNodeInput::StatusRequested { reply: token });
+    }
+
+    /// New cluster members from a [`ClusterHandle`].
+    pub fn on_cluster(
+        &mut self,
+        now: Instant,
+        swarm: &mut Swarm<Behaviour>,
+        cluster: Vec<Multiaddr>,
+    ) {
+        self.feed(now, swarm, BootNodeInput::ClusterChanged(cluster));
+    }
+
+    /// One swarm event.
+    pub fn on_swarm_event(
+        &mut self,
+        now: Instant,
+        swarm: &mut Swarm<Behaviour>,
+        event: SwarmEvent<Event>,
+    ) {
+        self.metrics.record(&event);
+        let input = match event {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 endpoint,
-                num_established,
                 ..
-            } if endpoint.is_listener()
-                && num_established.get() == 1
-                && !self.is_cluster_member(peer_id) =>
-            {
+            } => {
+                let conn = self.token();
+                self.conns.insert(connection_id, conn);
+                BootNodeInput::ConnectionOpened {
+                    conn,
+                    peer: peer_id,
+                    inbound: endpoint.is_listener(),
+                    remote: endpoint.get_remote_address().clone(),
+                }
+            }
+            SwarmEvent::ConnectionClosed { connection_id, .. } => {
+                match self.conns.remove(&connection_id) {
+                    Some(conn) => BootNodeInput::ConnectionClosed { conn },
+                    None => return,
+                }
+            }
+            SwarmEvent::NewListenAddr { address, .. } => BootNodeInput::ListenAddrAdded(address),
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                BootNodeInput::ListenAddrRemoved(address)
+            }
+            SwarmEvent::Behaviour(Event::DialRequest(e)) => match self.dial_request_event(e) {
+                Some(input) => input,
+                None => return,
+            },
+            SwarmEvent::Behaviour(Event::Load(e)) => match self.load_event(e) {
+                Some(input) => input,
+                None => return,
+            },
+            _ => return,
+        };
+        self.feed(now, swarm, input);
+    }
+
+    fn dial_request_event(
+        &mut self,
+        event: request_response::Event<DialRequest, crate::dial_request::DialResponse>,
+    ) -> Option<BootNodeInput> {
+        match event {
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                let probe = self.probes.remove(&request_id)?;
+                let result = probe_result(&response);
+                Some(BootNodeInput::DialRequestAnswered { probe, result })
+            }
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                let probe = self.probes.remove(&request_id)?;
+                let result = Err(ProbeError::Request(request_failure(&error)));
+                Some(BootNodeInput::DialRequestAnswered { probe, result })
+            }
+            // Outbound only: inbound dial requests go to the stock AutoNAT server.
+            request_response::Event::Message { .. }
+            | request_response::Event::InboundFailure { .. }
+            | request_response::Event::ResponseSent { .. } => None,
+        }
+    }
+
+    fn load_event(&mut self, event: request_response::Event<(), u64>) -> Option<BootNodeInput> {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message: request_response::Message::Request { channel, .. },
+                ..
+            } => {
+                let reply = self.token();
+                self.load_replies.insert(reply, channel);
+                Some(BootNodeInput::LoadAsked { reply, peer })
+            }
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                let ask = self.loads.remove(&request_id)?;
+                Some(BootNodeInput::LoadAnswered {
+                    ask,
+                    result: Ok(response),
+                })
+            }
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                let ask = self.loads.remove(&request_id)?;
+                let result = Err(request_failure(&error));
+                Some(BootNodeInput::LoadAnswered { ask, result })
+            }
+            request_response::Event::InboundFailure { .. }
+            | request_response::Event::ResponseSent { .. } => None,
+        }
+    }
+
+    fn token(&mut self) -> Token {
+        self.next_token += 1;
+        Token(self.next_token)
+    }
+
+    fn feed(&mut self, now: Instant, swarm: &mut Swarm<Behaviour>, input: BootNodeInput) {
+        self.machine.handle(now, input);
+        self.drain(now, swarm);
+    }
+
+    /// Carries out every queued action, feeding back what carrying them out produced.
+    fn drain(&mut self, now: Instant, swarm: &mut Swarm<Behaviour>) {
+        loop {
+            while let Some(action) = self.machine.poll_action() {
+                self.apply(action, swarm);
+            }
+            match self.fed_back.pop_front() {
+                Some(input) => self.machine.handle(now, input),
+                None => break,
+            }
+        }
+        self.metrics
+            .set_connected_peers(self.machine.status().connected_peers);
+    }
+
+    fn apply(&mut self, action: BootNodeAction, swarm: &mut Swarm<Behaviour>) {
+        match action {
+            BootNodeAction::SendDialRequest { probe, peer, addrs } => {
                 let request = DialRequest {
                     peer: *swarm.local_peer_id(),
-                    addrs: self.advertised(swarm),
+                    addrs,
                 };
                 let id = swarm
                     .behaviour_mut()
                     .dial_request
-                    .send_request(peer_id, request);
-                self.metrics.dial_request_sent(id);
+                    .send_request(&peer, request);
+                self.probes.insert(id, probe);
             }
-            SwarmEvent::Behaviour(Event::Load(request_response::Event::Message {
-                peer,
-                message,
-                ..
-            })) => match message {
-                // Answered (and consumed) by `answer_load` above.
-                request_response::Message::Request { .. } => return,
-                request_response::Message::Response { response, .. } => {
-                    self.board.set_load(*peer, *response);
-                    return;
+            BootNodeAction::AskLoad { ask, member, addr } => {
+                swarm.add_peer_address(member, addr);
+                let id = swarm.behaviour_mut().load.send_request(&member, ());
+                self.loads.insert(id, ask);
+            }
+            BootNodeAction::AnswerLoad { reply, peers_count } => {
+                if let Some(channel) = self.load_replies.remove(&reply) {
+                    // Err: the asker went away.
+                    let _ = swarm
+                        .behaviour_mut()
+                        .load
+                        .send_response(channel, peers_count);
                 }
-            },
-            SwarmEvent::ConnectionEstablished { .. }
-            | SwarmEvent::ConnectionClosed { .. }
-            | SwarmEvent::NewListenAddr { .. }
-            | SwarmEvent::ExpiredListenAddr { .. } => {}
-            _ => return,
-        }
-        self.refresh(swarm);
-    }
-
-    /// Updates the document's peer count and addresses from the swarm.
-    pub fn refresh(&mut self, swarm: &Swarm<Behaviour>) {
-        let own = self.advertised(swarm);
-        let load = self.load(swarm);
-        let mut board = self
-            .board
-            .board
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        board.peers_count = load;
-        board.own = own;
-    }
-
-    fn is_cluster_member(&self, peer: &PeerId) -> bool {
-        self.board.cluster().iter().any(|(id, _)| id == peer)
-    }
-
-    /// Connected peers, not counting the other cluster members.
-    fn load(&self, swarm: &Swarm<Behaviour>) -> u64 {
-        let cluster = self.board.cluster();
-        swarm
-            .connected_peers()
-            .filter(|p| !cluster.iter().any(|(id, _)| id == *p))
-            .count() as u64
-    }
-
-    /// Answers a cluster member's load request; returns the event when it is not one.
-    fn answer_load(
-        &mut self,
-        swarm: &mut Swarm<Behaviour>,
-        event: SwarmEvent<Event>,
-    ) -> Option<SwarmEvent<Event>> {
-        match event {
-            SwarmEvent::Behaviour(Event::Load(request_response::Event::Message {
-                message: request_response::Message::Request { channel, .. },
-                ..
-            })) => {
-                let load = self.load(swarm);
-                // Err: the asker went away; nothing to do.
-                let _ = swarm.behaviour_mut().load.send_response(channel, load);
-                None
             }
-            other => Some(other),
+            BootNodeAction::ServeStatus { reply, body } => {
+                if let Some(tx) = self.status_replies.remove(&reply) {
+                    // Err: the HTTP client went away.
+                    let _ = tx.send(body);
+                }
+            }
+            BootNodeAction::Sign {
+                sign,
+                peer_addrs_json,
+                issued_at,
+                expires_at,
+                sequence,
+            } => {
+                let result = match &self.signer {
+                    Some(key) => {
+                        signed::sign(key, &peer_addrs_json, issued_at, expires_at, sequence)
+                            .map_err(|e| e.to_string())
+                    }
+                    None => Err("no signing key".to_string()),
+                };
+                self.fed_back
+                    .push_back(BootNodeInput::Signed { sign, result });
+            }
+            BootNodeAction::Report(event) => {
+                match &event {
+                    BootNodeEvent::SigningFailed { reason } => {
+                        tracing::error!("cannot sign /status: {reason}");
+                    }
+                    BootNodeEvent::LoadFailed { member, error } => {
+                        tracing::debug!(%member, %error, "cluster member's load unknown");
+                    }
+                    BootNodeEvent::DialRequestSent { .. }
+                    | BootNodeEvent::DialRequestEnded { .. }
+                    | BootNodeEvent::StatusServed { .. }
+                    | BootNodeEvent::Signed { .. } => {}
+                }
+                self.metrics.on_event(&event);
+            }
         }
     }
+}
 
-    /// Asks every cluster member for its load (call periodically; a member not yet connected
-    /// is dialed by the request itself).
-    pub fn poll_cluster_load(&mut self, swarm: &mut Swarm<Behaviour>) {
-        for (peer, addr) in self.board.cluster() {
-            swarm.add_peer_address(peer, addr);
-            swarm.behaviour_mut().load.send_request(&peer, ());
-        }
+/// [`http_server::serve_with`]'s limits from the boot node's abuse limits.
+pub fn http_limits(limits: &crate::limits::AbuseLimits) -> http_server::HttpLimits {
+    http_server::HttpLimits {
+        max_connections: limits.http_max_connections,
+        connection_time: limits.http_connection_time,
+        max_per_ip: limits.http_max_per_ip,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pyrsia_boot_core::{parse_status, ParseOptions, SignatureError, StatusError, Trust};
+    use pyrsia_boot_core::{parse_status, ParseOptions, Trust};
 
     fn member(i: u8) -> Multiaddr {
         let id = Keypair::ed25519_from_bytes([i; 32])
@@ -387,56 +494,46 @@ mod tests {
             .expect("valid")
     }
 
-    fn board(signing: Option<Signing>) -> StatusBoard {
-        let config = BootNodeConfig {
-            cluster: vec![member(1), member(2)],
-            signing,
-            ..BootNodeConfig::default()
-        };
-        BootNode::new(PeerId::random(), config).board()
-    }
-
-    fn trusting(key: &Keypair) -> ParseOptions {
-        ParseOptions {
-            policy: AddressPolicy::default().with(pyrsia_boot_core::AddrClass::Documentation),
-            trust: Trust {
-                keys: vec![key.public()],
-                unix_time: unix_time(),
-                sequences: Vec::new(),
-            },
-            ..ParseOptions::default()
-        }
-    }
-
     #[test]
-    fn every_rotation_of_a_signed_status_verifies_and_signatures_are_reused() {
+    fn the_machine_config_carries_policy_cluster_and_signing() {
         let operator = Keypair::ed25519_from_bytes([42; 32]).expect("key");
         let mut signing = Signing::new(operator.clone());
         signing.sequence = 9;
-        let board = board(Some(signing));
-        let docs: Vec<Vec<u8>> = (0..4).map(|_| board.render()).collect();
-        assert_ne!(docs[0], docs[1], "the cluster order rotates");
-        for doc in &docs {
-            let list = parse_status(doc, &trusting(&operator)).expect("verifies");
-            assert_eq!(list.signed_by.map(|s| s.sequence), Some(9));
-        }
-        // Two distinct lists, two signatures (counted in /metrics): renders reuse them.
-        assert_eq!(docs[0], docs[2]);
-        let metrics = board.render_metrics();
-        assert!(
-            metrics
-                .lines()
-                .any(|l| l.ends_with("status_signatures_total 2")),
-            "{metrics}"
-        );
-    }
-
-    #[test]
-    fn an_unsigned_board_is_refused_by_a_trusting_client() {
-        let operator = Keypair::ed25519_from_bytes([42; 32]).expect("key");
-        assert_eq!(
-            parse_status(&board(None).render(), &trusting(&operator)),
-            Err(StatusError::Signature(SignatureError::Unsigned))
-        );
+        let config = BootNodeConfig {
+            cluster: vec![member(1), member(2)],
+            private_network: true,
+            signing: Some(signing),
+            ..BootNodeConfig::default()
+        };
+        let me = PeerId::random();
+        let mc = config.machine_config(me, Some(1_795_000_000));
+        assert_eq!(mc.local_peer, me);
+        assert_eq!(mc.cluster, config.cluster);
+        assert!(mc.policy.allows(pyrsia_boot_core::AddrClass::Loopback));
+        let s = mc.signing.expect("signing");
+        assert_eq!((s.sequence, s.key), (9, operator.public()));
+        assert_eq!(mc.unix_time, Some(1_795_000_000));
+        // What the adapter's signer makes for a machine job verifies for a trusting client.
+        let mut doc = pyrsia_boot_core::StatusDocument {
+            peers_count: 0,
+            peer_id: me.to_string(),
+            peer_addrs: vec![member(1).to_string()],
+            peer_loads: Vec::new(),
+            signature: None,
+        };
+        let addrs = doc.peer_addrs_json();
+        let sig = signed::sign(&operator, &addrs, 1_795_000_000, 1_795_003_600, 9).expect("signs");
+        doc.signature = Some(sig);
+        let options = ParseOptions {
+            policy: AddressPolicy::default().with(pyrsia_boot_core::AddrClass::Documentation),
+            trust: Trust {
+                keys: vec![operator.public()],
+                unix_time: Some(1_795_000_100),
+                sequences: Vec::new(),
+            },
+            ..ParseOptions::default()
+        };
+        let list = parse_status(&doc.to_json(), &options).expect("verifies");
+        assert_eq!(list.signed_by.map(|s| s.sequence), Some(9));
     }
 }

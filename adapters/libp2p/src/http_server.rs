@@ -1,6 +1,6 @@
 //! The HTTP server every runtime adapter shares: hyper 1 over any `futures` socket, timed by
-//! the adapter's [`Runtime`]. Serves a boot node's `/status` and `/metrics`, and whatever
-//! responder a test gives it.
+//! the adapter's [`Runtime`]. Serves a boot node's `/status` and `/metrics` (routes in
+//! the boot node module), and whatever responder a test gives it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,14 +18,23 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use smol_hyper::rt::FuturesIo;
 
-use crate::boot_node::StatusBoard;
 use crate::driver::Runtime;
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Answers one request.
-pub type Responder = Arc<dyn Fn(&Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync>;
+/// Answers one request (the answer may take a while: the boot node's `/status` goes through
+/// its machine's loop).
+pub type Responder =
+    Arc<dyn Fn(&Request<Incoming>) -> BoxFuture<'static, Response<Full<Bytes>>> + Send + Sync>;
+
+/// A [`Responder`] that answers at once.
+pub fn answer_with<F>(answer: F) -> Responder
+where
+    F: Fn(&Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync + 'static,
+{
+    Arc::new(move |req| futures::future::ready(answer(req)).boxed())
+}
 
 /// How much the HTTP server gives its clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +102,7 @@ where
                 let _slot = slot;
                 let service = hyper::service::service_fn(move |req| {
                     let response = respond(&req);
-                    async move { Ok::<_, std::convert::Infallible>(response) }
+                    async move { Ok::<_, std::convert::Infallible>(response.await) }
                 });
                 let served = hyper::server::conn::http1::Builder::new()
                     .timer(timer)
@@ -156,20 +165,6 @@ impl Drop for Slot {
             }
         }
     }
-}
-
-/// The boot node's routes: `GET /status` (the board's document) and `GET /metrics`.
-pub fn status_routes(board: StatusBoard) -> Responder {
-    Arc::new(move |req| match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/status") => response(200, "application/json", board.render()),
-        ("GET", "/metrics") => response(
-            200,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            board.render_metrics().into_bytes(),
-        ),
-        (_, "/status" | "/metrics") => response(405, "text/plain", b"use GET\n".to_vec()),
-        _ => response(404, "text/plain", b"not found\n".to_vec()),
-    })
 }
 
 /// A response with `status`, a content type and `body`.

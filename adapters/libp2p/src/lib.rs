@@ -5,8 +5,8 @@
 //! - [`Driver`]: carries out the core's actions on a swarm and a [`Runtime`] (a timer, an HTTP
 //!   GET, a DNS lookup) and feeds swarm events, HTTP completions and lookups back as inputs.
 //!   It makes no decisions; every match on the core's `Action` is exhaustive.
-//! - [`BootNode`]: a boot node's swarm-side logic (a dial request to every new peer, the live
-//!   `/status` document, [`metrics`]).
+//! - [`BootNode`]: the boot node's glue: swarm events and `/status` requests into the core's
+//!   `BootNodeMachine`, its actions out to the swarm and the HTTP side, [`metrics`].
 //! - [`http_server`]: hyper over any `futures` socket, serving `/status` and `/metrics`;
 //!   [`spawn_boot_node`] runs a whole boot node on a [`Runtime`].
 //! - [`state_file`]: the core's snapshot on disk, written atomically.
@@ -19,8 +19,10 @@
 
 pub mod behaviour;
 pub mod boot_node;
+pub mod clock;
 pub mod dial_request;
 pub mod driver;
+pub mod error;
 pub mod http_server;
 pub mod limits;
 pub mod load;
@@ -35,7 +37,9 @@ pub use behaviour::{Behaviour, Event, Role};
 /// core's `Timeouts::own_probe` (15 s): a node behind NAT then hears "dial-back failed"
 /// (private) before it gives up waiting for the answer.
 pub const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-pub use boot_node::{BootNode, BootNodeConfig, Signing, StatusBoard};
+pub use boot_node::{BootNode, BootNodeConfig, ClusterHandle, Signing};
+pub use clock::unix_time;
 pub use driver::{Driver, HasBootstrap, HttpReply, Output, Runtime};
+pub use error::StartError;
 pub use limits::AbuseLimits;
-pub use start::{driver_for, listen, spawn_boot_node, unix_time, BootNodeHandle, StartError};
+pub use start::{driver_for, listen, spawn_boot_node, BootNodeHandle};

@@ -1,14 +1,12 @@
 //! Prometheus metrics of a boot node: libp2p's own (swarm, identify, ping) plus what is
-//! specific to bootstrap: dial requests sent to new peers and how they ended, how long a new
-//! peer waited for its request to be answered, AutoNAT probes served, `/status` requests.
+//! specific to bootstrap, from the boot-node machine's reports: dial requests sent to new peers
+//! and how they ended, how long a new peer waited for its request to be answered, `/status`
+//! requests and signatures; and AutoNAT probes served, from the swarm.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use libp2p::autonat::{self, InboundProbeEvent};
 use libp2p::metrics::{Metrics as Libp2pMetrics, Recorder};
-use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -18,8 +16,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use pyrsia_boot_core::BootNodeEvent;
+
 use crate::behaviour::Event;
-use crate::dial_request::DialResponse;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
@@ -36,7 +35,7 @@ pub struct BootMetrics {
     probes_served: Family<Outcome, Counter>,
     status_requests: Counter,
     status_signatures: Counter,
-    started: HashMap<OutboundRequestId, Instant>,
+    signing_failures: Counter,
 }
 
 impl std::fmt::Debug for BootMetrics {
@@ -60,7 +59,7 @@ impl BootMetrics {
         let dial_requests = Family::<Outcome, Counter>::default();
         boot.register(
             "dial_requests",
-            "Dial-back requests sent to newly connected peers, by outcome (sent, reachable, dial_error, refused, failed)",
+            "Dial-back requests sent to newly connected peers, by outcome (sent, reachable, dial_error, refused, failed, timed_out, peer_left)",
             dial_requests.clone(),
         );
         let dial_request_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
@@ -87,6 +86,12 @@ impl BootMetrics {
             "Signatures made for /status (one per distinct peer list, renewed as they age)",
             status_signatures.clone(),
         );
+        let signing_failures = Counter::default();
+        boot.register(
+            "status_signing_failures",
+            "Signing jobs for /status that failed or timed out (lists without a valid signature are served unsigned meanwhile)",
+            signing_failures.clone(),
+        );
         BootMetrics {
             registry: Arc::new(registry),
             libp2p,
@@ -96,34 +101,51 @@ impl BootMetrics {
             probes_served,
             status_requests,
             status_signatures,
-            started: HashMap::new(),
+            signing_failures,
         }
     }
 
-    /// A handle for the HTTP side: encodes the registry, counts `/status` requests.
+    /// A handle for the HTTP side: encodes the registry.
     pub fn exporter(&self) -> MetricsExporter {
         MetricsExporter {
             registry: self.registry.clone(),
-            status_requests: self.status_requests.clone(),
-            status_signatures: self.status_signatures.clone(),
         }
     }
 
-    /// Notes that a dial request was sent.
-    pub fn dial_request_sent(&mut self, id: OutboundRequestId) {
-        self.started.insert(id, Instant::now());
-        self.count(&self.dial_requests, "sent");
+    /// Records one report of the boot-node machine.
+    pub fn on_event(&mut self, event: &BootNodeEvent) {
+        match event {
+            BootNodeEvent::DialRequestSent { .. } => self.count(&self.dial_requests, "sent"),
+            BootNodeEvent::DialRequestEnded { outcome, after, .. } => {
+                self.dial_request_seconds.observe(after.as_secs_f64());
+                self.count(&self.dial_requests, outcome.name());
+            }
+            BootNodeEvent::StatusServed { .. } => {
+                self.status_requests.inc();
+            }
+            BootNodeEvent::Signed { .. } => {
+                self.status_signatures.inc();
+            }
+            BootNodeEvent::SigningFailed { .. } => {
+                self.signing_failures.inc();
+            }
+            BootNodeEvent::LoadFailed { .. } => {}
+        }
+    }
+
+    /// Sets the connected-peers gauge.
+    pub fn set_connected_peers(&self, peers: usize) {
+        self.connected_peers
+            .set(i64::try_from(peers).unwrap_or(i64::MAX));
     }
 
     fn count(&self, family: &Family<Outcome, Counter>, outcome: &'static str) {
         family.get_or_create(&Outcome { outcome }).inc();
     }
 
-    /// Records one swarm event.
-    pub fn record(&mut self, event: &SwarmEvent<Event>, connected_peers: usize) {
+    /// Records one swarm event (libp2p's own metrics, AutoNAT probes served).
+    pub fn record(&mut self, event: &SwarmEvent<Event>) {
         self.libp2p.record(event);
-        self.connected_peers
-            .set(i64::try_from(connected_peers).unwrap_or(i64::MAX));
         let SwarmEvent::Behaviour(event) = event else {
             return;
         };
@@ -138,35 +160,8 @@ impl BootMetrics {
                 };
                 self.count(&self.probes_served, stage);
             }
-            Event::Autonat(_) => {}
-            Event::DialRequest(request_response::Event::Message {
-                message:
-                    request_response::Message::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            }) => {
-                let outcome = match response {
-                    DialResponse::Reachable(_) => "reachable",
-                    DialResponse::DialError(_) => "dial_error",
-                    DialResponse::Refused(_) => "refused",
-                    DialResponse::Failed(_) => "failed",
-                };
-                self.finish(*request_id, outcome);
-            }
-            Event::DialRequest(request_response::Event::OutboundFailure { request_id, .. }) => {
-                self.finish(*request_id, "failed");
-            }
-            Event::DialRequest(_) | Event::Load(_) => {}
+            Event::Autonat(_) | Event::DialRequest(_) | Event::Load(_) => {}
         }
-    }
-
-    fn finish(&mut self, id: OutboundRequestId, outcome: &'static str) {
-        if let Some(t) = self.started.remove(&id) {
-            self.dial_request_seconds.observe(t.elapsed().as_secs_f64());
-        }
-        self.count(&self.dial_requests, outcome);
     }
 }
 
@@ -180,8 +175,6 @@ impl Default for BootMetrics {
 #[derive(Clone)]
 pub struct MetricsExporter {
     registry: Arc<Registry>,
-    status_requests: Counter,
-    status_signatures: Counter,
 }
 
 impl std::fmt::Debug for MetricsExporter {
@@ -197,15 +190,5 @@ impl MetricsExporter {
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
-    }
-
-    /// Counts one `/status` request.
-    pub fn status_served(&self) {
-        self.status_requests.inc();
-    }
-
-    /// Counts one signature made for `/status`.
-    pub fn status_signed(&self) {
-        self.status_signatures.inc();
     }
 }

@@ -2,50 +2,25 @@
 //! running boot node.
 
 use std::net::SocketAddr;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-/// The wall clock in seconds since the Unix epoch; `None` when the clock is before it.
-pub fn unix_time() -> Option<u64> {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs())
-}
-
-use futures::channel::oneshot;
+use futures::channel::{mpsc, oneshot};
 use futures::{AsyncRead, AsyncWrite, FutureExt, Stream, StreamExt};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{noise, Multiaddr, PeerId, Swarm};
-use pyrsia_boot_core::{BootstrapMachine, Config};
+use libp2p::{Multiaddr, PeerId, Swarm};
+use pyrsia_boot_core::{BootNodeMachine, BootstrapMachine, Config};
 
 use crate::behaviour::Behaviour;
-use crate::boot_node::{BootNode, BootNodeConfig, StatusBoard};
+use crate::boot_node::{
+    http_limits, routes, BootNode, BootNodeConfig, ClusterHandle, StatusRequest,
+    MAX_QUEUED_STATUS_REQUESTS,
+};
+use crate::clock::unix_time;
 use crate::driver::{Driver, Runtime};
+use crate::error::StartError;
 use crate::http_server;
-
-/// Errors starting a node.
-#[derive(Debug)]
-pub enum StartError {
-    /// The noise configuration could not be built from the key.
-    Noise(noise::Error),
-    /// Listening on the libp2p address failed.
-    Listen(String),
-    /// Binding the HTTP address failed.
-    Http(std::io::Error),
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Noise(e) => write!(f, "noise setup failed: {e}"),
-            StartError::Listen(e) => write!(f, "cannot listen: {e}"),
-            StartError::Http(e) => write!(f, "cannot bind the HTTP server: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
+use crate::metrics::BootMetrics;
 
 /// Listens on `addr` and waits for the listener's actual address (with the port filled in).
 pub async fn listen<B: NetworkBehaviour>(
@@ -54,15 +29,24 @@ pub async fn listen<B: NetworkBehaviour>(
 ) -> Result<Multiaddr, StartError> {
     swarm
         .listen_on(addr.clone())
-        .map_err(|e| StartError::Listen(format!("{addr}: {e}")))?;
+        .map_err(|source| StartError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
     loop {
         match swarm.select_next_some().await {
             SwarmEvent::NewListenAddr { address, .. } => return Ok(address),
             SwarmEvent::ListenerError { error, .. } => {
-                return Err(StartError::Listen(format!("{addr}: {error}")))
+                return Err(StartError::Listener {
+                    addr,
+                    source: error,
+                })
             }
             SwarmEvent::ListenerClosed { reason, .. } => {
-                return Err(StartError::Listen(format!("{addr}: closed: {reason:?}")))
+                let source = reason
+                    .err()
+                    .unwrap_or_else(|| std::io::Error::other("closed without an address"));
+                return Err(StartError::Listener { addr, source });
             }
             _ => {}
         }
@@ -95,8 +79,8 @@ pub struct BootNodeHandle {
     pub p2p_addr: Multiaddr,
     /// Where `/status` is served.
     pub http_addr: SocketAddr,
-    /// The live `/status` document.
-    pub board: StatusBoard,
+    /// Changes its cluster while it runs.
+    pub cluster: ClusterHandle,
     _stop: oneshot::Sender<()>,
 }
 
@@ -105,12 +89,19 @@ impl BootNodeHandle {
     pub fn status_url(&self) -> String {
         format!("http://{}/status", self.http_addr)
     }
+
+    /// Replaces the other cluster members listed after this node (full multiaddrs ending in
+    /// `/p2p/<id>`).
+    pub fn set_cluster(&self, cluster: Vec<Multiaddr>) {
+        self.cluster.set_cluster(cluster);
+    }
 }
 
 /// Runs a boot node on `runtime`: `swarm` (already listening on `listen_addr`), `/status` and
 /// `/metrics` on the connections `http` yields with their peers' addresses (accepted on
-/// `http_addr`), and the cluster load
-/// exchange every `config.load_interval`. A runtime adapter binds the sockets and calls this.
+/// `http_addr`). Its policy is a [`BootNodeMachine`]: this loop reads the clock, feeds the
+/// machine what the swarm, the HTTP side and its timer saw, and lets [`BootNode`] carry out
+/// the actions. A runtime adapter binds the sockets and calls this.
 pub fn spawn_boot_node<R, S, C>(
     runtime: R,
     mut swarm: Swarm<Behaviour>,
@@ -125,27 +116,26 @@ where
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer_id = *swarm.local_peer_id();
-    let load_interval = config.load_interval;
-    let http_limits = http_server::HttpLimits {
-        max_connections: config.limits.http_max_connections,
-        connection_time: config.limits.http_connection_time,
-        max_per_ip: config.limits.http_max_per_ip,
-    };
-    let mut node = BootNode::new(peer_id, config);
-    node.refresh(&swarm);
-    let board = node.board();
+    let now = Instant::now();
+    let machine = BootNodeMachine::new(config.machine_config(peer_id, unix_time()), now);
+    let metrics = BootMetrics::new();
+    let exporter = metrics.exporter();
+    let signer = config.signing.as_ref().map(|s| s.key.clone());
+    let mut node = BootNode::new(machine, signer, metrics);
+    node.start(now, &mut swarm);
+    let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(MAX_QUEUED_STATUS_REQUESTS);
+    let (cluster_tx, mut cluster_rx) = mpsc::unbounded::<Vec<Multiaddr>>();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = http_server::serve_with(
         runtime.clone(),
         http,
-        http_server::status_routes(board.clone()),
-        http_limits,
+        routes(status_tx, exporter),
+        http_limits(&config.limits),
     );
     let timers = runtime.clone();
     runtime.spawn(
         async move {
             let mut server = std::pin::pin!(server.fuse());
-            let mut tick = timers.timer(Instant::now() + load_interval).fuse();
             // Not the receiver itself: a cancelled oneshot reports itself terminated, and
             // `select!` would skip it forever.
             let mut stop = std::pin::pin!(async move {
@@ -153,12 +143,21 @@ where
             }
             .fuse());
             loop {
+                let mut timer = match node.poll_timeout() {
+                    Some(at) => timers.timer(at).fuse(),
+                    None => futures::future::pending().boxed().fuse(),
+                };
                 futures::select! {
-                    event = swarm.select_next_some() => node.on_event(&mut swarm, event),
-                    () = tick => {
-                        node.poll_cluster_load(&mut swarm);
-                        tick = timers.timer(Instant::now() + load_interval).fuse();
+                    event = swarm.select_next_some() => {
+                        node.on_swarm_event(Instant::now(), &mut swarm, event);
                     }
+                    reply = status_rx.select_next_some() => {
+                        node.on_status_request(Instant::now(), &mut swarm, reply);
+                    }
+                    cluster = cluster_rx.select_next_some() => {
+                        node.on_cluster(Instant::now(), &mut swarm, cluster);
+                    }
+                    () = timer => node.on_timer(Instant::now(), &mut swarm),
                     () = server => return,
                     () = stop => return,
                 }
@@ -170,7 +169,7 @@ where
         peer_id,
         p2p_addr: listen_addr.with(Protocol::P2p(peer_id)),
         http_addr,
-        board,
+        cluster: ClusterHandle(cluster_tx),
         _stop: stop_tx,
     }
 }

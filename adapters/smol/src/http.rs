@@ -146,7 +146,11 @@ where
     let (mut sender, conn) = hyper::client::conn::http1::handshake(FuturesIo::new(stream))
         .await
         .map_err(|e| HttpError::Transfer(e.to_string()))?;
-    let request = Request::get(uri)
+    // Towards an origin server the request target is the origin form, path and query only
+    // (RFC 9112 §3.2.1): `GET /status HTTP/1.1`. The absolute form is for proxies, and a
+    // plain file server answers it with 404.
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let request = Request::get(target)
         .header(hyper::header::HOST, authority.as_str())
         .header(
             hyper::header::USER_AGENT,

@@ -169,10 +169,9 @@ pub async fn start_boot_node(
         swarm_config(),
     );
     let addr = listen(&mut swarm, listen_on).await?;
-    let listener = smol::net::TcpListener::bind(http)
-        .await
-        .map_err(StartError::Http)?;
-    let http_addr = listener.local_addr().map_err(StartError::Http)?;
+    let bound = |source| StartError::Http { addr: http, source };
+    let listener = smol::net::TcpListener::bind(http).await.map_err(bound)?;
+    let http_addr = listener.local_addr().map_err(bound)?;
     Ok(spawn_boot_node(
         SmolRuntime::default(),
         swarm,

@@ -67,10 +67,18 @@ async fn tls_server(pki: &Pki, body: Vec<u8>) -> (u16, smol::Task<()>) {
             Ok((acceptor.accept(tcp).await?, peer))
         }
     });
-    let respond: http_server::Responder =
-        Arc::new(move |_req| response(200, "application/json", body.clone()));
+    let respond =
+        http_server::answer_with(move |_req| response(200, "application/json", body.clone()));
     let task = smol::spawn(http_server::serve(SmolRuntime::default(), tls, respond));
     (port, task)
+}
+
+/// The boot node's own `/status` document, fetched over plain HTTP.
+async fn status_body(boot: &BootNodeHandle) -> Vec<u8> {
+    http::get(boot.status_url(), 65536, &Tls::default())
+        .await
+        .expect("the boot node serves /status")
+        .body
 }
 
 async fn boot_node() -> BootNodeHandle {
@@ -113,7 +121,7 @@ fn an_https_boot_url_signed_by_a_trusted_private_ca_connects() {
     smol::block_on(async {
         let boot = boot_node().await;
         let pki = pki(&["localhost"]);
-        let (port, _server) = tls_server(&pki, boot.board.render()).await;
+        let (port, _server) = tls_server(&pki, status_body(&boot).await).await;
         let tls = Tls::with_extra_roots_pem(pki.ca_pem.as_bytes()).expect("CA accepted");
         let url = format!("https://localhost:{port}/status");
         let events = run(SmolRuntime::with_tls(tls), vec![url.clone()]).await;
@@ -133,7 +141,7 @@ fn a_certificate_from_an_unknown_ca_is_a_tls_failure_and_the_next_url_is_used() 
     smol::block_on(async {
         let boot = boot_node().await;
         let pki = pki(&["localhost"]);
-        let (port, _server) = tls_server(&pki, boot.board.render()).await;
+        let (port, _server) = tls_server(&pki, status_body(&boot).await).await;
         let url = format!("https://localhost:{port}/status");
         // Mozilla's roots only: the private CA is unknown.
         let err = http::get(url.clone(), 65536, &Tls::default())

@@ -77,7 +77,7 @@ pub async fn scripted_server<A: Adapter>(replies: Vec<(u16, Vec<u8>)>) -> Script
     let (addr, incoming) = A::bind_http(localhost(0)).await.expect("bind");
     let served = Arc::new(AtomicUsize::new(0));
     let counter = served.clone();
-    let respond: http_server::Responder = Arc::new(move |_req| {
+    let respond = http_server::answer_with(move |_req| {
         let i = counter
             .fetch_add(1, Ordering::SeqCst)
             .min(replies.len() - 1);
@@ -359,6 +359,11 @@ pub fn tcp_port(addr: &Multiaddr) -> u16 {
 
 /// Reads a request's head (up to the blank line), so answers come after the request.
 pub fn read_request(conn: &mut std::net::TcpStream) {
+    read_request_head(conn);
+}
+
+/// Reads a request's head (up to the blank line, at most 16 KiB) and returns it as text.
+pub fn read_request_head(conn: &mut std::net::TcpStream) -> String {
     use std::io::Read;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -366,7 +371,8 @@ pub fn read_request(conn: &mut std::net::TcpStream) {
     while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
         match conn.read(&mut byte) {
             Ok(1) => head.push(byte[0]),
-            _ => return,
+            _ => break,
         }
     }
+    String::from_utf8_lossy(&head).into_owned()
 }

@@ -93,6 +93,8 @@ macro_rules! suite {
             hostile_documents_fail_with_their_cause_and_the_next_source_is_used,
             misbehaving_http_servers_fail_in_bounded_time_and_the_next_source_is_used,
             with_trusted_keys_only_the_operators_signed_list_is_used,
+            a_boot_node_advertising_no_address_still_makes_its_peers_fully_connected,
+            a_static_file_server_that_takes_only_origin_form_targets_is_used,
         );
     };
     (@tests $adapter:ty; $($name:ident),* $(,)?) => {

@@ -1,5 +1,6 @@
 //! The scenarios, each generic over the [`Adapter`] it runs on.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
@@ -323,8 +324,8 @@ pub fn cluster_members_list_each_others_load<A: Adapter>() {
             boot_node_with::<A>(fast()).await,
             boot_node_with::<A>(fast()).await,
         );
-        a.board.set_cluster(vec![b.p2p_addr.clone()]);
-        b.board.set_cluster(vec![a.p2p_addr.clone()]);
+        a.set_cluster(vec![b.p2p_addr.clone()]);
+        b.set_cluster(vec![a.p2p_addr.clone()]);
         // A client on B (B's document lists A too: dial only B), kept alive while A's
         // document is checked.
         let mut config = loopback_config(vec![b.status_url()]);
@@ -844,4 +845,78 @@ fn assert_source_outcome(name: &str, events: &[Event], url: &str, expected: Opti
         (Some(_), None) => panic!("{name}: not refused: {events:?}"),
         (None, failure) => assert!(failure.is_none(), "{name}: refused: {failure:?}"),
     }
+}
+
+/// A boot node on the internet's settings (only public addresses advertised) on loopback has
+/// no address of its own to put in `/status`; its dial request to a joining peer must still
+/// carry its listen port, or the peer's AutoNAT server refuses it and the peer is never "fully
+/// connected". The client reaches it through a seed.
+pub fn a_boot_node_advertising_no_address_still_makes_its_peers_fully_connected<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node_with::<A>(BootNodeConfig::default()).await;
+        let doc: serde_json::Value =
+            serde_json::from_str(&get_text::<A>(boot.status_url()).await).expect("json");
+        assert_eq!(
+            doc["peer_addrs"],
+            serde_json::json!([]),
+            "nothing public to advertise"
+        );
+        let mut config = loopback_config(Vec::new());
+        config.seeds = vec![
+            pyrsia_boot_core::KnownPeer::from_p2p_addr(&boot.p2p_addr).expect("a /p2p address")
+        ];
+        let mut client = Client::<A>::start(config).await;
+        client
+            .run_until(|events| events.iter().any(|e| matches!(e, Event::Connected { .. })))
+            .await;
+        assert_eq!(
+            connected_via(&client.events),
+            [boot.peer_id],
+            "{:?}",
+            client.events
+        );
+    });
+}
+
+/// A boot list served as a plain file by a static web server (what `sign --out` is for). Such
+/// a server knows only origin-form request targets (`GET /status HTTP/1.1`, RFC 9112 §3.2.1)
+/// and answers anything else with 404. The query string is part of the target.
+pub fn a_static_file_server_that_takes_only_origin_form_targets_is_used<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let document = get_text::<A>(boot.status_url()).await;
+        let targets = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let seen = targets.clone();
+        let server = RawServer::start(move |mut conn, _| {
+            use std::io::Write;
+            let head = read_request_head(&mut conn);
+            let line = head.lines().next().unwrap_or_default().to_string();
+            let target = line.split(' ').nth(1).unwrap_or_default().to_string();
+            seen.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(target.clone());
+            let reply = if target == "/boot/status?cluster=eu" {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{document}",
+                    document.len()
+                )
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            };
+            let _ = conn.write_all(reply.as_bytes());
+        });
+        let url = server.url.replace("/status", "/boot/status?cluster=eu");
+        let events = run_client::<A>(vec![url.clone()]).await;
+        let fetched = events
+            .iter()
+            .any(|e| matches!(e, Event::StatusFetched { url: u, .. } if *u == url));
+        let targets = targets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        assert!(fetched, "request targets {targets:?}: {events:?}");
+        assert_eq!(targets, ["/boot/status?cluster=eu"]);
+        assert_eq!(connected_via(&events), [boot.peer_id]);
+    });
 }
