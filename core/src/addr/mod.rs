@@ -7,9 +7,12 @@
 //! [`AddressPolicy::allow_private`] opens everything a LAN, lab or loopback demo needs.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use multiaddr::{Multiaddr, Protocol};
+
+mod special;
+
+pub use special::{classify_v4, classify_v6};
 
 /// What kind of network an address points into, judged from its first component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,7 +31,13 @@ pub enum AddrClass {
     Documentation,
     /// `0.0.0.0` or `::`: a listener's wildcard, never a destination.
     Unspecified,
-    /// Multicast, broadcast, `0.0.0.0/8` and `240.0.0.0/4`: not a unicast destination.
+    /// Benchmarking ranges, `198.18.0.0/15` and `2001:2::/48` (RFC 2544, RFC 5180): for
+    /// network test labs.
+    Benchmarking,
+    /// Not a meaningful destination for a boot peer: multicast, broadcast, `0.0.0.0/8`,
+    /// `240.0.0.0/4`, the IETF protocol assignments the registries mark as not globally
+    /// reachable (DS-Lite, NAT64 discovery, Teredo, discard-only, SRv6 SIDs, …), deprecated
+    /// blocks (6to4 relay anycast, ORCHIDv1, site-local) and IPv6 outside `2000::/3`.
     Reserved,
     /// `/dns`, `/dns4`, `/dns6` or `/dnsaddr`: the adapter resolves it before dialing.
     Dns,
@@ -38,7 +47,7 @@ pub enum AddrClass {
 
 impl AddrClass {
     /// Every class, in declaration order.
-    pub const ALL: [AddrClass; 10] = [
+    pub const ALL: [AddrClass; 11] = [
         AddrClass::Public,
         AddrClass::Private,
         AddrClass::Loopback,
@@ -46,6 +55,7 @@ impl AddrClass {
         AddrClass::Cgnat,
         AddrClass::Documentation,
         AddrClass::Unspecified,
+        AddrClass::Benchmarking,
         AddrClass::Reserved,
         AddrClass::Dns,
         AddrClass::Other,
@@ -65,6 +75,7 @@ impl AddrClass {
             AddrClass::Cgnat => "cgnat",
             AddrClass::Documentation => "documentation",
             AddrClass::Unspecified => "unspecified",
+            AddrClass::Benchmarking => "benchmarking",
             AddrClass::Reserved => "reserved",
             AddrClass::Dns => "dns",
             AddrClass::Other => "other",
@@ -111,53 +122,6 @@ fn classify_name(name: &str) -> AddrClass {
     }
 }
 
-/// Classifies an IPv4 address (RFC 6890 special-purpose registry, the parts that matter here).
-pub fn classify_v4(ip: Ipv4Addr) -> AddrClass {
-    let [a, b, c, _] = ip.octets();
-    if ip.is_unspecified() {
-        AddrClass::Unspecified
-    } else if ip.is_loopback() {
-        AddrClass::Loopback
-    } else if ip.is_private() {
-        AddrClass::Private
-    } else if ip.is_link_local() {
-        AddrClass::LinkLocal
-    } else if a == 100 && (64..128).contains(&b) {
-        AddrClass::Cgnat
-    } else if (a, b, c) == (192, 0, 2) || (a, b, c) == (198, 51, 100) || (a, b, c) == (203, 0, 113)
-    {
-        AddrClass::Documentation
-    } else if a == 0 || a >= 224 {
-        // 0/8 "this network", 224/4 multicast, 240/4 reserved, 255.255.255.255 broadcast.
-        AddrClass::Reserved
-    } else {
-        AddrClass::Public
-    }
-}
-
-/// Classifies an IPv6 address; IPv4-mapped addresses are judged by their IPv4 part.
-pub fn classify_v6(ip: Ipv6Addr) -> AddrClass {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return classify_v4(v4);
-    }
-    let first = ip.segments()[0];
-    if ip.is_unspecified() {
-        AddrClass::Unspecified
-    } else if ip.is_loopback() {
-        AddrClass::Loopback
-    } else if first & 0xfe00 == 0xfc00 {
-        AddrClass::Private
-    } else if first & 0xffc0 == 0xfe80 {
-        AddrClass::LinkLocal
-    } else if first == 0x2001 && ip.segments()[1] == 0x0db8 {
-        AddrClass::Documentation
-    } else if first & 0xff00 == 0xff00 {
-        AddrClass::Reserved
-    } else {
-        AddrClass::Public
-    }
-}
-
 /// Which address classes may be dialed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct AddressPolicy {
@@ -172,9 +136,9 @@ impl AddressPolicy {
             .with(AddrClass::Dns)
     }
 
-    /// Also private, loopback, link-local, CGNAT and documentation addresses: for LANs, labs
-    /// and loopback demos. Unspecified, reserved and other addresses stay refused; they are
-    /// never a meaningful destination.
+    /// Also private, loopback, link-local, CGNAT, documentation and benchmarking addresses:
+    /// for LANs, labs and loopback demos. Unspecified, reserved and other addresses stay
+    /// refused; they are never a meaningful destination.
     pub fn allow_private() -> Self {
         Self::public_only()
             .with(AddrClass::Private)
@@ -182,6 +146,7 @@ impl AddressPolicy {
             .with(AddrClass::LinkLocal)
             .with(AddrClass::Cgnat)
             .with(AddrClass::Documentation)
+            .with(AddrClass::Benchmarking)
     }
 
     /// This policy with `class` allowed as well.
