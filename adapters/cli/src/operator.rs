@@ -2,7 +2,7 @@
 //! the keys `node --signing-key` and `bootstrap --trust` take.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use libp2p::identity::{Keypair, PublicKey};
@@ -10,7 +10,33 @@ use pyrsia_boot_core::signed::{decode_key, encode_key, sign as sign_list};
 use pyrsia_boot_core::{parse_status, AddrClass, AddressPolicy, Limits, ParseOptions, Trust};
 use serde_json::{Map, Value};
 
-use crate::{bad_argument, start_failed, write_private, SignArgs};
+use pyrsia_boot_libp2p::atomic_file::{self, Existing, Readable};
+
+use crate::{bad_argument, start_failed};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct SignArgs {
+    /// Operator key file (from `pyrsia-boot keygen`).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The document to sign; stdin when absent.
+    #[arg(long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Where to write the signed document; stdout when absent.
+    #[arg(long = "out", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// How long the signature is valid, in seconds from the issue time. Re-sign before it runs
+    /// out (a cron job): clients refuse expired documents.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    valid_for: u64,
+    /// Issue time, in Unix seconds; the validity runs from it. Default: now.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    issued_at: Option<u64>,
+    /// Sequence of this list. Clients refuse lower sequences than one they have seen from this
+    /// key. Default: the issue time in Unix seconds, which only grows.
+    #[arg(long, value_name = "N")]
+    sequence: Option<u64>,
+}
 
 /// Reads a key file (libp2p protobuf encoding, as `keygen` and `node --key` write it).
 pub fn read_key(path: &Path) -> Result<Keypair, String> {
@@ -51,7 +77,7 @@ pub fn keygen(out: &Path) -> ExitCode {
         Ok(b) => b,
         Err(e) => return start_failed("encoding the new key", e),
     };
-    if let Err(e) = write_private(out, &bytes) {
+    if let Err(e) = atomic_file::write(out, &bytes, Readable::Owner, Existing::Keep) {
         let why = if e.kind() == std::io::ErrorKind::AlreadyExists {
             "already exists; keys are never overwritten (move it away first)".to_string()
         } else {
@@ -99,7 +125,7 @@ pub fn sign(args: SignArgs) -> ExitCode {
         Err(e) => return bad_argument(&e),
     };
     let written = match &args.output {
-        Some(path) => write_atomically(path, &signed),
+        Some(path) => atomic_file::write(path, &signed, Readable::Everyone, Existing::Replace),
         None => std::io::stdout()
             .write_all(&signed)
             .and_then(|()| std::io::stdout().write_all(b"\n")),
@@ -176,13 +202,4 @@ fn sign_document(
     };
     parse_status(&out, &options).map_err(|e| format!("the signed document does not check: {e}"))?;
     Ok(out)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
 }

@@ -63,6 +63,17 @@ fn bad_arguments_exit_2_and_help_explains_the_exit_codes() {
             .code(),
         Some(2)
     );
+    // A multiaddr without /p2p/ is bad input too, for a seed and for a cluster peer, and the
+    // message says what is missing.
+    for args in [
+        &["bootstrap", "--seed", "/ip4/198.51.100.1/tcp/4001"][..],
+        &["node", "--cluster-peer", "/ip4/198.51.100.1/tcp/44000", "--http", "127.0.0.1:0"][..],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("/p2p/<peer id>"), "{stderr}");
+    }
     let help = run(&["--help"]);
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);

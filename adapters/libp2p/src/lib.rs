@@ -9,7 +9,7 @@
 //!   `BootNodeMachine`, its actions out to the swarm and the HTTP side, [`metrics`].
 //! - [`http_server`]: hyper over any `futures` socket, serving `/status` and `/metrics`;
 //!   [`spawn_boot_node`] runs a whole boot node on a [`Runtime`].
-//! - [`state_file`]: the core's snapshot on disk, written atomically.
+//! - [`state_file`]: the core's snapshot on disk, written atomically ([`atomic_file`]).
 //!
 //! A runtime adapter (`pyrsia-boot-smol`, `pyrsia-boot-async-std`) adds the runtime, the
 //! transport and the sockets.
@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod atomic_file;
 pub mod behaviour;
 pub mod boot_node;
 pub mod clock;

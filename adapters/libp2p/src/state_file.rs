@@ -1,10 +1,11 @@
-//! The `--state FILE`: the core's snapshot on disk, written atomically (a temporary file in
-//! the same directory, fsync, rename, fsync of the directory) so a crash leaves the old file
-//! or the new one, never half of one.
+//! The `--state FILE`: the core's snapshot on disk, written atomically ([`crate::atomic_file`])
+//! so a crash leaves the old file or the new one, never half of one.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use crate::atomic_file::{self, Existing, Readable};
 
 use pyrsia_boot_core::{Snapshot, MAX_SNAPSHOT_BYTES};
 
@@ -43,49 +44,12 @@ fn read_capped(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes `snapshot` to `path` atomically.
+/// Writes `snapshot` to `path` atomically, readable by the owner only.
 pub fn save(path: &Path, snapshot: &Snapshot) -> io::Result<()> {
-    let tmp = temp_path(path)?;
-    let written = write_synced(&tmp, &snapshot.to_json()).and_then(|()| fs::rename(&tmp, path));
-    if let Err(e) = written {
-        // Never leave a partial file behind; the old state file, if any, is untouched.
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    // Make the rename itself durable. Directories cannot be opened for sync everywhere; the
-    // data is already on disk either way, so a failure here is not an error.
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
-}
-
-fn temp_path(path: &Path) -> io::Result<PathBuf> {
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a file path", path.display()),
-        )
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    Ok(path.with_file_name(tmp_name))
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    atomic_file::write(
+        path,
+        &snapshot.to_json(),
+        Readable::Owner,
+        Existing::Replace,
+    )
 }

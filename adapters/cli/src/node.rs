@@ -1,0 +1,161 @@
+//! `pyrsia-boot node`: a boot node until the process is stopped.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use libp2p::Multiaddr;
+use pyrsia_boot_core::signed::encode_key;
+use pyrsia_boot_libp2p::atomic_file::{self, Existing, Readable};
+use pyrsia_boot_libp2p::{AbuseLimits, BootNodeConfig, BootNodeHandle, Signing};
+
+use crate::operator::read_key;
+use crate::{p2p_multiaddr, start_failed, RuntimeChoice};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct NodeArgs {
+    /// libp2p listen address.
+    #[arg(
+        long,
+        value_name = "MULTIADDR",
+        default_value = "/ip4/0.0.0.0/tcp/44000"
+    )]
+    listen: Multiaddr,
+    /// Address of the /status HTTP server.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    http: SocketAddr,
+    /// Address to advertise first in /status (like Pyrsia's PYRSIA_EXTERNAL_IP). Repeatable.
+    #[arg(long = "external-address", value_name = "MULTIADDR")]
+    external: Vec<Multiaddr>,
+    /// Another boot node of the cluster, as a multiaddr ending in /p2p/<peer id>. Repeatable.
+    #[arg(long = "cluster-peer", value_name = "MULTIADDR", value_parser = p2p_multiaddr)]
+    cluster: Vec<Multiaddr>,
+    /// File holding this node's identity (libp2p protobuf encoding); created if missing.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Advertise loopback and private listen addresses and serve dial-backs to peers at such
+    /// addresses (LAN, lab, demo).
+    #[arg(long)]
+    private_network: bool,
+    /// Most libp2p connections at once, inbound and outbound (abuse limit).
+    #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_connections)]
+    max_connections: u32,
+    /// Sign /status with this operator key file (from `pyrsia-boot keygen`); every node of a
+    /// cluster can use the same key. Clients started with --trust accept only signed lists.
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+    /// How long each /status signature is valid, in seconds (renewed after a quarter of it).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 3600,
+        requires = "signing_key"
+    )]
+    signature_validity: u64,
+    /// Sequence of this cluster's boot list: raise it, on every member, when the membership
+    /// changes; clients refuse lists with a lower sequence than one they have seen.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "signing_key")]
+    sequence: u64,
+    /// Most inbound libp2p connections from one IP address, handshakes included (abuse limit).
+    #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_per_ip)]
+    max_connections_per_ip: u32,
+    /// Most HTTP connections served at once; more are closed on accept (abuse limit).
+    #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().http_max_connections)]
+    http_max_connections: usize,
+    /// Most HTTP connections served at once for one remote IP (abuse limit). Behind a load
+    /// balancer or reverse proxy every request comes from its address: raise this to its
+    /// connection pool size.
+    #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().http_max_per_ip)]
+    http_max_connections_per_ip: usize,
+}
+
+fn load_or_create_key(path: &Path) -> Result<Keypair, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Keypair::from_protobuf_encoding(&bytes)
+            .map_err(|e| format!("{}: not a libp2p key: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = Keypair::generate_ed25519();
+            let bytes = key
+                .to_protobuf_encoding()
+                .map_err(|e| format!("encoding a new key: {e}"))?;
+            atomic_file::write(path, &bytes, Readable::Owner, Existing::Keep)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
+    let key = match &args.key {
+        Some(path) => match load_or_create_key(path) {
+            Ok(k) => k,
+            Err(e) => return start_failed("--key", e),
+        },
+        None => Keypair::generate_ed25519(),
+    };
+    let signing = match &args.signing_key {
+        Some(path) => match read_key(path) {
+            Ok(key) => Some(Signing {
+                key,
+                validity: Duration::from_secs(args.signature_validity.max(1)),
+                sequence: args.sequence,
+            }),
+            Err(e) => return start_failed("--signing-key", e),
+        },
+        None => None,
+    };
+    let config = BootNodeConfig {
+        external_addrs: args.external,
+        cluster: args.cluster,
+        private_network: args.private_network,
+        signing: signing.clone(),
+        limits: AbuseLimits {
+            max_connections: args.max_connections,
+            max_per_ip: args.max_connections_per_ip,
+            http_max_connections: args.http_max_connections,
+            http_max_per_ip: args.http_max_connections_per_ip,
+            ..AbuseLimits::default()
+        },
+        ..BootNodeConfig::default()
+    };
+    let handle = match start_boot_node(rt, key, args.listen, args.http, config).await {
+        Ok(h) => h,
+        Err(e) => return start_failed("starting the boot node", e),
+    };
+    println!(
+        "boot node {} listening on {}",
+        handle.peer_id, handle.p2p_addr
+    );
+    if let Some(s) = &signing {
+        println!(
+            "signing /status with operator key {} (sequence {}, valid {} s)",
+            encode_key(&s.key.public()),
+            s.sequence,
+            s.validity.as_secs()
+        );
+    }
+    // Last line of the start-up report: scripts read up to it.
+    println!("serving {}", handle.status_url());
+    // Runs until the process is stopped.
+    futures::future::pending::<()>().await;
+    ExitCode::SUCCESS
+}
+
+/// Starts a boot node on the chosen runtime.
+pub(crate) async fn start_boot_node(
+    rt: RuntimeChoice,
+    key: Keypair,
+    listen: Multiaddr,
+    http: SocketAddr,
+    config: BootNodeConfig,
+) -> Result<BootNodeHandle, pyrsia_boot_libp2p::StartError> {
+    match rt {
+        RuntimeChoice::Smol => pyrsia_boot_smol::start_boot_node(key, listen, http, config).await,
+        RuntimeChoice::AsyncStd => {
+            pyrsia_boot_async_std::start_boot_node(key, listen, http, config).await
+        }
+    }
+}
