@@ -2,7 +2,9 @@
 //!
 //! The sans-IO heart of pyrsia-boot: a [`BootstrapMachine`] that takes a libp2p node from
 //! "just started, network unknown" to "connected to a boot peer, and I know whether I am
-//! reachable", and the parser for the Pyrsia `/status` boot document ([`parse_status`]).
+//! reachable"; a [`BootNodeMachine`] that holds the boot node's policy (dial requests to
+//! joining peers, the `/status` document, load polling, signing); and the parser for the
+//! Pyrsia `/status` boot document ([`parse_status`]). Both machines follow the same contract.
 //!
 //! The crate does no IO: no sockets, no async, no clock reads, no OS randomness, no
 //! hash-ordered iteration. Time comes in as `now`, randomness as a seed, and the world as
@@ -29,7 +31,7 @@
 //! * **The driver misbehaved** (an unknown or stale id, a duplicate result, time going
 //!   backwards): tolerated, counted in [`Counters::ignored_inputs`], logged at debug level.
 //! * **An internal invariant broke**: that is a bug in this crate; the few places that could
-//!   only fail that way say which invariant in a comment.
+//!   only fail that way panic with `expect("invariant: …")`, naming it.
 //!
 //! ## An example driver
 //!
@@ -81,6 +83,50 @@
 //!     machine.handle(now, input);
 //! };
 //! assert_eq!(connected_via.to_string(), boot);
+//! ```
+
+//!
+//! ## The boot node's machine
+//!
+//! The same four moves drive a [`BootNodeMachine`]: the swarm's and the HTTP server's events go
+//! in as [`BootNodeInput`]s, [`BootNodeAction`]s come out. Here a peer connects, gets its dial
+//! request in the same step, answers it, and a `/status` request is served:
+//!
+//! ```
+//! use std::time::Instant;
+//! use pyrsia_boot_core::{BootNodeAction, BootNodeConfig, BootNodeInput, BootNodeMachine, PeerId, Token};
+//!
+//! let id = |b| libp2p_identity::Keypair::ed25519_from_bytes([b; 32]).map(|k| k.public().to_peer_id());
+//! let now = Instant::now();
+//! let mut config = BootNodeConfig::new(id(1)?);
+//! config.policy = pyrsia_boot_core::AddressPolicy::allow_private(); // a loopback demo
+//! let mut boot = BootNodeMachine::new(config, now);
+//! boot.handle(now, BootNodeInput::ListenAddrAdded("/ip4/127.0.0.1/tcp/44000".parse()?));
+//! let joiner: PeerId = id(2)?;
+//! let opened = BootNodeInput::ConnectionOpened {
+//!     conn: Token(1),
+//!     peer: joiner,
+//!     inbound: true,
+//!     remote: "/ip4/127.0.0.1/tcp/50000".parse()?,
+//! };
+//! boot.handle(now, opened);
+//! let probe = std::iter::from_fn(|| boot.poll_action())
+//!     .find_map(|a| match a {
+//!         BootNodeAction::SendDialRequest { probe, peer, .. } if peer == joiner => Some(probe),
+//!         _ => None,
+//!     })
+//!     .expect("a joining peer gets its dial request at once");
+//! let reached = "/ip4/127.0.0.1/tcp/44000".parse()?;
+//! boot.handle(now, BootNodeInput::DialRequestAnswered { probe, result: Ok(reached) });
+//! boot.handle(now, BootNodeInput::StatusRequested { reply: Token(2) });
+//! let body = std::iter::from_fn(|| boot.poll_action())
+//!     .find_map(|a| match a {
+//!         BootNodeAction::ServeStatus { reply: Token(2), body } => Some(body),
+//!         _ => None,
+//!     })
+//!     .expect("served");
+//! assert!(String::from_utf8(body)?.contains("\"peers_count\":1"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![forbid(unsafe_code)]

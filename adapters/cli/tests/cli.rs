@@ -67,7 +67,13 @@ fn bad_arguments_exit_2_and_help_explains_the_exit_codes() {
     // message says what is missing.
     for args in [
         &["bootstrap", "--seed", "/ip4/198.51.100.1/tcp/4001"][..],
-        &["node", "--cluster-peer", "/ip4/198.51.100.1/tcp/44000", "--http", "127.0.0.1:0"][..],
+        &[
+            "node",
+            "--cluster-peer",
+            "/ip4/198.51.100.1/tcp/44000",
+            "--http",
+            "127.0.0.1:0",
+        ][..],
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");

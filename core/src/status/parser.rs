@@ -27,7 +27,7 @@ pub struct BootAddr {
 pub struct BootPeer {
     /// The peer's id, taken from the addresses' `/p2p/` suffix.
     pub id: PeerId,
-    /// Usable addresses, deduplicated, at most [`Limits::max_addrs_per_peer`].
+    /// Usable addresses, deduplicated, at most [`crate::Limits::max_addrs_per_peer`].
     pub addrs: Vec<BootAddr>,
     /// The peer's connected-peer count when the document states it (a load metric).
     pub peers_count: Option<u32>,
@@ -42,7 +42,7 @@ pub struct BootList {
     pub peers: Vec<BootPeer>,
     /// Entries not used, per reason.
     pub skipped: SkipCounts,
-    /// The trusted signer, when [`ParseOptions::trust`] required a signature.
+    /// The trusted signer, when [`crate::ParseOptions::trust`] required a signature.
     pub signed_by: Option<SignedBy>,
 }
 
@@ -56,7 +56,7 @@ impl BootList {
 /// Why a whole document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatusError {
-    /// The body is larger than [`Limits::max_body_bytes`].
+    /// The body is larger than [`crate::Limits::max_body_bytes`].
     #[error("body exceeds {limit} bytes ({len} received)")]
     BodyTooLarge {
         /// Bytes received.

@@ -7,7 +7,7 @@ use std::fmt;
 pub enum SkipReason {
     /// The entry is not a JSON string.
     NotAString,
-    /// The string is longer than [`Limits::max_addr_len`].
+    /// The string is longer than [`crate::Limits::max_addr_len`].
     TooLong,
     /// The string is not a multiaddr.
     Unparsable,
@@ -17,15 +17,15 @@ pub enum SkipReason {
     NoTransport,
     /// The address names this node itself.
     LocalPeer,
-    /// The address names a peer outside the pinned set ([`ParseOptions::pinned`]).
+    /// The address names a peer outside the pinned set ([`crate::ParseOptions::pinned`]).
     NotPinned,
-    /// The address class is refused by the [`AddressPolicy`] (loopback, private, …).
+    /// The address class is refused by the [`crate::AddressPolicy`] (loopback, private, …).
     NotRoutable,
     /// The same address was already listed for this peer.
     Duplicate,
-    /// The entry names a new peer after [`Limits::max_peers`] were already kept.
+    /// The entry names a new peer after [`crate::Limits::max_peers`] were already kept.
     TooManyPeers,
-    /// The peer already has [`Limits::max_addrs_per_peer`] addresses.
+    /// The peer already has [`crate::Limits::max_addrs_per_peer`] addresses.
     TooManyAddrs,
     /// An optional field (`peer_id`, `peers_count`, `peer_loads`) had an unusable value and was
     /// ignored.
