@@ -305,6 +305,40 @@ fn a_failing_signer_makes_status_unsigned_never_expired() {
 }
 
 #[test]
+fn a_signer_that_fails_at_once_is_asked_less_and_less_often() {
+    // The fuzzer's find: a signer that fails instantly with a 1 ms retry was asked four times
+    // a millisecond for as long as the node ran. The wait now doubles up to a minute.
+    let mut w = steady_world(3, 0, true);
+    w.signer.fail_every = 1;
+    w.signer.latency = Duration::ZERO;
+    if let Some(s) = &mut w.config.signing {
+        s.retry_after = MS;
+    }
+    at(
+        &mut w,
+        10,
+        Happening::StatusRequests {
+            count: 10,
+            spacing: 6_000 * MS,
+        },
+    );
+    let out = run(&w);
+    assert_eq!(out.served, (10, 0));
+    let jobs = signatures_made(&out);
+    // 120 s of run: doublings from 1 ms reach the one-minute cap after 16 failures.
+    assert!(jobs.len() < 100, "{} signing jobs", jobs.len());
+    let gaps: Vec<Duration> = jobs
+        .windows(2)
+        .map(|p| p[1] - p[0])
+        .filter(|g| !g.is_zero())
+        .collect();
+    assert!(
+        gaps.windows(2).all(|g| g[1] >= g[0]),
+        "waits only grow: {gaps:?}"
+    );
+}
+
+#[test]
 fn a_silent_signer_times_out_and_waiting_requests_are_served() {
     let mut w = steady_world(1, 0, true);
     w.signer.hang_every = 1;

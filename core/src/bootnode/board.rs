@@ -5,6 +5,9 @@ use super::*;
 use crate::signed::{encode_key, signed_bytes, DocSignature};
 use crate::status::{PeerLoad, StatusDocument};
 
+/// The longest wait between signing attempts after failures in a row.
+pub(super) const MAX_SIGN_RETRY: Duration = Duration::from_secs(60);
+
 /// One rotation of the peer list: what `peer_addrs` holds when the members are listed from
 /// one starting point, and its exact JSON (what a signature covers).
 #[derive(Debug, Clone)]
@@ -185,6 +188,7 @@ impl BootNodeMachine {
             Err(e) => return self.signing_failed(&job, e.clone()),
         };
         self.counters.signatures += 1;
+        self.sign_failures = 0;
         self.report(BootNodeEvent::Signed {
             expires_at: signature.expires_at,
         });
@@ -250,13 +254,20 @@ impl BootNodeMachine {
         Ok(())
     }
 
+    /// A job failed: no new one before a wait that doubles with every failure in a row, from
+    /// `retry_after` up to [`MAX_SIGN_RETRY`] (a signer that fails at once must not be asked
+    /// again every millisecond). Jobs already under way may still succeed.
     fn signing_failed(&mut self, job: &SignJob, reason: String) {
-        let retry = self
-            .config
-            .signing
-            .as_ref()
-            .map_or(Duration::from_secs(1), |p| p.retry_after);
-        self.sign_retry_at = Some(self.now + retry);
+        if self.sign_retry_at.is_none() {
+            let first = self
+                .config
+                .signing
+                .as_ref()
+                .map_or(Duration::from_secs(1), |p| p.retry_after);
+            let doubled = first.saturating_mul(1u32 << self.sign_failures.min(16));
+            self.sign_retry_at = Some(self.now + doubled.min(MAX_SIGN_RETRY).max(first));
+            self.sign_failures = self.sign_failures.saturating_add(1);
+        }
         self.report(BootNodeEvent::SigningFailed { reason });
         for w in self.take_waiting(&job.addrs_json) {
             self.serve(w.reply, w.entries, None);

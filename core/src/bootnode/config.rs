@@ -23,7 +23,8 @@ pub struct SigningPolicy {
     pub sequence: u64,
     /// How long the driver may take to sign before the machine stops waiting for it.
     pub timeout: Duration,
-    /// After a signing job failed or timed out, wait this long before starting another.
+    /// After a signing job failed or timed out, wait this long before starting another; the
+    /// wait doubles with each failure in a row, up to a minute, and resets on a success.
     pub retry_after: Duration,
 }
 

@@ -154,6 +154,8 @@ pub struct BootNodeMachine {
     sign_jobs: BTreeMap<SignId, SignJob>,
     waiting: VecDeque<Waiting>,
     sign_retry_at: Option<Instant>,
+    /// Signing failures in a row (the retry wait doubles with each).
+    sign_failures: u32,
     counters: BootNodeCounters,
 }
 
@@ -188,6 +190,7 @@ impl BootNodeMachine {
             sign_jobs: BTreeMap::new(),
             waiting: VecDeque::new(),
             sign_retry_at: None,
+            sign_failures: 0,
             counters: BootNodeCounters::default(),
         };
         let cluster = machine.config.cluster.clone();
