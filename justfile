@@ -17,9 +17,10 @@ demo:
 simulate:
     cargo run --release -q -p pyrsia-boot-tests --example simulate
 
-# The test suite: parser, machine scenarios, golden transcripts, properties, corpus replay,
-# the libp2p glue, and the conformance suite (tests/conformance) on each adapter, each built on
-# its own, against real swarms and HTTP servers on loopback; then the CLI as processes.
+# The test suite: parser, address registries, both machines' scenarios, golden transcripts,
+# properties and corpus replay, the libp2p glue, and the conformance suite (tests/conformance)
+# on each adapter, each built on its own, against real swarms and HTTP servers on loopback;
+# then the CLI as processes (and, as root with nftables and nginx, the NAT lab and nginx).
 test:
     cargo test {{core_pkgs}}
     cargo test -p pyrsia-boot-libp2p
@@ -74,7 +75,8 @@ purity:
     fi
     echo "purity: pyrsia-boot-async-std has no smol"
 
-# Live fuzzing on nightly: `just fuzz status_parser 600` (corpus in fuzz/corpus, seeds in fuzz/seeds).
+# Live fuzzing on nightly: `just fuzz status_parser 600`, `just fuzz machine 600`,
+# `just fuzz bootnode 600` (corpus in fuzz/corpus, seeds in fuzz/seeds).
 fuzz TARGET SECONDS="60":
     mkdir -p fuzz/corpus/{{TARGET}}
     cd fuzz && cargo +nightly fuzz run {{TARGET}} corpus/{{TARGET}} seeds/{{TARGET}} -- -max_total_time={{SECONDS}} -print_final_stats=1
@@ -91,6 +93,10 @@ fuzz-replay:
 bench:
     cargo bench -p pyrsia-boot-tests --bench core
     cargo bench -p pyrsia-boot-tests --bench alloc
+
+# What one joining peer costs a boot node: its machine alone beside the whole process.
+bench-join:
+    cargo bench -p pyrsia-boot --bench join_cost
 
 # Regenerate the golden transcripts after an intended behaviour change (review the diff!).
 golden:

@@ -138,16 +138,21 @@ impl BootNodeMachine {
     /// The cached signature for `addrs_json` that may be served now: by this sequence, issued
     /// no later than now, with more than a quarter of its validity left.
     fn servable_signature(&self, addrs_json: &[u8]) -> Option<usize> {
-        let policy = self.config.signing.as_ref()?;
-        let now = self.unix_now()?;
-        let quarter = policy.validity.as_secs() / 4;
+        let sequence = self.config.signing.as_ref()?.sequence;
         self.signatures.iter().position(|c| {
-            let s = &c.signature;
             c.addrs_json == addrs_json
-                && s.sequence == policy.sequence
-                && s.issued_at <= now
-                && now < s.expires_at.saturating_sub(quarter)
+                && c.signature.sequence == sequence
+                && self.still_servable(&c.signature)
         })
+    }
+
+    /// Whether `sig` has more than a quarter of its validity left now.
+    fn still_servable(&self, sig: &DocSignature) -> bool {
+        let (Some(policy), Some(now)) = (self.config.signing.as_ref(), self.unix_now()) else {
+            return false;
+        };
+        let quarter = policy.validity.as_secs() / 4;
+        sig.issued_at <= now && now < sig.expires_at.saturating_sub(quarter)
     }
 
     /// Starts signing `addrs_json` now; `false` when no job can start (no wall clock, or the
@@ -187,6 +192,13 @@ impl BootNodeMachine {
             },
             Err(e) => return self.signing_failed(&job, e.clone()),
         };
+        if !self.still_servable(&signature) {
+            // A signer slower than a quarter of the validity hands back signatures that may
+            // no longer be served: the requests waiting for one get the list unsigned.
+            let why = "the signature came back with a quarter of its validity or less left \
+                       (the signer is too slow for the signature validity)";
+            return self.signing_failed(&job, why.into());
+        }
         self.counters.signatures += 1;
         self.sign_failures = 0;
         self.report(BootNodeEvent::Signed {
