@@ -358,6 +358,8 @@ fn entry() -> impl Strategy<Value = String> {
         any::<[u8; 4]>().prop_map(|o| format!("/ip4/{}.{}.{}.{}", o[0], o[1], o[2], o[3])),
         any::<[u16; 8]>().prop_map(|s| format!("/ip6/{}", std::net::Ipv6Addr::from(s))),
         "[a-z]{1,8}".prop_map(|h| format!("/dns4/{h}.example")),
+        // Any UTF-8 a host name field can hold (a slice inside a character once panicked).
+        "[^/\\s]{1,14}".prop_map(|h| format!("/dns/{h}")),
     ];
     (ip, 1u16.., 0u8..6).prop_map(|(ip, port, p)| format!("{ip}/tcp/{port}/p2p/{}", peer(p)))
 }

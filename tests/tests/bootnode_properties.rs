@@ -55,8 +55,17 @@ fn steady() -> impl Strategy<Value = BootWorld> {
     )
 }
 
+/// `default` cases, or `PROPTEST_CASES` when set.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // 512 cases, or PROPTEST_CASES when set (a longer hunt: `PROPTEST_CASES=5000`).
+    #![proptest_config(ProptestConfig { cases: cases(512), ..ProptestConfig::default() })]
 
     /// Every invariant of `tests/src/bootsim.rs`, at every step, and every `/status` request
     /// answered by the end.

@@ -28,8 +28,17 @@ fn hostile_world() -> impl Strategy<Value = World> {
     })
 }
 
+/// `default` cases, or `PROPTEST_CASES` when set.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // 512 cases, or PROPTEST_CASES when set (a longer hunt: `PROPTEST_CASES=5000`).
+    #![proptest_config(ProptestConfig { cases: cases(512), ..ProptestConfig::default() })]
 
     /// Terminates (the simulator bounds steps and virtual time and checks the budget at every
     /// step), and ends either idle in Connected or in GaveUp.

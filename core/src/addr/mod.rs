@@ -112,9 +112,11 @@ pub fn is_dns_name(addr: &Multiaddr) -> bool {
 }
 
 fn classify_name(name: &str) -> AddrClass {
-    let name = name.trim_end_matches('.');
-    if name.eq_ignore_ascii_case("localhost")
-        || name.len() > 10 && name[name.len() - 10..].eq_ignore_ascii_case(".localhost")
+    // Bytes, not `str` slices: a boot list may name hosts in any UTF-8, and a slice boundary
+    // inside a multi-byte character would panic.
+    let name = name.trim_end_matches('.').as_bytes();
+    if name.eq_ignore_ascii_case(b"localhost")
+        || name.len() > 10 && name[name.len() - 10..].eq_ignore_ascii_case(b".localhost")
     {
         AddrClass::Loopback
     } else {
@@ -229,6 +231,10 @@ mod tests {
         assert_eq!(class("/dns/localhost/tcp/1"), AddrClass::Loopback);
         assert_eq!(class("/dns6/a.localhost/tcp/1"), AddrClass::Loopback);
         assert_eq!(class("/dnsaddr/bootstrap.example.org"), AddrClass::Dns);
+        // Non-ASCII names, the tenth byte from the end inside a character: no panic.
+        assert_eq!(class("/dns/\u{e9}123456789/tcp/1"), AddrClass::Dns);
+        assert_eq!(class("/dns4/\u{1F600}localhost/tcp/1"), AddrClass::Dns);
+        assert_eq!(class("/dns4/x.LOCALHOST./tcp/1"), AddrClass::Loopback);
         assert_eq!(class("/unix/tmp%2Fsock"), AddrClass::Other);
     }
 
