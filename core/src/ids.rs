@@ -60,7 +60,8 @@ id!(
 
 /// A driver's own name for something the world started (an accepted connection, an inbound
 /// request): the driver picks it, the boot-node machine echoes it back in the action that
-/// answers. Tokens of different kinds live in different spaces.
+/// answers. Connections and requests take their tokens from one counter that only grows: a
+/// token not newer than the last one the machine saw is a replay, and is ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Token(pub u64);
 

@@ -672,7 +672,7 @@ impl<'w> Sim<'w> {
             "more load state than members",
         );
         self.check(
-            fp.signatures <= 64 && fp.sign_jobs <= 128,
+            fp.signatures <= 64 && fp.sign_jobs <= 64 + c.max_waiting_requests,
             "unbounded signing state",
         );
         let bound = 2 * (self.open.len() + self.sessions.len()) + c.max_waiting_requests + 512;

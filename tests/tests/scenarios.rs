@@ -811,3 +811,31 @@ fn a_late_answer_to_a_replaced_dial_back_request_is_ignored() {
         out.status.counters
     );
 }
+
+#[test]
+fn when_the_probed_boot_peer_leaves_another_boot_peer_is_asked_at_once() {
+    // Connected through three boot peers; P1, asked for our dial-back, never answers and
+    // closes its connection after 500 ms. The question goes to another boot connection then,
+    // not after the 15 s own-probe timeout (which went with P1's connection) or never.
+    let mut w = base();
+    w.peers[0].answer_delay = None;
+    w.peers[0].drop_after = Some(500 * MS);
+    let out = run(&w);
+    let probes: Vec<(Duration, pyrsia_boot_core::PeerId)> = out
+        .actions
+        .iter()
+        .filter_map(|(t, a)| match a {
+            Action::ProbeVia { peer, .. } => Some((*t, *peer)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(probes.len(), 2, "{probes:?}");
+    assert_eq!(probes[0].1, peer(1));
+    assert_ne!(probes[1].1, peer(1));
+    assert_eq!(probes[1].0, probes[0].0 + 500 * MS, "asked when P1 left");
+    assert!(
+        matches!(out.status.nat, NatVerdict::Public(_)),
+        "{:?}",
+        out.status.nat
+    );
+}

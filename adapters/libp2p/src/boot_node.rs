@@ -295,6 +295,13 @@ impl BootNode {
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 BootNodeInput::ListenAddrRemoved(address)
             }
+            // A closed listener reports its addresses here only, not as expired ones.
+            SwarmEvent::ListenerClosed { addresses, .. } => {
+                for address in addresses {
+                    self.feed(now, swarm, BootNodeInput::ListenAddrRemoved(address));
+                }
+                return;
+            }
             SwarmEvent::Behaviour(Event::DialRequest(e)) => match self.dial_request_event(e) {
                 Some(input) => input,
                 None => return,

@@ -23,6 +23,9 @@ use crate::driver::Runtime;
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the server waits after a failed accept before the next one.
+pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
 /// Answers one request (the answer may take a while: the boot node's `/status` goes through
 /// its machine's loop).
 pub type Responder =
@@ -85,7 +88,11 @@ where
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
+                // Out of file descriptors, say: the next accept fails the same way at once, so
+                // pause before it instead of spinning (this future shares a task with the boot
+                // node's swarm).
                 tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                runtime.timer(Instant::now() + ACCEPT_ERROR_PAUSE).await;
                 continue;
             }
         };

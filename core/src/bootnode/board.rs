@@ -58,6 +58,13 @@ impl BootNodeMachine {
             lists.push(List { entries, json });
         }
         self.lists = lists;
+        // Jobs for lists no longer served are forgotten (their answers will be ignored), unless
+        // a waiting request needs one: jobs stay bounded however often the lists change.
+        let (lists, waiting) = (&self.lists, &self.waiting);
+        self.sign_jobs.retain(|_, j| {
+            lists.iter().any(|l| l.json == j.addrs_json)
+                || waiting.iter().any(|w| w.addrs_json == j.addrs_json)
+        });
         self.renew_signatures();
     }
 

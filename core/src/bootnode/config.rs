@@ -15,8 +15,8 @@ pub struct SigningPolicy {
     /// The operator's public key: a signature the driver hands back must be by this key.
     pub key: PublicKey,
     /// How long a signature is valid. One is renewed once a quarter of this has passed, so a
-    /// served signature always has at least three quarters of it left, give or take the time
-    /// signing takes.
+    /// served signature normally has about three quarters of it left; while renewals fail it
+    /// is served down to a quarter, never below.
     pub validity: Duration,
     /// The list's sequence: raise it whenever the cluster's membership changes, the same on
     /// every member; clients that saw a sequence refuse lower ones.

@@ -78,7 +78,7 @@ pub struct Footprint {
     pub waiting_requests: usize,
     /// Cached signatures (at most 64).
     pub signatures: usize,
-    /// Signing jobs under way (at most one per list).
+    /// Signing jobs under way (at most one per current list or list a request waits for).
     pub sign_jobs: usize,
     /// Load questions under way (at most one per member).
     pub load_asks: usize,

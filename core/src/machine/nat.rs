@@ -21,12 +21,23 @@ impl BootstrapMachine {
     /// After an own probe went unanswered: ask again, through any boot connection, while the
     /// verdict is still unconfirmed; when no attempt is left, say so once.
     pub(super) fn request_own_probe(&mut self) {
+        if let Some(&peer) = self.boot_conns.keys().next() {
+            self.request_own_probe_via(peer);
+        } else if self.nat == NatVerdict::Unknown || self.nat_stale {
+            self.verdict_unavailable_if_spent();
+        }
+    }
+
+    /// [`Self::request_own_probe`] through `peer`.
+    pub(super) fn request_own_probe_via(&mut self, peer: PeerId) {
         if self.nat != NatVerdict::Unknown && !self.nat_stale {
             return;
         }
-        if let Some(&peer) = self.boot_conns.keys().next() {
-            self.send_own_probe(peer);
-        }
+        self.send_own_probe(peer);
+        self.verdict_unavailable_if_spent();
+    }
+
+    fn verdict_unavailable_if_spent(&mut self) {
         if self.own_probe.is_none() && self.own_probes_left == 0 {
             let attempts = self.config.own_probe_attempts;
             self.report(Event::VerdictUnavailable { attempts });

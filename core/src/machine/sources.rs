@@ -298,7 +298,15 @@ impl BootstrapMachine {
     pub(super) fn drop_boot_conn(&mut self, peer: PeerId) -> Option<BootConn> {
         let conn = self.boot_conns.remove(&peer)?;
         if self.own_probe.is_some_and(|p| p.peer == peer) {
+            // The awaited dial-back request went with its connection: ask through another boot
+            // connection if there is one (a new connection asks by itself otherwise), so the
+            // verdict does not stay unknown for want of a question.
             self.own_probe = None;
+            if let Some(&other) = self.boot_conns.keys().next() {
+                if self.own_probe_retry.is_none() {
+                    self.request_own_probe_via(other);
+                }
+            }
         }
         Some(conn)
     }
