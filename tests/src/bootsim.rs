@@ -134,6 +134,8 @@ struct Sim<'w> {
     owed: BTreeMap<PeerId, ProbeId>,
     sign_jobs: u32,
     last_list_change: Instant,
+    /// Seconds the world's wall clock was stepped by, in all.
+    clock_offset: i64,
     /// [`Self::own_entries`] and [`Self::member_entries`] as of the last list change.
     lists: (Vec<String>, Vec<(PeerId, String)>),
     local_text: String,
@@ -200,6 +202,7 @@ impl<'w> Sim<'w> {
             owed: BTreeMap::new(),
             sign_jobs: 0,
             last_list_change: base,
+            clock_offset: 0,
             lists: (Vec::new(), Vec::new()),
             local_text: world.config.local_peer.to_string(),
             rotation: BTreeMap::new(),
@@ -318,10 +321,22 @@ impl<'w> Sim<'w> {
         rng.next_u64() % 100 < u64::from(pct(&h))
     }
 
-    /// The wall clock the machine sees: its start plus the latest instant it was fed.
+    /// The world's wall clock at `at`: its start, the time since, and every step it took
+    /// (`Happening::ClockStep`), to the nanosecond.
+    fn wall_at(&self, at: Instant) -> Option<Duration> {
+        let since = at.saturating_duration_since(self.base);
+        let start = Duration::from_secs(self.world.config.unix_time?) + since;
+        Some(if self.clock_offset >= 0 {
+            start + Duration::from_secs(self.clock_offset as u64)
+        } else {
+            start.saturating_sub(Duration::from_secs(self.clock_offset.unsigned_abs()))
+        })
+    }
+
+    /// The wall clock at the latest instant the machine was fed, in Unix seconds: what it
+    /// signs with and judges signatures by.
     fn unix_now(&self) -> Option<u64> {
-        let since = self.max_fed.saturating_duration_since(self.base).as_secs();
-        self.world.config.unix_time.map(|t| t + since)
+        self.wall_at(self.max_fed).map(|w| w.as_secs())
     }
 
     fn non_members(&self) -> u64 {
@@ -509,6 +524,16 @@ impl<'w> Sim<'w> {
                     "a load question was not answered in its step",
                 );
             }
+            Happening::ClockStep(seconds) => {
+                self.clock_offset += i64::from(seconds);
+                // Fed at `now` (not a tick, so never backwards): the reading of that instant.
+                if let Some(wall) = self.wall_at(self.now) {
+                    self.feed(BootNodeInput::WallClock(wall));
+                    // Signatures made under the old reading may stop being servable; making
+                    // new ones takes a signing latency, like a list change.
+                    self.lists_changed();
+                }
+            }
             Happening::StrayAnswer(raw) => {
                 // Not a probe the machine asked for: an id far from any it allocated.
                 let probe = stray_probe(raw);
@@ -607,6 +632,7 @@ impl<'w> Sim<'w> {
                 | BootNodeInput::ListenAddrAdded(_)
                 | BootNodeInput::ListenAddrRemoved(_)
                 | BootNodeInput::ClusterChanged(_)
+                | BootNodeInput::WallClock(_)
         );
         let mut at = self.now;
         if is_tick && self.roll(|h| h.backwards_pct) {
@@ -990,6 +1016,10 @@ impl<'w> Sim<'w> {
                 Err(e) => format!("sign {sign} failed: {e}"),
             },
             BootNodeInput::ClusterChanged(m) => format!("cluster = {} member(s)", m.len()),
+            BootNodeInput::WallClock(d) => format!(
+                "wall clock +{}s",
+                d.as_secs() as i64 - self.world.config.unix_time.unwrap_or(0) as i64
+            ),
         }
     }
 

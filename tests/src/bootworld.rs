@@ -175,6 +175,9 @@ pub enum Happening {
     LoadAsked(u32),
     /// An answer for a dial request that was never sent (a confused driver).
     StrayAnswer(u64),
+    /// The wall clock is stepped by this many seconds (NTP after a bad start, a VM resumed
+    /// after a pause); the driver feeds the new reading.
+    ClockStep(i32),
 }
 
 /// Everything the boot-node simulator needs.
@@ -327,6 +330,7 @@ impl BootWorld {
                 16 => Happening::ListenRemoved,
                 17 => Happening::LoadAsked(u.int_in_range(1..=40)?),
                 18 => Happening::StrayAnswer(u.int_in_range(1..=500)?),
+                19 if u.ratio(1, 2)? => Happening::ClockStep(u.int_in_range(-900..=900)?),
                 _ => Happening::StatusRequests {
                     count: 1,
                     spacing: Duration::ZERO,

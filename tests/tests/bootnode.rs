@@ -376,6 +376,44 @@ fn without_a_wall_clock_status_is_served_unsigned_and_says_why() {
 }
 
 #[test]
+fn a_stepped_wall_clock_is_followed_by_the_signatures() {
+    // NTP steps the clock back ten minutes, later forward twenty: signatures made under the
+    // old reading would look issued in the future, then expired, to every client. The
+    // simulator checks each served signature against the world's clock.
+    for steps in [[-600, 1_200], [1_200, -600]] {
+        let mut w = steady_world(2, 0, true);
+        at(
+            &mut w,
+            10,
+            Happening::StatusRequests {
+                count: 60,
+                spacing: 1_000 * MS,
+            },
+        );
+        at(&mut w, 20_000, Happening::ClockStep(steps[0]));
+        at(&mut w, 40_000, Happening::ClockStep(steps[1]));
+        let out = run(&w);
+        assert_eq!(out.served.0, 60);
+        assert!(
+            out.served.1 >= 55,
+            "{steps:?}: {} of 60 signed",
+            out.served.1
+        );
+        let jobs_after_step = out
+            .actions
+            .iter()
+            .filter(|(t, a)| {
+                matches!(a, BootNodeAction::Sign { .. }) && *t == Duration::from_secs(20)
+            })
+            .count();
+        assert_eq!(
+            jobs_after_step, 2,
+            "{steps:?}: both lists signed again at the step"
+        );
+    }
+}
+
+#[test]
 fn a_membership_change_is_listed_at_once() {
     let mut w = quiet_world(3, true);
     w.initial = vec![0];

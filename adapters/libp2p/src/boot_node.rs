@@ -234,8 +234,12 @@ impl BootNode {
         self.drain(now, swarm);
     }
 
-    /// The timer armed at [`BootNode::poll_timeout`] fired.
-    pub fn on_timer(&mut self, now: Instant, swarm: &mut Swarm<Behaviour>) {
+    /// The timer armed at [`BootNode::poll_timeout`] fired; `wall` is the wall clock read with
+    /// `now` (fed first, so a stepped clock is followed).
+    pub fn on_timer(&mut self, now: Instant, wall: Option<Duration>, swarm: &mut Swarm<Behaviour>) {
+        if let Some(wall) = wall {
+            self.feed(now, swarm, BootNodeInput::WallClock(wall));
+        }
         self.feed(now, swarm, BootNodeInput::Tick);
     }
 

@@ -16,7 +16,7 @@ use crate::boot_node::{
     http_limits, routes, BootNode, BootNodeConfig, ClusterHandle, StatusRequest,
     MAX_QUEUED_STATUS_REQUESTS,
 };
-use crate::clock::unix_time;
+use crate::clock::{since_epoch, unix_time};
 use crate::driver::{Driver, Runtime};
 use crate::error::StartError;
 use crate::http_server;
@@ -157,7 +157,7 @@ where
                     cluster = cluster_rx.select_next_some() => {
                         node.on_cluster(Instant::now(), &mut swarm, cluster);
                     }
-                    () = timer => node.on_timer(Instant::now(), &mut swarm),
+                    () = timer => node.on_timer(Instant::now(), since_epoch(), &mut swarm),
                     () = server => return,
                     () = stop => return,
                 }

@@ -318,21 +318,23 @@ impl BootNodeMachine {
     }
 
     /// When the next signing job for a current list is due: at once for a list without a
-    /// usable signature, else when a quarter of its signature's validity has passed. Lists
+    /// servable signature, else when a quarter of its signature's validity has passed. Lists
     /// with a job under way wait for it; after a failure nothing is due before the retry time.
     pub(super) fn next_renewal(&self) -> Option<Instant> {
         let policy = self.config.signing.as_ref()?;
-        self.config.unix_time?;
+        self.wall_origin?;
         let quarter = policy.validity.as_secs() / 4;
         let due = self
             .lists
             .iter()
             .filter(|l| !self.sign_jobs.values().any(|j| j.addrs_json == l.json))
             .map(|l| match self.current_signature(&l.json) {
-                Some(s) => self
+                Some(s) if self.still_servable(s) => self
                     .instant_at(s.issued_at.saturating_add(quarter))
                     .unwrap_or(self.now),
-                None => self.now,
+                // None, or one the clock has left behind (a step back makes it look issued in
+                // the future; a step forward, old): due now.
+                _ => self.now,
             })
             .min()?;
         Some(self.sign_retry_at.map_or(due, |retry| due.max(retry)))
@@ -347,8 +349,8 @@ impl BootNodeMachine {
             .map(|c| &c.signature)
     }
 
-    /// Starts a job for every current list that has no signature, or one a quarter of whose
-    /// validity has passed, unless one is under way.
+    /// Starts a job for every current list that has no servable signature, or one a quarter of
+    /// whose validity has passed, unless one is under way.
     pub(super) fn renew_signatures(&mut self) {
         let Some(policy) = self.config.signing.clone() else {
             return;
@@ -362,8 +364,9 @@ impl BootNodeMachine {
             .iter()
             .filter(|l| !self.sign_jobs.values().any(|j| j.addrs_json == l.json))
             .filter(|l| {
-                self.current_signature(&l.json)
-                    .is_none_or(|s| now >= s.issued_at.saturating_add(quarter))
+                self.current_signature(&l.json).is_none_or(|s| {
+                    !self.still_servable(s) || now >= s.issued_at.saturating_add(quarter)
+                })
             })
             .map(|l| l.json.clone())
             .collect();

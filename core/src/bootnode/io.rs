@@ -80,6 +80,10 @@ pub enum BootNodeInput {
     /// The cluster's other members changed (full multiaddrs ending in `/p2p/<id>`); a cluster
     /// learns its members' addresses after they start.
     ClusterChanged(Vec<Multiaddr>),
+    /// The wall clock reads this (time since the Unix epoch). Drivers feed it with their timer
+    /// ticks: the monotonic instants the machine is fed do not follow a clock that NTP steps
+    /// or a suspend leaves behind, and signatures carry wall-clock times.
+    WallClock(Duration),
 }
 
 impl fmt::Debug for BootNodeInput {
@@ -134,6 +138,7 @@ impl fmt::Debug for BootNodeInput {
                 .debug_struct("ClusterChanged")
                 .field("members", &m.len())
                 .finish(),
+            BootNodeInput::WallClock(d) => f.debug_tuple("WallClock").field(d).finish(),
         }
     }
 }

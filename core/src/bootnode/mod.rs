@@ -19,7 +19,8 @@
 //!   its validity has passed, never served with less than a quarter left or after expiry;
 //! - **bounded memory**: nothing about a peer outlives its last connection.
 //!
-//! Wall-clock time is an input ([`BootNodeConfig::unix_time`], advanced by the instants fed).
+//! Wall-clock time is an input ([`BootNodeConfig::unix_time`] at the start, then
+//! [`BootNodeInput::WallClock`] readings, each advanced by the instants fed).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -123,7 +124,9 @@ pub struct BootNodeMachine {
     /// This node's id in base58 (encoded once, not per request).
     local_text: String,
     now: Instant,
+    /// The instant of the last wall-clock reading, and the reading (since the Unix epoch).
     clock_origin: Instant,
+    wall_origin: Option<Duration>,
     next_id: u64,
     actions: VecDeque<BootNodeAction>,
     // Addresses.
@@ -163,11 +166,13 @@ impl BootNodeMachine {
     /// A boot node machine started at `now`, with no listen address and no connection yet.
     pub fn new(config: BootNodeConfig, now: Instant) -> Self {
         let config = config.sanitized();
+        let wall_origin = config.unix_time.map(Duration::from_secs);
         let mut machine = BootNodeMachine {
             local_text: config.local_peer.to_string(),
             config,
             now,
             clock_origin: now,
+            wall_origin,
             next_id: 1,
             actions: VecDeque::new(),
             listen: Vec::new(),
@@ -300,18 +305,18 @@ impl BootNodeMachine {
         true
     }
 
-    /// The wall clock now, from [`BootNodeConfig::unix_time`] and the instants fed since.
+    /// The wall clock now, in Unix seconds: its last reading ([`BootNodeConfig::unix_time`],
+    /// then each [`BootNodeInput::WallClock`]) advanced by the instants fed since.
     fn unix_now(&self) -> Option<u64> {
         let since = self.now.saturating_duration_since(self.clock_origin);
-        self.config
-            .unix_time
-            .map(|t| t.saturating_add(since.as_secs()))
+        self.wall_origin.map(|w| w.saturating_add(since).as_secs())
     }
 
-    /// The instant at which the wall clock reads `unix` (the start, for times before it).
+    /// The instant at which the wall clock reads `unix` (the last reading's, for times before
+    /// it).
     fn instant_at(&self, unix: u64) -> Option<Instant> {
-        let origin = self.config.unix_time?;
-        Some(self.clock_origin + Duration::from_secs(unix.saturating_sub(origin)))
+        let origin = self.wall_origin?;
+        Some(self.clock_origin + Duration::from_secs(unix).saturating_sub(origin))
     }
 
     fn fire_deadlines(&mut self) {
@@ -387,6 +392,13 @@ impl BootNodeMachine {
             BootNodeInput::ClusterChanged(addrs) => {
                 self.set_members(&addrs);
                 self.rebuild_lists();
+            }
+            BootNodeInput::WallClock(reading) => {
+                // Stepped by NTP, or left behind by a suspend the monotonic clock did not see:
+                // signing times follow the new reading (signatures it makes look issued in the
+                // future stop being served, and are made again).
+                self.clock_origin = self.now;
+                self.wall_origin = Some(reading);
             }
         }
     }
