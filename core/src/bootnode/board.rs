@@ -60,12 +60,18 @@ impl BootNodeMachine {
         self.lists = lists;
         // Jobs for lists no longer served are forgotten (their answers will be ignored), unless
         // a waiting request needs one: jobs stay bounded however often the lists change.
-        let (lists, waiting) = (&self.lists, &self.waiting);
-        self.sign_jobs.retain(|_, j| {
-            lists.iter().any(|l| l.json == j.addrs_json)
-                || waiting.iter().any(|w| w.addrs_json == j.addrs_json)
-        });
+        let current: Vec<Vec<u8>> = self.lists.iter().map(|l| l.json.clone()).collect();
+        self.forget_sign_jobs_except_waited_for(&current);
         self.renew_signatures();
+    }
+
+    /// Forgets every signing job but those for `keep` and for lists a request waits for (their
+    /// answers will be ignored as unknown).
+    pub(super) fn forget_sign_jobs_except_waited_for(&mut self, keep: &[Vec<u8>]) {
+        let waiting = &self.waiting;
+        self.sign_jobs.retain(|_, j| {
+            keep.contains(&j.addrs_json) || waiting.iter().any(|w| w.addrs_json == j.addrs_json)
+        });
     }
 
     /// The next rotation's peer list: this node's advertised addresses, then the members from

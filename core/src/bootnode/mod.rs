@@ -396,9 +396,14 @@ impl BootNodeMachine {
             BootNodeInput::WallClock(reading) => {
                 // Stepped by NTP, or left behind by a suspend the monotonic clock did not see:
                 // signing times follow the new reading (signatures it makes look issued in the
-                // future stop being served, and are made again).
+                // future stop being served, and are made again). Jobs under way carry the old
+                // reading's times: they are forgotten, and new ones start at once.
+                let before = self.unix_now();
                 self.clock_origin = self.now;
                 self.wall_origin = Some(reading);
+                if before != self.unix_now() {
+                    self.forget_sign_jobs_except_waited_for(&[]);
+                }
             }
         }
     }
