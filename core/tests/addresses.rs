@@ -477,17 +477,8 @@ fn v6_addr() -> impl Strategy<Value = u128> {
     ]
 }
 
-/// `default` cases, or `PROPTEST_CASES` when set.
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 proptest! {
-    // 4096 cases, or PROPTEST_CASES when set (a longer hunt: `PROPTEST_CASES=5000`).
-    #![proptest_config(ProptestConfig { cases: cases(4096), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
 
     /// An IPv4 address the default policy would dial lies in no block that the registry calls
     /// not globally reachable (N/A counts as not).

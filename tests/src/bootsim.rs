@@ -16,16 +16,16 @@
 //! - no busy loop (`poll_timeout() <= now` with nothing queued), bounded steps.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::signed::{self, DocSignature};
 use pyrsia_boot_core::{
     classify, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine, BootNodeStatus,
-    LoadAskId, Multiaddr, PeerId, ProbeError, ProbeId, RequestFailure, SeededRng, Token, Trust,
+    LoadAskId, Multiaddr, PeerId, ProbeError, ProbeId, RequestFailure, Token, Trust,
 };
 
 use crate::bootworld::{load_answer, operator, Answer, BootWorld, Happening, Joiner};
+use crate::harness::{Misbehaviour, Names, Queue, Trace};
 
 /// What a run ended with.
 #[derive(Debug, Clone)]
@@ -110,13 +110,11 @@ struct Sim<'w> {
     max_fed: Instant,
     end: Instant,
     max_steps: u64,
-    queue: BTreeMap<(Instant, u64), Item>,
-    seq: u64,
-    hostile: Option<SeededRng>,
-    transcript: Vec<String>,
+    queue: Queue<Item>,
+    driver: Misbehaviour,
+    trace: Trace,
     actions: Vec<(Duration, BootNodeAction)>,
-    keep_transcript: bool,
-    names: BTreeMap<PeerId, String>,
+    names: Names,
     // The world's side.
     next_token: u64,
     open: BTreeMap<Token, PeerId>,
@@ -164,7 +162,7 @@ impl<'w> Sim<'w> {
                 _ => 4,
             })
             .sum();
-        let mut names = BTreeMap::new();
+        let mut names = Names::default();
         names.insert(world.config.local_peer, "B".to_string());
         for m in &world.members {
             names.insert(m.id(), format!("M{}", m.index));
@@ -182,12 +180,10 @@ impl<'w> Sim<'w> {
             max_fed: base,
             end,
             max_steps: 40 * work + 200_000,
-            queue: BTreeMap::new(),
-            seq: 0,
-            hostile: world.hostile.map(|h| SeededRng::new(h.seed)),
-            transcript: Vec::new(),
+            queue: Queue::default(),
+            driver: Misbehaviour::new(world.hostile),
+            trace: Trace::new(base, keep_transcript),
             actions: Vec::new(),
-            keep_transcript,
             names,
             next_token: 0,
             open: BTreeMap::new(),
@@ -235,7 +231,7 @@ impl<'w> Sim<'w> {
                 "the run exceeded its step bound",
             );
             let timer = self.machine.poll_timeout();
-            let event = self.queue.keys().next().map(|k| k.0);
+            let event = self.queue.next_at();
             let (at, is_event) = match (timer, event) {
                 (None, None) => break,
                 (Some(t), None) => (t, false),
@@ -250,7 +246,7 @@ impl<'w> Sim<'w> {
             }
             self.now = self.now.max(at);
             if is_event {
-                let Some((_, item)) = self.queue.pop_first() else {
+                let Some(item) = self.queue.pop() else {
                     break;
                 };
                 self.deliver(item);
@@ -264,7 +260,7 @@ impl<'w> Sim<'w> {
         );
         self.close_rotation();
         BootOutcome {
-            transcript: self.transcript,
+            transcript: self.trace.into_lines(),
             actions: self.actions,
             status: self.machine.status(),
             rotations: self.rotations,
@@ -278,47 +274,32 @@ impl<'w> Sim<'w> {
     // ---- helpers ---------------------------------------------------------------------------
 
     fn name(&self, peer: &PeerId) -> String {
-        self.names.get(peer).cloned().unwrap_or_else(|| {
-            let s = peer.to_string();
-            format!("X{}", &s[s.len() - 4..])
-        })
+        self.names.of(peer)
     }
 
+    /// Adds a transcript line, formatted only when the transcript is kept.
     fn log(&mut self, line: impl FnOnce(&Self) -> String) {
-        if !self.keep_transcript {
-            return;
+        if self.trace.keeps() {
+            let line = line(self);
+            self.trace.push(self.now, line);
         }
-        let line = line(self);
-        let ms = (self.now - self.base).as_millis();
-        self.transcript.push(format!("{ms:>6} {line}"));
     }
 
     #[track_caller]
     fn check(&self, ok: bool, what: &str) {
         if !ok {
-            let mut t = String::new();
-            for line in self.transcript.iter().rev().take(40).rev() {
-                let _ = writeln!(t, "  {line}");
-            }
-            panic!("boot-node invariant violated: {what}\nlast transcript lines:\n{t}");
+            self.trace
+                .fail(&format!("boot-node invariant violated: {what}"));
         }
     }
 
     fn schedule(&mut self, after: Duration, item: Item) {
-        self.seq += 1;
-        self.queue.insert((self.now + after, self.seq), item);
+        self.queue.push(self.now + after, item);
     }
 
     fn token(&mut self) -> Token {
         self.next_token += 1;
         Token(self.next_token)
-    }
-
-    fn roll(&mut self, pct: impl Fn(&crate::world::Hostility) -> u8) -> bool {
-        let (Some(h), Some(rng)) = (self.world.hostile, self.hostile.as_mut()) else {
-            return false;
-        };
-        rng.next_u64() % 100 < u64::from(pct(&h))
     }
 
     /// The world's wall clock at `at`: its start, the time since, and every step it took
@@ -634,26 +615,14 @@ impl<'w> Sim<'w> {
                 | BootNodeInput::ClusterChanged(_)
                 | BootNodeInput::WallClock(_)
         );
-        let mut at = self.now;
-        if is_tick && self.roll(|h| h.backwards_pct) {
-            let back = self
-                .hostile
-                .as_mut()
-                .map_or(Duration::ZERO, |r| r.duration_up_to(Duration::from_secs(1)));
-            at = self
-                .now
-                .checked_sub(back)
-                .unwrap_or(self.now)
-                .max(self.base);
-        }
-        if event_like && self.roll(|h| h.replay_pct) {
-            let later = self.hostile.as_mut().map_or(Duration::ZERO, |r| {
-                r.duration_up_to(Duration::from_secs(10))
-            });
+        let feeding = self
+            .driver
+            .feeding(self.now, self.base, is_tick, event_like);
+        let at = feeding.at;
+        if let Some(later) = feeding.replay_after {
             self.schedule(later, Item::Feed(input.clone()));
         }
-        let twice = event_like && self.roll(|h| h.duplicate_pct);
-        for _ in 0..if twice { 2 } else { 1 } {
+        for _ in 0..feeding.times {
             self.log(|s| format!("< {}", s.describe_input(&input)));
             self.max_fed = self.max_fed.max(at);
             self.machine.handle(at, input.clone());
@@ -664,7 +633,7 @@ impl<'w> Sim<'w> {
     fn drain(&mut self) {
         while let Some(action) = self.machine.poll_action() {
             self.log(|s| format!("> {}", s.describe_action(&action)));
-            if self.keep_transcript {
+            if self.trace.keeps() {
                 self.actions.push((self.now - self.base, action.clone()));
             }
             self.act(action);

@@ -338,16 +338,7 @@ impl BootWorld {
             };
             happenings.push((at, h));
         }
-        let hostile = if u.ratio(1, 3)? {
-            Some(Hostility {
-                seed: u.arbitrary()?,
-                duplicate_pct: u.int_in_range(0..=30)?,
-                replay_pct: u.int_in_range(0..=30)?,
-                backwards_pct: u.int_in_range(0..=30)?,
-            })
-        } else {
-            None
-        };
+        let hostile = Hostility::generate(u)?;
         Ok(BootWorld {
             config,
             listen,

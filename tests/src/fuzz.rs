@@ -48,26 +48,26 @@ pub fn status_parser(data: &[u8]) {
     }
 }
 
-/// Decodes bytes into a world and runs it through the simulator twice: every invariant holds
-/// and both runs give the same transcript.
-pub fn machine(data: &[u8]) {
-    let world = crate::world::World::from_bytes(data);
-    let a = crate::sim::run(&world);
-    let b = crate::sim::run(&world);
+/// Runs `world` twice with `run`: every invariant holds (the simulators panic otherwise) and
+/// both runs give the same transcript.
+fn twice<W>(world: &W, run: impl Fn(&W) -> Vec<String>) {
     assert_eq!(
-        a.transcript, b.transcript,
+        run(world),
+        run(world),
         "same world, same seed, different transcript"
     );
 }
 
-/// Decodes bytes into a boot-node world and runs it through the boot-node simulator twice:
-/// every invariant holds at every step and both runs give the same transcript.
+/// Decodes bytes into a world and runs it through the client simulator twice.
+pub fn machine(data: &[u8]) {
+    twice(&crate::world::World::from_bytes(data), |w| {
+        crate::sim::run(w).transcript
+    });
+}
+
+/// Decodes bytes into a boot-node world and runs it through the boot-node simulator twice.
 pub fn bootnode(data: &[u8]) {
-    let world = crate::bootworld::BootWorld::from_bytes(data);
-    let a = crate::bootsim::run(&world);
-    let b = crate::bootsim::run(&world);
-    assert_eq!(
-        a.transcript, b.transcript,
-        "same boot world, different transcript"
-    );
+    twice(&crate::bootworld::BootWorld::from_bytes(data), |w| {
+        crate::bootsim::run(w).transcript
+    });
 }

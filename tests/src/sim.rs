@@ -3,15 +3,15 @@
 //! invariant panics with the transcript so far, which is what proptest and the fuzzer catch.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::{
     classify, Action, BootstrapMachine, ConnectedRule, DialError, DialId, Event, GaveUp, HttpError,
-    Input, Multiaddr, NatVerdict, PeerId, PhaseName, ProbeError, ProbeId, ResolveError, SeededRng,
-    Snapshot, Status,
+    Input, Multiaddr, NatVerdict, PeerId, PhaseName, ProbeError, ProbeId, ResolveError, Snapshot,
+    Status,
 };
 
+use crate::harness::{Misbehaviour, Names, Queue, Trace};
 use crate::world::{local_peer, DialScript, Reachability, Reply, World};
 
 /// Steps after which a run counts as a livelock.
@@ -65,12 +65,11 @@ struct Sim<'w> {
     base: Instant,
     now: Instant,
     max_fed: Instant,
-    queue: BTreeMap<(Instant, u64), Scheduled>,
-    seq: u64,
-    transcript: Vec<String>,
+    queue: Queue<Scheduled>,
+    trace: Trace,
     actions: Vec<(Duration, Action)>,
-    names: BTreeMap<PeerId, String>,
-    hostile: Option<SeededRng>,
+    names: Names,
+    driver: Misbehaviour,
     // The world's side.
     attempts: BTreeMap<String, usize>,
     conns: BTreeMap<PeerId, u64>,
@@ -155,7 +154,7 @@ impl<'w> Sim<'w> {
         // The one clock read: virtual time is this instant plus durations.
         let base = Instant::now();
         let machine = BootstrapMachine::new(world.config.clone(), base);
-        let mut names = BTreeMap::new();
+        let mut names = Names::default();
         names.insert(local_peer(), "L".to_string());
         for (i, p) in world.peers.iter().enumerate() {
             names.insert(p.id, format!("P{}", i + 1));
@@ -179,12 +178,11 @@ impl<'w> Sim<'w> {
             base,
             now: base,
             max_fed: base,
-            queue: BTreeMap::new(),
-            seq: 0,
-            transcript: Vec::new(),
+            queue: Queue::default(),
+            trace: Trace::new(base, true),
             actions: Vec::new(),
             names,
-            hostile: world.hostile.map(|h| SeededRng::new(h.seed)),
+            driver: Misbehaviour::new(world.hostile),
             attempts: BTreeMap::new(),
             conns: BTreeMap::new(),
             epochs: 0,
@@ -227,7 +225,7 @@ impl<'w> Sim<'w> {
                 break;
             }
             let timer = self.machine.poll_timeout();
-            let event = self.queue.keys().next().map(|k| k.0);
+            let event = self.queue.next_at();
             let next = match (timer, event) {
                 (None, None) => break,
                 (Some(t), None) => (t, false),
@@ -242,7 +240,7 @@ impl<'w> Sim<'w> {
             };
             self.now = self.now.max(next.0);
             if next.1 {
-                let Some((_, item)) = self.queue.pop_first() else {
+                let Some(item) = self.queue.pop() else {
                     break;
                 };
                 self.deliver(item);
@@ -251,7 +249,7 @@ impl<'w> Sim<'w> {
             }
         }
         Outcome {
-            transcript: self.transcript,
+            transcript: self.trace.into_lines(),
             actions: self.actions,
             status: self.machine.status(),
             connects: self.connects,
@@ -264,38 +262,22 @@ impl<'w> Sim<'w> {
     // ---- helpers ---------------------------------------------------------------------------
 
     fn name(&self, peer: &PeerId) -> String {
-        self.names.get(peer).cloned().unwrap_or_else(|| {
-            let s = peer.to_string();
-            format!("X{}", &s[s.len() - 4..])
-        })
+        self.names.of(peer)
     }
 
     fn log(&mut self, line: String) {
-        let ms = (self.now - self.base).as_millis();
-        self.transcript.push(format!("{ms:>6} {line}"));
+        self.trace.push(self.now, line);
     }
 
     #[track_caller]
     fn check(&self, ok: bool, what: &str) {
         if !ok {
-            let mut t = String::new();
-            for line in self.transcript.iter().rev().take(40).rev() {
-                let _ = writeln!(t, "  {line}");
-            }
-            panic!("invariant violated: {what}\nlast transcript lines:\n{t}");
+            self.trace.fail(&format!("invariant violated: {what}"));
         }
     }
 
     fn schedule(&mut self, after: Duration, item: Scheduled) {
-        self.seq += 1;
-        self.queue.insert((self.now + after, self.seq), item);
-    }
-
-    fn roll(&mut self, pct: impl Fn(&crate::world::Hostility) -> u8) -> bool {
-        let (Some(h), Some(rng)) = (self.world.hostile, self.hostile.as_mut()) else {
-            return false;
-        };
-        rng.next_u64() % 100 < u64::from(pct(&h))
+        self.queue.push(self.now + after, item);
     }
 
     // ---- feeding the machine ---------------------------------------------------------------
@@ -340,26 +322,12 @@ impl<'w> Sim<'w> {
 
     fn feed(&mut self, input: Input) {
         let is_tick = input == Input::Tick;
-        let mut at = self.now;
-        if is_tick && self.roll(|h| h.backwards_pct) {
-            let back = self
-                .hostile
-                .as_mut()
-                .map_or(Duration::ZERO, |r| r.duration_up_to(Duration::from_secs(1)));
-            at = self
-                .now
-                .checked_sub(back)
-                .unwrap_or(self.now)
-                .max(self.base);
-        }
-        if !is_tick && self.roll(|h| h.replay_pct) {
-            let later = self.hostile.as_mut().map_or(Duration::ZERO, |r| {
-                r.duration_up_to(Duration::from_secs(10))
-            });
+        let feeding = self.driver.feeding(self.now, self.base, is_tick, !is_tick);
+        let at = feeding.at;
+        if let Some(later) = feeding.replay_after {
             self.schedule(later, Scheduled::Feed(input.clone()));
         }
-        let twice = !is_tick && self.roll(|h| h.duplicate_pct);
-        for _ in 0..if twice { 2 } else { 1 } {
+        for _ in 0..feeding.times {
             self.observe_input(&input);
             self.log(format!("< {}", self.describe_input(&input)));
             self.max_fed = self.max_fed.max(at);

@@ -118,6 +118,31 @@ pub struct Hostility {
     pub backwards_pct: u8,
 }
 
+impl Hostility {
+    /// A misbehaving driver for a third of the worlds drawn (both generators use it).
+    pub fn generate(u: &mut Unstructured<'_>) -> Result<Option<Hostility>> {
+        if !u.ratio(1, 3)? {
+            return Ok(None);
+        }
+        Ok(Some(Hostility {
+            seed: u.arbitrary()?,
+            duplicate_pct: u.int_in_range(0..=30)?,
+            replay_pct: u.int_in_range(0..=30)?,
+            backwards_pct: u.int_in_range(0..=30)?,
+        }))
+    }
+
+    /// A driver misbehaving this often (the properties' hostile worlds).
+    pub fn with(seed: u64, duplicate_pct: u8, replay_pct: u8, backwards_pct: u8) -> Hostility {
+        Hostility {
+            seed,
+            duplicate_pct,
+            replay_pct,
+            backwards_pct,
+        }
+    }
+}
+
 /// Everything the simulator needs: the machine's configuration and the world's script.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -417,16 +442,7 @@ impl World {
                 }
             }
         }
-        let hostile = if u.ratio(1, 3)? {
-            Some(Hostility {
-                seed: u.arbitrary()?,
-                duplicate_pct: u.int_in_range(0..=30)?,
-                replay_pct: u.int_in_range(0..=30)?,
-                backwards_pct: u.int_in_range(0..=30)?,
-            })
-        } else {
-            None
-        };
+        let hostile = Hostility::generate(u)?;
         Ok(World {
             config,
             servers,

@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use pyrsia_boot_core::PhaseName;
-use pyrsia_boot_tests::{run, World};
+use pyrsia_boot_tests::world::Hostility;
+use pyrsia_boot_tests::{proptest_cases, run, World};
 
 fn world() -> impl Strategy<Value = World> {
     proptest::collection::vec(any::<u8>(), 0..1024).prop_map(|b| World::from_bytes(&b))
@@ -18,27 +19,13 @@ fn honest_world() -> impl Strategy<Value = World> {
 
 fn hostile_world() -> impl Strategy<Value = World> {
     (world(), any::<u64>(), 1u8..40, 1u8..40, 1u8..40).prop_map(|(mut w, seed, d, r, b)| {
-        w.hostile = Some(pyrsia_boot_tests::world::Hostility {
-            seed,
-            duplicate_pct: d,
-            replay_pct: r,
-            backwards_pct: b,
-        });
+        w.hostile = Some(Hostility::with(seed, d, r, b));
         w
     })
 }
 
-/// `default` cases, or `PROPTEST_CASES` when set.
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 proptest! {
-    // 512 cases, or PROPTEST_CASES when set (a longer hunt: `PROPTEST_CASES=5000`).
-    #![proptest_config(ProptestConfig { cases: cases(512), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: proptest_cases(512), ..ProptestConfig::default() })]
 
     /// Terminates (the simulator bounds steps and virtual time and checks the budget at every
     /// step), and ends either idle in Connected or in GaveUp.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
-use futures::{FutureExt, SinkExt};
+use futures::FutureExt;
 use http_body_util::Full;
 use hyper::Response;
 use libp2p::identity::Keypair;
@@ -26,7 +26,7 @@ use pyrsia_boot_core::{
 use crate::behaviour::{Behaviour, Event};
 use crate::dial_request::DialRequest;
 use crate::driver::{probe_result, request_failure};
-use crate::http_server::{self, response, Responder};
+use crate::http_server::{response, Responder};
 use crate::metrics::{BootMetrics, MetricsExporter};
 
 /// How a boot node presents itself.
@@ -167,11 +167,6 @@ impl ClusterHandle {
     pub fn set_cluster(&self, cluster: Vec<Multiaddr>) {
         // Err: the boot node stopped; nothing to change.
         let _ = self.0.unbounded_send(cluster);
-    }
-
-    /// Async form of [`ClusterHandle::set_cluster`].
-    pub async fn send(&mut self, cluster: Vec<Multiaddr>) {
-        let _ = self.0.send(cluster).await;
     }
 }
 
@@ -478,15 +473,6 @@ impl BootNode {
                 self.metrics.on_event(&event);
             }
         }
-    }
-}
-
-/// [`http_server::serve_with`]'s limits from the boot node's abuse limits.
-pub fn http_limits(limits: &crate::limits::AbuseLimits) -> http_server::HttpLimits {
-    http_server::HttpLimits {
-        max_connections: limits.http_max_connections,
-        connection_time: limits.http_connection_time,
-        max_per_ip: limits.http_max_per_ip,
     }
 }
 

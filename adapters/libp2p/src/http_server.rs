@@ -52,7 +52,13 @@ pub struct HttpLimits {
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        let l = crate::limits::AbuseLimits::default();
+        HttpLimits::from(&crate::limits::AbuseLimits::default())
+    }
+}
+
+impl From<&crate::limits::AbuseLimits> for HttpLimits {
+    /// The HTTP part of a boot node's abuse limits.
+    fn from(l: &crate::limits::AbuseLimits) -> Self {
         HttpLimits {
             max_connections: l.http_max_connections,
             connection_time: l.http_connection_time,

@@ -13,8 +13,7 @@ use pyrsia_boot_core::{BootNodeMachine, BootstrapMachine, Config};
 
 use crate::behaviour::Behaviour;
 use crate::boot_node::{
-    http_limits, routes, BootNode, BootNodeConfig, ClusterHandle, StatusRequest,
-    MAX_QUEUED_STATUS_REQUESTS,
+    routes, BootNode, BootNodeConfig, ClusterHandle, StatusRequest, MAX_QUEUED_STATUS_REQUESTS,
 };
 use crate::clock::{since_epoch, unix_time};
 use crate::driver::{Driver, Runtime};
@@ -130,7 +129,7 @@ where
         runtime.clone(),
         http,
         routes(status_tx, exporter),
-        http_limits(&config.limits),
+        http_server::HttpLimits::from(&config.limits),
     );
     let timers = runtime.clone();
     runtime.spawn(
