@@ -81,8 +81,8 @@ struct Sim<'w> {
     refused: BTreeMap<PeerId, u32>,
     /// When the last refusal of the awaited dial-back request was fed.
     last_refusal: Option<Instant>,
-    /// The last dial-back request (`ProbeVia`): the one the machine waits on.
-    probing: Option<ProbeId>,
+    /// The last dial-back request (`ProbeVia`) and when the machine stops waiting for it.
+    probing: Option<(ProbeId, Instant)>,
     /// Every dial-back request asked for, and its peer.
     probes: BTreeMap<ProbeId, PeerId>,
     // The invariants' side.
@@ -276,6 +276,13 @@ impl<'w> Sim<'w> {
         }
     }
 
+    /// Whether the machine still waits for the answer to `probe` now: it is the last one asked
+    /// for and its timeout has not passed (a later answer is stale, and ignored).
+    fn awaited(&self, probe: ProbeId) -> bool {
+        self.probing
+            .is_some_and(|(p, deadline)| p == probe && self.now < deadline)
+    }
+
     fn schedule(&mut self, after: Duration, item: Scheduled) {
         self.queue.push(self.now + after, item);
     }
@@ -303,7 +310,7 @@ impl<'w> Sim<'w> {
                 if self.conns.get(&peer) == Some(&epoch) {
                     // Only a refusal of the request the machine still waits on counts: a late
                     // one for a request it already replaced is stale, and ignored.
-                    if self.probing == Some(probe) {
+                    if self.awaited(probe) {
                         self.last_refusal = Some(self.now);
                     }
                     let result = Err(ProbeError::Refused);
@@ -357,7 +364,7 @@ impl<'w> Sim<'w> {
             }
             Input::OwnProbeAnswered { probe, result } => {
                 // Only the answer to the request the machine waits on counts.
-                let awaited = self.probing == Some(*probe);
+                let awaited = self.awaited(*probe);
                 let answered = matches!(result, Ok(_) | Err(ProbeError::DialBackFailed));
                 let rule = self.world.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
                 let peer = self.probes.get(probe).copied();
@@ -462,7 +469,9 @@ impl<'w> Sim<'w> {
                     self.last_refusal.is_none_or(|t| self.now >= t + backoff),
                     "dial-back asked again too soon after a refusal",
                 );
-                self.probing = Some(probe);
+                // The machine waits for the answer until its own-probe timeout.
+                let own_probe = self.machine.config().timeouts.own_probe;
+                self.probing = Some((probe, self.max_fed + own_probe));
                 self.probes.insert(probe, peer);
                 let sim = self.world.peers.iter().find(|p| p.id == peer);
                 if let (Some(sim), Some(delay), Some(&epoch)) =
