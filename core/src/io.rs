@@ -65,6 +65,23 @@ pub enum Input {
         /// The peer.
         peer: PeerId,
     },
+    /// A new inbound connection from `peer` is up (we were dialed). During a dial-back request
+    /// to `peer` this is the dial-back itself: an OK answer is believed only if one arrives.
+    InboundConnection {
+        /// The authenticated remote peer.
+        peer: PeerId,
+        /// Where it came from (the connection's remote address), if the driver knows it.
+        remote: Option<Multiaddr>,
+    },
+    /// Identify: boot peer `peer` observes this node at `observed` (its `observedAddr`), on
+    /// the connection we dialed from our listening port. Two boot peers at different IPs
+    /// give the NAT's mapping behaviour.
+    ObservedAddr {
+        /// The peer that reported it.
+        peer: PeerId,
+        /// Our address as it sees it.
+        observed: Multiaddr,
+    },
     /// AutoNAT: `peer` asked us to be dialed back (libp2p-autonat's
     /// `InboundProbe::Request`). From a boot peer, this is the "fully connected" signal.
     InboundProbeRequest {
@@ -118,6 +135,16 @@ impl fmt::Debug for Input {
                 .debug_struct("Resolved")
                 .field("dial", dial)
                 .field("results", results)
+                .finish(),
+            Input::InboundConnection { peer, remote } => f
+                .debug_struct("InboundConnection")
+                .field("peer", peer)
+                .field("remote", remote)
+                .finish(),
+            Input::ObservedAddr { peer, observed } => f
+                .debug_struct("ObservedAddr")
+                .field("peer", peer)
+                .field("observed", observed)
                 .finish(),
             Input::InboundProbeRequest { peer } => f
                 .debug_struct("InboundProbeRequest")

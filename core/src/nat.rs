@@ -35,3 +35,111 @@ impl fmt::Display for NatVerdict {
         }
     }
 }
+
+/// How the NAT in front of this node picks the public address of an outbound flow
+/// (RFC 4787 §4.1), judged from the addresses boot peers at different IPs observe for us.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mapping {
+    /// Not enough evidence: fewer than two boot peers at different IPs reported what they see.
+    #[default]
+    Unknown,
+    /// Peers at different IPs see the same public address and port (or there is no NAT).
+    EndpointIndependent,
+    /// Peers at different IPs see different public ports: the mapping depends at least on
+    /// the destination address (telling this from address-and-port-dependent would need two
+    /// ports at one IP, which a dial to a boot peer never uses).
+    AddressDependent,
+}
+
+/// Which inbound flows the NAT or firewall lets through to a mapped port (RFC 4787 §5),
+/// judged from which dial-backs reached us.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Filtering {
+    /// No dial-back outcome yet, or one that proves nothing about filtering.
+    #[default]
+    Unknown,
+    /// A dial-back from an IP this node never sent a packet to got in: anyone can reach the
+    /// mapped port.
+    EndpointIndependent,
+    /// A dial-back from a contacted IP (from a port we never sent to) got in, one from a
+    /// never-contacted IP did not: only hosts we have talked to get in.
+    AddressDependent,
+    /// Every dial-back failed, even the one from the contacted host on another port: only
+    /// the exact endpoint we talked to gets in (or a firewall drops everything).
+    AddressAndPortDependent,
+}
+
+/// Whether hole punching (DCUtR) is likely to connect this node to another NATed one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HolePunching {
+    /// Not known yet: the mapping has not been observed.
+    #[default]
+    Unknown,
+    /// The node is public or its mapping is endpoint-independent: punching works.
+    Likely,
+    /// The mapping depends on the destination (a symmetric NAT): the address a punching peer
+    /// learns is not the one the NAT uses towards it. Use a relay.
+    Unlikely,
+}
+
+/// What this node has learned about the NAT in front of it, beside the [`NatVerdict`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NatBehaviour {
+    /// Mapping behaviour.
+    pub mapping: Mapping,
+    /// Filtering behaviour.
+    pub filtering: Filtering,
+    /// Whether the verdict rests on a dial-back this node saw arrive (a new inbound connection
+    /// from the answering server while the request was open). An answer without one is never
+    /// believed.
+    pub verified: bool,
+    /// Whether a host this node never sent a packet to reached it: the only evidence that
+    /// strangers can.
+    pub stranger_reached: bool,
+}
+
+impl NatBehaviour {
+    /// The outlook for hole punching, given the verdict.
+    pub fn hole_punching(&self, verdict: &NatVerdict) -> HolePunching {
+        match (verdict, self.mapping) {
+            (NatVerdict::Public(_), _) | (_, Mapping::EndpointIndependent) => HolePunching::Likely,
+            (_, Mapping::AddressDependent) => HolePunching::Unlikely,
+            (_, Mapping::Unknown) => HolePunching::Unknown,
+        }
+    }
+}
+
+impl Mapping {
+    /// The RFC 4787 name: "endpoint-independent", "address-dependent", "unknown".
+    pub fn name(self) -> &'static str {
+        match self {
+            Mapping::Unknown => "unknown",
+            Mapping::EndpointIndependent => "endpoint-independent",
+            Mapping::AddressDependent => "address-dependent",
+        }
+    }
+}
+
+impl Filtering {
+    /// The RFC 4787 name: "endpoint-independent", "address-dependent",
+    /// "address-and-port-dependent", "unknown".
+    pub fn name(self) -> &'static str {
+        match self {
+            Filtering::Unknown => "unknown",
+            Filtering::EndpointIndependent => "endpoint-independent",
+            Filtering::AddressDependent => "address-dependent",
+            Filtering::AddressAndPortDependent => "address-and-port-dependent",
+        }
+    }
+}
+
+impl HolePunching {
+    /// "likely", "unlikely", "unknown".
+    pub fn name(self) -> &'static str {
+        match self {
+            HolePunching::Unknown => "unknown",
+            HolePunching::Likely => "likely",
+            HolePunching::Unlikely => "unlikely",
+        }
+    }
+}

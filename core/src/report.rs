@@ -8,7 +8,7 @@ use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 
 use crate::errors::{DialError, HttpError};
-use crate::nat::NatVerdict;
+use crate::nat::{NatBehaviour, NatVerdict};
 use crate::status::{SkipCounts, StatusError};
 
 /// Whether an HTTP status says the URL will not work however often it is asked: a 4xx other
@@ -227,6 +227,15 @@ pub enum Event {
     },
     /// The NAT verdict changed.
     NatChanged(NatVerdict),
+    /// What is known of the NAT's mapping and filtering, or how the verdict was checked,
+    /// changed.
+    NatBehaviourChanged(NatBehaviour),
+    /// A boot peer answered our dial-back request with OK, but no dial-back connection from it
+    /// arrived: the answer is not believed (some servers answer OK without dialing).
+    DialBackUnverified {
+        /// The peer that answered.
+        peer: PeerId,
+    },
     /// Every round failed so far; the next starts after `delay`.
     RetryScheduled {
         /// The round that will start.

@@ -11,6 +11,8 @@ use pyrsia_boot_core::{
     Status,
 };
 
+use pyrsia_boot_core::multiaddr::Protocol;
+
 use crate::harness::{Misbehaviour, Names, Queue, Trace};
 use crate::world::{local_peer, DialScript, Reachability, Reply, World};
 
@@ -97,6 +99,8 @@ struct Sim<'w> {
     connects_this_gen: u32,
     connects: u32,
     last_nat: Option<NatVerdict>,
+    /// Dial-back requests whose dial-back connection was fed.
+    dialed_back: BTreeSet<ProbeId>,
     gave_up: Option<GaveUp>,
     steps: u64,
 }
@@ -200,6 +204,7 @@ impl<'w> Sim<'w> {
             connects_this_gen: 0,
             connects: 0,
             last_nat: None,
+            dialed_back: BTreeSet::new(),
             gave_up: None,
             steps: 0,
         };
@@ -299,10 +304,21 @@ impl<'w> Sim<'w> {
             }
             Scheduled::Answer(peer, probe, epoch) => {
                 if self.conns.get(&peer) == Some(&epoch) {
+                    let sim = self.world.peers.iter().find(|p| p.id == peer);
+                    let dials = sim.is_some_and(|p| !p.answers_without_dialing);
                     let result = match &self.world.reachability {
                         Reachability::Public(addr) => Ok(addr.clone()),
                         Reachability::Private => Err(ProbeError::DialBackFailed),
                     };
+                    if let (Ok(_), true) = (&result, dials) {
+                        // The dial-back: a new connection from the peer's host, another port.
+                        let remote = sim
+                            .and_then(|p| p.addrs.first())
+                            .and_then(|(a, _)| pyrsia_boot_core::addr::ip_and_tcp_port(a))
+                            .map(|(ip, _)| Multiaddr::from(ip).with(Protocol::Tcp(40_000)));
+                        self.dialed_back.insert(probe);
+                        self.feed(Input::InboundConnection { peer, remote });
+                    }
                     self.feed(Input::OwnProbeAnswered { probe, result });
                 }
             }
@@ -381,7 +397,11 @@ impl<'w> Sim<'w> {
                     self.in_flight.remove(dial);
                 }
             }
-            Input::Tick | Input::HttpResponse { .. } | Input::HttpFailed { .. } => {}
+            Input::Tick
+            | Input::HttpResponse { .. }
+            | Input::HttpFailed { .. }
+            | Input::InboundConnection { .. }
+            | Input::ObservedAddr { .. } => {}
         }
     }
 
@@ -677,14 +697,22 @@ impl<'w> Sim<'w> {
                 self.gen_start = self.max_fed;
                 self.connects_this_gen = 0;
             }
-            Event::NatChanged(v) => self.last_nat = Some(v),
+            Event::NatChanged(v) => {
+                self.check(
+                    !matches!(v, NatVerdict::Public(_)) || !self.dialed_back.is_empty(),
+                    "public without any dial-back connection",
+                );
+                self.last_nat = Some(v);
+            }
             Event::GaveUp(g) => self.gave_up = Some(g),
             Event::StatusFetched { .. }
             | Event::SourceFailed(_)
             | Event::DialFailed(_)
             | Event::BootPeerConnected { .. }
             | Event::RetryScheduled { .. }
-            | Event::VerdictUnavailable { .. } => {}
+            | Event::VerdictUnavailable { .. }
+            | Event::NatBehaviourChanged(_)
+            | Event::DialBackUnverified { .. } => {}
         }
     }
 
@@ -712,6 +740,13 @@ impl<'w> Sim<'w> {
             }
             Input::ConnectionClosed { peer } => format!("closed {}", self.name(peer)),
             Input::InboundProbeRequest { peer } => format!("inbound-probe {}", self.name(peer)),
+            Input::InboundConnection { peer, remote } => match remote {
+                Some(r) => format!("inbound-connection {} from {r}", self.name(peer)),
+                None => format!("inbound-connection {}", self.name(peer)),
+            },
+            Input::ObservedAddr { peer, observed } => {
+                format!("observed-by {} at {observed}", self.name(peer))
+            }
             Input::OwnProbeAnswered { probe, result } => {
                 let peer = self
                     .probes
@@ -780,6 +815,16 @@ impl<'w> Sim<'w> {
                 )
             }
             Event::NatChanged(v) => format!("nat {}", v.name()),
+            Event::NatBehaviourChanged(b) => format!(
+                "nat-behaviour mapping {} filtering {} verified {} stranger {}",
+                b.mapping.name(),
+                b.filtering.name(),
+                b.verified,
+                b.stranger_reached
+            ),
+            Event::DialBackUnverified { peer } => {
+                format!("dial-back-unverified {}", self.name(peer))
+            }
             Event::RetryScheduled { round, delay } => {
                 format!("retry round {round} in {}ms", delay.as_millis())
             }

@@ -94,6 +94,9 @@ pub struct SimPeer {
     /// It refuses this many of our dial-back requests first (a throttled AutoNAT server),
     /// answering each after `answer_delay`.
     pub refusals: u32,
+    /// It answers dial-back requests with OK without dialing (py-libp2p 0.8's server when a
+    /// connection to the asker already exists): no dial-back connection ever arrives.
+    pub answers_without_dialing: bool,
 }
 
 /// Whether the simulated node can be dialed.
@@ -244,6 +247,7 @@ fn gen_peer(u: &mut Unstructured<'_>, i: u8) -> Result<SimPeer> {
     } else {
         0
     };
+    let answers_without_dialing = u.ratio(1, 8)?;
     Ok(SimPeer {
         id: peer(i),
         addrs,
@@ -251,6 +255,7 @@ fn gen_peer(u: &mut Unstructured<'_>, i: u8) -> Result<SimPeer> {
         answer_delay,
         drop_after,
         refusals,
+        answers_without_dialing,
     })
 }
 
@@ -479,6 +484,7 @@ impl SimPeer {
             answer_delay: Some(latency),
             drop_after: None,
             refusals: 0,
+            answers_without_dialing: false,
         }
     }
 

@@ -839,3 +839,49 @@ fn when_the_probed_boot_peer_leaves_another_boot_peer_is_asked_at_once() {
         out.status.nat
     );
 }
+
+#[test]
+fn an_ok_without_a_dial_back_connection_is_not_believed() {
+    // A boot peer whose AutoNAT server answers OK without dialing (py-libp2p 0.8 does when a
+    // connection to the asker already exists): the node is not told it is public.
+    let mut w = base();
+    w.config.max_concurrent_dials = 1;
+    w.peers[0].answers_without_dialing = true;
+    let out = run(&w);
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    assert_eq!(out.status.nat, NatVerdict::Unknown);
+    assert!(!out.status.behaviour.verified);
+    let attempts = w.config.own_probe_attempts;
+    assert_eq!(out.status.counters.unverified_answers, attempts);
+    let unverified = out
+        .events()
+        .filter(|e| matches!(e, Event::DialBackUnverified { peer: p } if *p == peer(1)))
+        .count();
+    assert_eq!(unverified, attempts as usize);
+    assert!(out
+        .events()
+        .any(|e| matches!(e, Event::VerdictUnavailable { .. })));
+}
+
+#[test]
+fn an_honest_boot_peer_gives_the_verdict_a_lying_one_could_not() {
+    // All three boot peers are dialed at once. P1 connects first and answers OK without
+    // dialing; the next question goes to another boot connection, which dials back for real.
+    let mut w = base();
+    w.peers[0].answers_without_dialing = true;
+    let out = run(&w);
+    assert!(matches!(out.status.nat, NatVerdict::Public(_)), "{:?}", out.status);
+    assert!(out.status.behaviour.verified);
+    assert_eq!(out.status.counters.unverified_answers, 1);
+    let asked: Vec<_> = out
+        .actions
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::ProbeVia { peer, .. } => Some(*peer),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(asked[0], peer(1));
+    assert_ne!(asked[1], peer(1), "the peer that lied is asked last");
+}

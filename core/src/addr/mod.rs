@@ -10,7 +10,10 @@ use std::fmt;
 
 use multiaddr::{Multiaddr, Protocol};
 
+mod endpoint;
 mod special;
+
+pub use endpoint::{ip_and_tcp_port, url_host_ip};
 
 pub use special::{classify_v4, classify_v6};
 

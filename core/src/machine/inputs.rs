@@ -65,6 +65,10 @@ impl BootstrapMachine {
                 Some(conn) => self.on_boot_connection_closed(peer, conn),
                 None => self.ignore(&input, "not a boot connection"),
             },
+            Input::InboundConnection { peer, ref remote } => {
+                self.on_inbound_connection(peer, remote.as_ref())
+            }
+            Input::ObservedAddr { peer, ref observed } => self.on_observed_addr(peer, observed),
             Input::InboundProbeRequest { peer } => {
                 if !self.boot_conns.contains_key(&peer) {
                     return self.ignore(&input, "not from a boot peer we dialed");
@@ -74,8 +78,11 @@ impl BootstrapMachine {
                     self.become_connected(peer);
                 }
             }
-            Input::OwnProbeAnswered { probe, ref result } => match self.own_probe {
-                Some(p) if p.probe == probe => self.on_own_probe(p.peer, result),
+            Input::OwnProbeAnswered { probe, ref result } => match self
+                .own_probe
+                .take_if(|p| p.probe == probe && p.held_ok.is_none())
+            {
+                Some(p) => self.on_own_probe(p, result),
                 _ => self.ignore(&input, "no dial-back request with this id is awaited"),
             },
         }
@@ -188,6 +195,7 @@ impl BootstrapMachine {
         self.boot_conns.insert(
             peer,
             BootConn {
+                remote_ip: addr.as_ref().and_then(crate::addr::ip_and_tcp_port).map(|(ip, _)| ip),
                 addrs,
                 source: dial.source,
                 probe_deadline: self.now + self.config.timeouts.inbound_probe,

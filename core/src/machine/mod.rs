@@ -9,6 +9,7 @@
 //! starts.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use libp2p_identity::PeerId;
@@ -20,7 +21,7 @@ use crate::config::{CandidateOrder, Config, ConnectedRule, SourceKind};
 use crate::errors::{DialError, ProbeError, ResolveError};
 use crate::ids::{DialId, ProbeId, RequestId};
 use crate::io::{Action, Input};
-use crate::nat::NatVerdict;
+use crate::nat::{NatBehaviour, NatVerdict};
 use crate::peer::{CachedPeer, KnownPeer};
 use crate::report::{
     is_permanent_http_status, Event, Failure, GaveUp, GiveUpReason, Repeated, SourceName, Tried,
@@ -90,16 +91,23 @@ struct PendingDial {
 #[derive(Debug, Clone)]
 struct BootConn {
     addrs: Vec<Multiaddr>,
+    /// The IP the connection went to, when the driver said.
+    remote_ip: Option<IpAddr>,
     source: Source,
     /// When the peer must have sent its AutoNAT dial request (ignored after Connected).
     probe_deadline: Instant,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct OwnProbe {
     probe: ProbeId,
     peer: PeerId,
+    /// The answer's deadline; once an unverified OK is held, the end of its grace.
     deadline: Instant,
+    /// Dial-back connections from the probed peer seen while the request was open.
+    dial_backs: nat::DialBacks,
+    /// An OK answer waiting for its dial-back connection to show up.
+    held_ok: Option<Multiaddr>,
 }
 
 /// The sans-IO bootstrap state machine. See the crate docs for the driver loop.
@@ -136,6 +144,13 @@ pub struct BootstrapMachine {
     own_probe_retry: Option<Instant>,
     nat: NatVerdict,
     nat_stale: bool,
+    behaviour: NatBehaviour,
+    /// Where this node has sent packets: a dial-back from elsewhere came from a stranger.
+    contacted: nat::Contacted,
+    /// Per boot peer IP, the address it observed us at (identify), for the mapping.
+    observed: BTreeMap<IpAddr, (IpAddr, u16)>,
+    /// Boot peers that answered OK without dialing back; asked last.
+    unverified_peers: BTreeSet<PeerId>,
     good_peers: Vec<CachedPeer>,
     /// The highest signed-document sequence accepted per signer (from earlier runs and this).
     sequences: Vec<SeenSequence>,
@@ -191,6 +206,10 @@ impl BootstrapMachine {
             own_probe_retry: None,
             nat,
             nat_stale,
+            behaviour: NatBehaviour::default(),
+            contacted: nat::Contacted::default(),
+            observed: BTreeMap::new(),
+            unverified_peers: BTreeSet::new(),
             good_peers,
             sequences,
             clock_origin: now,
@@ -250,6 +269,7 @@ impl BootstrapMachine {
             round: self.round,
             nat: self.nat.clone(),
             nat_stale: self.nat_stale,
+            behaviour: self.behaviour,
             counters: self.counters,
         }
     }
@@ -295,7 +315,7 @@ impl BootstrapMachine {
                 .values()
                 .for_each(|c| consider(c.probe_deadline));
         }
-        if let Some(p) = self.own_probe {
+        if let Some(p) = &self.own_probe {
             consider(p.deadline);
         }
         if let Some(t) = self.own_probe_retry {
@@ -311,6 +331,11 @@ impl BootstrapMachine {
     }
 
     fn push(&mut self, action: Action) {
+        match &action {
+            Action::Dial { addrs, .. } => addrs.iter().for_each(|a| self.contacted.insert(a)),
+            Action::FetchStatus { url, .. } => self.contacted.insert_url(url),
+            _ => {}
+        }
         self.actions.push_back(action);
     }
 
@@ -389,12 +414,9 @@ impl BootstrapMachine {
                 return true;
             }
         }
-        if let Some(p) = self.own_probe {
-            if now >= p.deadline {
-                self.own_probe = None;
-                self.request_own_probe();
-                return true;
-            }
+        if let Some(p) = self.own_probe.take_if(|p| now >= p.deadline) {
+            self.on_own_probe_deadline(p);
+            return true;
         }
         if self.own_probe_retry.is_some_and(|t| now >= t) {
             self.own_probe_retry = None;

@@ -1,6 +1,12 @@
-//! Our own dial-back probes, the NAT verdict, and the persisted snapshot.
+//! Our own dial-back probes, the NAT verdict and behaviour, and the persisted snapshot.
+//!
+//! An OK answer is believed only when a dial-back connection from the answering peer arrived
+//! while the request was open, and the verdict's [`NatBehaviour`] says where it came from: from
+//! an IP this node never sent a packet to (a stranger got in: endpoint-independent filtering),
+//! or from a contacted host on a port we never sent to.
 
 use super::*;
+use crate::nat::NatBehaviour;
 
 impl BootstrapMachine {
     pub(super) fn send_own_probe(&mut self, peer: PeerId) {
@@ -14,6 +20,8 @@ impl BootstrapMachine {
             probe,
             peer,
             deadline: self.now + self.config.timeouts.own_probe,
+            dial_backs: DialBacks::default(),
+            held_ok: None,
         });
         self.push(Action::ProbeVia { probe, peer });
     }
@@ -21,7 +29,11 @@ impl BootstrapMachine {
     /// After an own probe went unanswered: ask again, through any boot connection, while the
     /// verdict is still unconfirmed; when no attempt is left, say so once.
     pub(super) fn request_own_probe(&mut self) {
-        if let Some(&peer) = self.boot_conns.keys().next() {
+        // Peers that answered OK without dialing back are asked only when no other is left.
+        let unverified = &self.unverified_peers;
+        let peer = (self.boot_conns.keys().find(|p| !unverified.contains(p)))
+            .or_else(|| self.boot_conns.keys().next());
+        if let Some(&peer) = peer {
             self.request_own_probe_via(peer);
         } else if self.nat == NatVerdict::Unknown || self.nat_stale {
             self.verdict_unavailable_if_spent();
@@ -44,18 +56,17 @@ impl BootstrapMachine {
         }
     }
 
-    /// The awaited dial-back request (to `peer`) was answered.
-    pub(super) fn on_own_probe(&mut self, peer: PeerId, result: &Result<Multiaddr, ProbeError>) {
-        self.own_probe = None;
-        let answered = match result {
+    /// The awaited dial-back request `p` was answered.
+    pub(super) fn on_own_probe(&mut self, mut p: OwnProbe, result: &Result<Multiaddr, ProbeError>) {
+        match result {
+            Ok(addr) if p.dial_backs.any() => self.conclude(p, Ok(addr.clone())),
             Ok(addr) => {
-                self.set_verdict(NatVerdict::Public(addr.clone()));
-                true
+                // Believed only once its dial-back connection shows up.
+                p.held_ok = Some(addr.clone());
+                p.deadline = self.now + DIAL_BACK_GRACE;
+                self.own_probe = Some(p);
             }
-            Err(ProbeError::DialBackFailed) => {
-                self.set_verdict(NatVerdict::Private);
-                true
-            }
+            Err(ProbeError::DialBackFailed) => self.conclude(p, Err(())),
             Err(ProbeError::Refused | ProbeError::ServerFailed(_) | ProbeError::Request(_)) => {
                 // Back off: a throttled server refuses everyone asking at once. No request
                 // goes out before this, not even for a new boot connection.
@@ -66,12 +77,7 @@ impl BootstrapMachine {
                     // No attempt left to wait for: say so now.
                     self.request_own_probe();
                 }
-                false
             }
-        };
-        let counts = self.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
-        if answered && counts && self.bootstrapping() && self.boot_conns.contains_key(&peer) {
-            self.become_connected(peer);
         }
     }
 
@@ -92,5 +98,198 @@ impl BootstrapMachine {
             boot_sequences: self.sequences.clone(),
         };
         self.push(Action::PersistState(snapshot));
+    }
+}
+
+/// Where this node has sent packets, as far as the machine knows: every address it asked the
+/// driver to dial and every boot URL host given as an IP. Bounded; once full, no dial-back is
+/// taken for a stranger's (the only safe reading of "not in the set").
+#[derive(Debug, Clone, Default)]
+pub(super) struct Contacted {
+    endpoints: BTreeSet<(IpAddr, Option<u16>)>,
+    /// An endpoint went unrecorded (the set was full, or a URL named its host by DNS).
+    incomplete: bool,
+}
+
+/// Most contacted endpoints remembered.
+const MAX_CONTACTED: usize = 256;
+
+/// How a dial-back connection's source relates to what this node has contacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// From an IP this node never sent to.
+    Stranger,
+    /// From a contacted IP, from a port this node never sent to.
+    ContactedHost,
+    /// From an endpoint this node sent to, or from somewhere the driver did not say.
+    Unclear,
+}
+
+impl Contacted {
+    pub(super) fn insert(&mut self, addr: &Multiaddr) {
+        match crate::addr::ip_and_tcp_port(addr) {
+            Some((ip, port)) => self.insert_endpoint(ip, port),
+            // A DNS name: the driver resolves it, the machine never learns the IP.
+            None => self.incomplete = true,
+        }
+    }
+
+    pub(super) fn insert_url(&mut self, url: &str) {
+        match crate::addr::url_host_ip(url) {
+            Some((ip, port)) => self.insert_endpoint(ip, Some(port)),
+            None => self.incomplete = true,
+        }
+    }
+
+    fn insert_endpoint(&mut self, ip: IpAddr, port: Option<u16>) {
+        if self.endpoints.len() < MAX_CONTACTED {
+            self.endpoints.insert((ip, port));
+        } else if !self.endpoints.contains(&(ip, port)) {
+            self.incomplete = true;
+        }
+    }
+
+    fn origin(&self, remote: Option<&Multiaddr>) -> Origin {
+        let Some((ip, port)) = remote.and_then(crate::addr::ip_and_tcp_port) else {
+            return Origin::Unclear;
+        };
+        let mut hosts = self.endpoints.iter().filter(|(i, _)| *i == ip);
+        if hosts.clone().next().is_none() {
+            return if self.incomplete {
+                Origin::Unclear
+            } else {
+                Origin::Stranger
+            };
+        }
+        match port {
+            Some(port) if !hosts.any(|(_, p)| *p == Some(port) || p.is_none()) => {
+                Origin::ContactedHost
+            }
+            _ => Origin::Unclear,
+        }
+    }
+}
+
+/// The dial-back connections seen during one own probe, by [`Origin`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct DialBacks {
+    stranger: bool,
+    contacted_host: bool,
+    unclear: bool,
+}
+
+impl DialBacks {
+    fn any(self) -> bool {
+        self.stranger || self.contacted_host || self.unclear
+    }
+}
+
+/// How long an OK answer waits for its dial-back connection to be reported: the connection
+/// and the answer travel on different streams, so the answer may be handled first.
+pub const DIAL_BACK_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Most boot peer IPs whose observation of us is kept.
+const MAX_OBSERVERS: usize = 8;
+/// Most boot peers remembered for answering OK without dialing back.
+const MAX_UNVERIFIED_PEERS: usize = 64;
+
+impl BootstrapMachine {
+    /// A new inbound connection from `peer`: a dial-back, if it is the peer we asked.
+    pub(super) fn on_inbound_connection(&mut self, peer: PeerId, remote: Option<&Multiaddr>) {
+        let origin = self.contacted.origin(remote);
+        let Some(p) = self.own_probe.as_mut().filter(|p| p.peer == peer) else {
+            return;
+        };
+        match origin {
+            Origin::Stranger => p.dial_backs.stranger = true,
+            Origin::ContactedHost => p.dial_backs.contacted_host = true,
+            Origin::Unclear => p.dial_backs.unclear = true,
+        }
+        if let Some(addr) = p.held_ok.take() {
+            let p = self.own_probe.take().expect("invariant: matched just above");
+            self.conclude(p, Ok(addr));
+        }
+    }
+
+    /// The peer at `peer` observes us at `observed` (identify): evidence for the mapping.
+    pub(super) fn on_observed_addr(&mut self, peer: PeerId, observed: &Multiaddr) {
+        let Some(remote) = self.boot_conns.get(&peer).and_then(|c| c.remote_ip) else {
+            return;
+        };
+        let Some((ip, Some(port))) = crate::addr::ip_and_tcp_port(observed) else {
+            return;
+        };
+        if self.observed.len() >= MAX_OBSERVERS && !self.observed.contains_key(&remote) {
+            return;
+        }
+        self.observed.insert(remote, (ip, port));
+        let mut seen = self.observed.values();
+        let first = seen.next().copied();
+        let mapping = if self.observed.len() < 2 {
+            crate::nat::Mapping::Unknown
+        } else if seen.all(|o| Some(*o) == first) {
+            crate::nat::Mapping::EndpointIndependent
+        } else {
+            crate::nat::Mapping::AddressDependent
+        };
+        self.set_behaviour(NatBehaviour {
+            mapping,
+            ..self.behaviour
+        });
+    }
+
+    /// The own probe's deadline passed: unanswered, or an OK whose dial-back never came.
+    pub(super) fn on_own_probe_deadline(&mut self, p: OwnProbe) {
+        if p.held_ok.is_some() {
+            // An OK with no dial-back connection: a server that answers without dialing (or
+            // one that dialed someone else). Not believed; ask another boot peer.
+            self.counters.unverified_answers += 1;
+            if self.unverified_peers.len() < MAX_UNVERIFIED_PEERS {
+                self.unverified_peers.insert(p.peer);
+            }
+            self.report(Event::DialBackUnverified { peer: p.peer });
+        }
+        self.request_own_probe();
+    }
+
+    /// Records a verdict backed by what this node saw arrive during the probe.
+    fn conclude(&mut self, p: OwnProbe, result: Result<Multiaddr, ()>) {
+        use crate::nat::Filtering;
+        let seen = p.dial_backs;
+        let filtering = match (&result, seen) {
+            (_, DialBacks { stranger: true, .. }) => Filtering::EndpointIndependent,
+            // A stock server dials from the contacted host only: its OK proves only that the
+            // filtering is not address-and-port-dependent; an earlier stranger's proof stands.
+            (Ok(_), _) => match self.behaviour.filtering {
+                Filtering::EndpointIndependent => Filtering::EndpointIndependent,
+                _ => Filtering::Unknown,
+            },
+            (Err(()), DialBacks { contacted_host: true, .. }) => Filtering::AddressDependent,
+            (Err(()), DialBacks { unclear: true, .. }) => Filtering::Unknown,
+            (Err(()), _) => Filtering::AddressAndPortDependent,
+        };
+        let (verdict, verified) = match result {
+            Ok(addr) => (NatVerdict::Public(addr), true),
+            // The server could not reach us: what arrived agrees unless a stranger got in.
+            Err(()) => (NatVerdict::Private, !seen.stranger),
+        };
+        self.set_behaviour(NatBehaviour {
+            filtering,
+            verified,
+            stranger_reached: seen.stranger,
+            ..self.behaviour
+        });
+        self.set_verdict(verdict);
+        let counts = self.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
+        if counts && self.bootstrapping() && self.boot_conns.contains_key(&p.peer) {
+            self.become_connected(p.peer);
+        }
+    }
+
+    fn set_behaviour(&mut self, behaviour: NatBehaviour) {
+        if behaviour != self.behaviour {
+            self.behaviour = behaviour;
+            self.report(Event::NatBehaviourChanged(behaviour));
+        }
     }
 }

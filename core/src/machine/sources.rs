@@ -297,7 +297,7 @@ impl BootstrapMachine {
 
     pub(super) fn drop_boot_conn(&mut self, peer: PeerId) -> Option<BootConn> {
         let conn = self.boot_conns.remove(&peer)?;
-        if self.own_probe.is_some_and(|p| p.peer == peer) {
+        if self.own_probe.as_ref().is_some_and(|p| p.peer == peer) {
             // The awaited dial-back request went with its connection: ask through another boot
             // connection if there is one (a new connection asks by itself otherwise), so the
             // verdict does not stay unknown for want of a question.

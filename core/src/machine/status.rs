@@ -2,7 +2,7 @@
 
 use libp2p_identity::PeerId;
 
-use crate::nat::NatVerdict;
+use crate::nat::{NatBehaviour, NatVerdict};
 use crate::status::SkipCounts;
 
 /// The phase of the current bootstrap, named after what it waits for.
@@ -43,6 +43,8 @@ pub struct Counters {
     pub inbound_probes: u32,
     /// Dial-back requests we sent.
     pub own_probes: u32,
+    /// OK answers to our dial-back requests that no dial-back connection backed: not believed.
+    pub unverified_answers: u32,
     /// Inputs ignored: unknown or stale ids, peers we never dialed, late answers.
     pub ignored_inputs: u32,
     /// Boot entries skipped, per reason, over every source.
@@ -64,6 +66,8 @@ pub struct Status {
     pub nat: NatVerdict,
     /// Whether `nat` comes from a previous run and has not been confirmed in this one.
     pub nat_stale: bool,
+    /// Mapping, filtering and how the verdict was checked.
+    pub behaviour: NatBehaviour,
     /// Counters.
     pub counters: Counters,
 }

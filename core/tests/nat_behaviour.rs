@@ -1,0 +1,248 @@
+//! The client machine's NAT behaviour: which dial-backs it believes, what their origin proves
+//! about filtering, and what boot peers' observations prove about mapping.
+
+use std::time::{Duration, Instant};
+
+use pyrsia_boot_core::{
+    Action, AddressPolicy, BootstrapMachine, Config, Event, Filtering, Input, KnownPeer, Mapping, Multiaddr,
+    NatVerdict, PeerId, ProbeError, ProbeId, SourceKind,
+};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn id(b: u8) -> PeerId {
+    libp2p_identity::Keypair::ed25519_from_bytes([b; 32])
+        .expect("32 bytes")
+        .public()
+        .to_peer_id()
+}
+
+fn addr(s: &str) -> Multiaddr {
+    s.parse().expect("valid multiaddr")
+}
+
+/// A machine connected to boot peers 1..=n at 198.51.100.<i>:4001 (seeds), every dial
+/// answered before the first AutoNAT request; with the dial-back request it sent first.
+struct Client {
+    m: BootstrapMachine,
+    now: Instant,
+}
+
+impl Client {
+    fn connected_to(n: u8) -> (Client, ProbeId) {
+        let seeds = (1..=n)
+            .map(|i| KnownPeer {
+                id: id(i),
+                addrs: vec![addr(&format!("/ip4/198.51.100.{i}/tcp/4001"))],
+            })
+            .collect();
+        let config = Config {
+            seeds,
+            source_order: vec![SourceKind::Seeds],
+            max_concurrent_dials: n.into(),
+            // Documentation addresses, as everywhere in tests.
+            policy: AddressPolicy::allow_private(),
+            ..Config::default()
+        };
+        let now = Instant::now();
+        let mut c = Client {
+            m: BootstrapMachine::new(config, now),
+            now,
+        };
+        let dials: Vec<_> = c
+            .drain()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Dial { dial, peer, addrs } => Some((dial, peer, addrs)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dials.len(), usize::from(n));
+        let mut probe = None;
+        let mut peers = Vec::new();
+        for (dial, peer, addrs) in dials {
+            let addr = addrs.first().cloned();
+            c.feed(Input::DialSucceeded { dial, peer, addr });
+            for a in c.drain() {
+                if let Action::ProbeVia { probe: p, .. } = a {
+                    probe.get_or_insert(p);
+                }
+            }
+            peers.push(peer);
+        }
+        for peer in peers {
+            c.feed(Input::InboundProbeRequest { peer });
+        }
+        (c, probe.expect("a dial-back request"))
+    }
+
+    fn feed(&mut self, input: Input) {
+        self.m.handle(self.now, input);
+    }
+
+    fn after(&mut self, d: Duration) {
+        self.now += d;
+        self.m.handle(self.now, Input::Tick);
+    }
+
+    fn drain(&mut self) -> Vec<Action> {
+        std::iter::from_fn(|| self.m.poll_action()).collect()
+    }
+
+    fn dial_back_from(&mut self, peer: u8, from: &str) {
+        let remote = Some(addr(from));
+        self.feed(Input::InboundConnection {
+            peer: id(peer),
+            remote,
+        });
+    }
+
+    fn answer(&mut self, probe: ProbeId, result: Result<Multiaddr, ProbeError>) {
+        self.feed(Input::OwnProbeAnswered { probe, result });
+    }
+}
+
+const MAPPED: &str = "/ip4/203.0.113.1/tcp/4001";
+
+#[test]
+fn a_dial_back_from_an_ip_never_contacted_proves_endpoint_independent_filtering() {
+    let (mut c, probe) = Client::connected_to(1);
+    c.dial_back_from(1, "/ip4/198.51.100.201/tcp/50000");
+    c.answer(probe, Ok(addr(MAPPED)));
+    let s = c.m.status();
+    assert_eq!(s.nat, NatVerdict::Public(addr(MAPPED)));
+    assert!(s.behaviour.verified && s.behaviour.stranger_reached);
+    assert_eq!(s.behaviour.filtering, Filtering::EndpointIndependent);
+}
+
+#[test]
+fn a_dial_back_from_the_contacted_host_proves_no_more_than_that() {
+    // A stock server: it dials back from its own IP, from a new port. Public, as AutoNAT has
+    // always said, but no stranger got in and the filtering stays unknown.
+    let (mut c, probe) = Client::connected_to(1);
+    c.dial_back_from(1, "/ip4/198.51.100.1/tcp/50000");
+    c.answer(probe, Ok(addr(MAPPED)));
+    let s = c.m.status();
+    assert_eq!(s.nat, NatVerdict::Public(addr(MAPPED)));
+    assert!(s.behaviour.verified && !s.behaviour.stranger_reached);
+    assert_eq!(s.behaviour.filtering, Filtering::Unknown);
+}
+
+#[test]
+fn only_the_contacted_host_getting_in_is_address_dependent_filtering() {
+    // A boot node with a dial-back address: its stranger dial failed, its own succeeded, and
+    // it answered "failed" (strangers cannot reach us): an address-restricted cone.
+    let (mut c, probe) = Client::connected_to(1);
+    c.dial_back_from(1, "/ip4/198.51.100.1/tcp/50000");
+    c.answer(probe, Err(ProbeError::DialBackFailed));
+    let s = c.m.status();
+    assert_eq!(s.nat, NatVerdict::Private);
+    assert_eq!(s.behaviour.filtering, Filtering::AddressDependent);
+    assert!(s.behaviour.verified);
+}
+
+#[test]
+fn nothing_getting_in_is_address_and_port_dependent_filtering() {
+    let (mut c, probe) = Client::connected_to(1);
+    c.answer(probe, Err(ProbeError::DialBackFailed));
+    let s = c.m.status();
+    assert_eq!(s.nat, NatVerdict::Private);
+    assert_eq!(s.behaviour.filtering, Filtering::AddressAndPortDependent);
+}
+
+#[test]
+fn a_connection_from_the_contacted_endpoint_itself_proves_nothing() {
+    // From the boot peer's listening port: a NAT may take it for the reply direction of our
+    // own flow, so it says nothing about filtering.
+    let (mut c, probe) = Client::connected_to(1);
+    c.dial_back_from(1, "/ip4/198.51.100.1/tcp/4001");
+    c.answer(probe, Err(ProbeError::DialBackFailed));
+    assert_eq!(c.m.status().behaviour.filtering, Filtering::Unknown);
+}
+
+#[test]
+fn an_ok_waits_briefly_for_its_dial_back_and_is_believed_when_it_shows_up() {
+    let (mut c, probe) = Client::connected_to(1);
+    c.answer(probe, Ok(addr(MAPPED)));
+    assert_eq!(c.m.status().nat, NatVerdict::Unknown, "not before the connection");
+    c.after(100 * MS);
+    c.dial_back_from(1, "/ip4/198.51.100.1/tcp/50000");
+    assert_eq!(c.m.status().nat, NatVerdict::Public(addr(MAPPED)));
+}
+
+#[test]
+fn an_ok_whose_dial_back_never_shows_up_is_not_believed() {
+    let (mut c, probe) = Client::connected_to(1);
+    c.drain();
+    c.answer(probe, Ok(addr(MAPPED)));
+    c.after(Duration::from_secs(1));
+    // A connection from the peer after the grace is not a dial-back for that answer.
+    c.dial_back_from(1, "/ip4/198.51.100.1/tcp/50000");
+    let s = c.m.status();
+    assert_eq!(s.nat, NatVerdict::Unknown);
+    assert_eq!(s.counters.unverified_answers, 1);
+    let actions = c.drain();
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::Report(Event::DialBackUnverified { peer }) if *peer == id(1))));
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::ProbeVia { .. })),
+        "asks again: {actions:?}"
+    );
+}
+
+#[test]
+fn a_connection_from_another_peer_is_not_the_dial_back() {
+    let (mut c, probe) = Client::connected_to(1);
+    c.dial_back_from(9, "/ip4/198.51.100.201/tcp/50000");
+    c.answer(probe, Ok(addr(MAPPED)));
+    c.after(Duration::from_secs(1));
+    assert_eq!(c.m.status().nat, NatVerdict::Unknown);
+}
+
+#[test]
+fn two_boot_peers_seeing_one_address_is_endpoint_independent_mapping() {
+    let (mut c, _) = Client::connected_to(2);
+    assert_eq!(c.m.status().behaviour.mapping, Mapping::Unknown);
+    for p in [1, 2] {
+        c.feed(Input::ObservedAddr {
+            peer: id(p),
+            observed: addr(MAPPED),
+        });
+    }
+    assert_eq!(c.m.status().behaviour.mapping, Mapping::EndpointIndependent);
+    use pyrsia_boot_core::HolePunching;
+    let s = c.m.status();
+    assert_eq!(s.behaviour.hole_punching(&s.nat), HolePunching::Likely);
+}
+
+#[test]
+fn two_boot_peers_seeing_different_ports_is_a_destination_dependent_mapping() {
+    let (mut c, _) = Client::connected_to(2);
+    c.feed(Input::ObservedAddr {
+        peer: id(1),
+        observed: addr("/ip4/203.0.113.1/tcp/61001"),
+    });
+    // One observer is not enough.
+    assert_eq!(c.m.status().behaviour.mapping, Mapping::Unknown);
+    c.feed(Input::ObservedAddr {
+        peer: id(2),
+        observed: addr("/ip4/203.0.113.1/tcp/61002"),
+    });
+    let s = c.m.status();
+    assert_eq!(s.behaviour.mapping, Mapping::AddressDependent);
+    use pyrsia_boot_core::HolePunching;
+    assert_eq!(s.behaviour.hole_punching(&s.nat), HolePunching::Unlikely);
+}
+
+#[test]
+fn observations_from_peers_that_are_not_boot_connections_are_ignored() {
+    let (mut c, _) = Client::connected_to(1);
+    for p in [7, 8] {
+        c.feed(Input::ObservedAddr {
+            peer: id(p),
+            observed: addr(&format!("/ip4/203.0.113.1/tcp/6100{p}")),
+        });
+    }
+    assert_eq!(c.m.status().behaviour.mapping, Mapping::Unknown);
+}
