@@ -32,6 +32,8 @@ pub(super) struct SignJob {
     pub(super) expires_at: u64,
     pub(super) sequence: u64,
     pub(super) deadline: Instant,
+    /// The machine's wall-clock step count when the job was made.
+    pub(super) clock_steps: u64,
 }
 
 /// A `/status` request waiting for its list's signature. Its place in the rotation is fixed
@@ -185,6 +187,7 @@ impl BootNodeMachine {
             expires_at,
             sequence: policy.sequence,
             deadline: self.now + policy.timeout,
+            clock_steps: self.clock_steps,
         };
         self.sign_jobs.insert(sign, job);
         self.push(BootNodeAction::Sign {
@@ -205,6 +208,16 @@ impl BootNodeMachine {
             },
             Err(e) => return self.signing_failed(&job, e.clone()),
         };
+        if !self.still_servable(&signature) && job.clock_steps != self.clock_steps {
+            // Made under a wall-clock reading that has since been stepped (kept because a
+            // request waits for it): not the signer's fault. Sign again now, no backoff; the
+            // waiting requests stay attached to the list.
+            if let Some(policy) = self.config.signing.clone() {
+                if self.start_sign_job(job.addrs_json.clone(), &policy) {
+                    return;
+                }
+            }
+        }
         if !self.still_servable(&signature) {
             // A signer slower than a quarter of the validity hands back signatures that may
             // no longer be served: the requests waiting for one get the list unsigned.

@@ -127,6 +127,8 @@ pub struct BootNodeMachine {
     /// The instant of the last wall-clock reading, and the reading (since the Unix epoch).
     clock_origin: Instant,
     wall_origin: Option<Duration>,
+    /// Wall-clock steps seen; a signing job remembers the count it was made under.
+    clock_steps: u64,
     next_id: u64,
     actions: VecDeque<BootNodeAction>,
     // Addresses.
@@ -173,6 +175,7 @@ impl BootNodeMachine {
             now,
             clock_origin: now,
             wall_origin,
+            clock_steps: 0,
             next_id: 1,
             actions: VecDeque::new(),
             listen: Vec::new(),
@@ -402,6 +405,7 @@ impl BootNodeMachine {
                 self.clock_origin = self.now;
                 self.wall_origin = Some(reading);
                 if before != self.unix_now() {
+                    self.clock_steps += 1;
                     self.forget_sign_jobs_except_waited_for(&[]);
                 }
             }
