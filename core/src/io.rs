@@ -217,6 +217,12 @@ pub enum Action {
         /// The peer.
         peer: PeerId,
     },
+    /// A dial-back confirmed that strangers reach us at this address: tell the swarm
+    /// (`Swarm::add_external_address`), so identify and Kademlia advertise it.
+    AddExternalAddress(Multiaddr),
+    /// The address of an earlier [`Action::AddExternalAddress`] is no longer confirmed (the
+    /// verdict turned private or moved): `Swarm::remove_external_address`.
+    RemoveExternalAddress(Multiaddr),
     /// Write this snapshot to durable storage (atomically) if the application keeps state.
     PersistState(Snapshot),
     /// Tell the application something happened.

@@ -101,6 +101,8 @@ struct Sim<'w> {
     last_nat: Option<NatVerdict>,
     /// Dial-back requests whose dial-back connection was fed.
     dialed_back: BTreeSet<ProbeId>,
+    /// The swarm's external addresses, as the machine's actions set them.
+    external: BTreeSet<Multiaddr>,
     gave_up: Option<GaveUp>,
     steps: u64,
 }
@@ -205,6 +207,7 @@ impl<'w> Sim<'w> {
             connects: 0,
             last_nat: None,
             dialed_back: BTreeSet::new(),
+            external: BTreeSet::new(),
             gave_up: None,
             steps: 0,
         };
@@ -430,6 +433,14 @@ impl<'w> Sim<'w> {
                 "the last NAT report differs from status().nat",
             );
         }
+        let confirmed: BTreeSet<Multiaddr> = match &status.nat {
+            NatVerdict::Public(a) if !status.nat_stale => [a.clone()].into(),
+            _ => BTreeSet::new(),
+        };
+        self.check(
+            self.external == confirmed,
+            "the swarm's external addresses are not exactly the confirmed public one",
+        );
     }
 
     // ---- carrying out actions --------------------------------------------------------------
@@ -514,6 +525,14 @@ impl<'w> Sim<'w> {
                         Scheduled::Feed(Input::ConnectionClosed { peer }),
                     );
                 }
+            }
+            Action::AddExternalAddress(a) => {
+                let new = self.external.insert(a);
+                self.check(new, "an external address added twice");
+            }
+            Action::RemoveExternalAddress(a) => {
+                let had = self.external.remove(&a);
+                self.check(had, "removed an external address never added");
             }
             Action::PersistState(_) => {}
             Action::Report(event) => self.on_report(event),
@@ -773,6 +792,8 @@ impl<'w> Sim<'w> {
             Action::CancelDial { dial } => format!("cancel {dial}"),
             Action::ProbeVia { probe, peer } => format!("probe-via {probe} {}", self.name(peer)),
             Action::Disconnect { peer } => format!("disconnect {}", self.name(peer)),
+            Action::AddExternalAddress(a) => format!("add-external {a}"),
+            Action::RemoveExternalAddress(a) => format!("remove-external {a}"),
             Action::PersistState(s) => format!(
                 "persist {} good peer(s), nat {}",
                 s.good_peers.len(),

@@ -237,7 +237,8 @@ async fn run_client<R: Runtime>(
             "connected": connected.is_some(),
             "boot_peer": connected.map(|(p, _)| p.to_string()),
             "elapsed_ms": connected.map(|(_, e)| e.as_millis() as u64),
-            "nat": timeline::nat_json(&nat),
+            "nat": timeline::nat_json(&nat, &driver.machine().status().behaviour),
+            "external_addresses": swarm.external_addresses().map(|a| a.to_string()).collect::<Vec<_>>(),
             "nat_stale": driver.machine().status().nat_stale,
             "gave_up": gave_up.as_ref().map(|g| g.to_string()),
             "events": events,
@@ -250,6 +251,8 @@ async fn run_client<R: Runtime>(
             ""
         };
         println!("verdict: {}{stale}", timeline::verdict_phrase(&nat));
+        let behaviour = driver.machine().status().behaviour;
+        println!("NAT: {}", timeline::behaviour_phrase(&nat, &behaviour));
     }
     match (connected, gave_up) {
         (Some(_), _) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use pyrsia_boot_core::signed::encode_key;
-use pyrsia_boot_core::{Event, NatVerdict};
+use pyrsia_boot_core::{Event, NatBehaviour, NatVerdict};
 use serde_json::{json, Value};
 
 /// Short form of a peer id for the timeline: the last 8 characters.
@@ -54,6 +54,20 @@ pub fn line(event: &Event) -> Option<String> {
             elapsed.as_millis()
         ),
         Event::NatChanged(v) => format!("NAT verdict: {}", verdict_phrase(v)),
+        Event::NatBehaviourChanged(b) => format!(
+            "NAT behaviour: mapping {}, filtering {}{}",
+            b.mapping.name(),
+            b.filtering.name(),
+            if b.stranger_reached {
+                "; a host we never contacted reached us"
+            } else {
+                ""
+            }
+        ),
+        Event::DialBackUnverified { peer } => format!(
+            "boot peer {} answered OK but no dial-back connection arrived: not believed",
+            short(peer)
+        ),
         Event::RetryScheduled { round, delay } => {
             format!(
                 "every source failed; round {} starts in {} ms",
@@ -106,7 +120,15 @@ pub fn json_event(event: &Event, at: Duration) -> Value {
         Event::Connected { peer, elapsed } => {
             json!({"at_ms": ms, "event": "connected", "peer": peer.to_string(), "elapsed_ms": elapsed.as_millis() as u64})
         }
-        Event::NatChanged(v) => json!({"at_ms": ms, "event": "nat_changed", "nat": nat_json(v)}),
+        Event::NatChanged(v) => {
+            json!({"at_ms": ms, "event": "nat_changed", "verdict": v.name(), "address": public_address(v)})
+        }
+        Event::NatBehaviourChanged(b) => {
+            json!({"at_ms": ms, "event": "nat_behaviour", "mapping": b.mapping.name(), "filtering": b.filtering.name(), "verified": b.verified, "stranger_reached": b.stranger_reached})
+        }
+        Event::DialBackUnverified { peer } => {
+            json!({"at_ms": ms, "event": "dial_back_unverified", "peer": peer.to_string()})
+        }
         Event::RetryScheduled { round, delay } => {
             json!({"at_ms": ms, "event": "retry_scheduled", "round": round, "delay_ms": delay.as_millis() as u64})
         }
@@ -121,10 +143,44 @@ pub fn json_event(event: &Event, at: Duration) -> Value {
     }
 }
 
-/// The JSON form of a verdict.
-pub fn nat_json(v: &NatVerdict) -> Value {
+fn public_address(v: &NatVerdict) -> Option<String> {
     match v {
-        NatVerdict::Public(a) => json!({"verdict": "public", "address": a.to_string()}),
-        other => json!({"verdict": other.name()}),
+        NatVerdict::Public(a) => Some(a.to_string()),
+        _ => None,
     }
+}
+
+/// The JSON form of a verdict and what is known of the NAT: `verdict`, `address`, `mapping`,
+/// `filtering`, `hole_punching`, `verified`, `stranger_reached`.
+pub fn nat_json(v: &NatVerdict, b: &NatBehaviour) -> Value {
+    json!({
+        "verdict": v.name(),
+        "address": public_address(v),
+        "mapping": b.mapping.name(),
+        "filtering": b.filtering.name(),
+        "hole_punching": b.hole_punching(v).name(),
+        "verified": b.verified,
+        "stranger_reached": b.stranger_reached,
+    })
+}
+
+/// One line on what the NAT kind means for the user.
+pub fn behaviour_phrase(v: &NatVerdict, b: &NatBehaviour) -> String {
+    use pyrsia_boot_core::{Filtering, HolePunching};
+    let punch = match b.hole_punching(v) {
+        HolePunching::Likely => "hole punching likely to work",
+        HolePunching::Unlikely => "hole punching unlikely: use a relay",
+        HolePunching::Unknown => "hole-punching outlook unknown (one boot peer observed us)",
+    };
+    let who = match (v, b.filtering) {
+        (NatVerdict::Public(_), Filtering::EndpointIndependent) => "; any host can connect",
+        (NatVerdict::Public(_), _) => "; only the boot peer's host was seen to connect",
+        (_, Filtering::AddressDependent) => "; only hosts we contacted can connect",
+        _ => "",
+    };
+    format!(
+        "mapping {}, filtering {}: {punch}{who}",
+        b.mapping.name(),
+        b.filtering.name()
+    )
 }

@@ -14,7 +14,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm};
+use libp2p::{identify, Multiaddr, PeerId, Swarm};
 use pyrsia_boot_core::{
     without_p2p, Action, BootstrapMachine, DialError, DialId, Event, HttpError, Input, ProbeError,
     ProbeId, RequestFailure, RequestId, ResolveError, Snapshot,
@@ -263,6 +263,8 @@ impl<R: Runtime> Driver<R> {
                 // Err means not connected, which is the requested state.
                 let _ = swarm.disconnect_peer_id(peer);
             }
+            Action::AddExternalAddress(addr) => swarm.add_external_address(addr),
+            Action::RemoveExternalAddress(addr) => swarm.remove_external_address(&addr),
             Action::PersistState(snapshot) => self.outbox.push_back(Pending::Persist(snapshot)),
             Action::Report(event) => self.outbox.push_back(Pending::Report(event)),
         }
@@ -279,6 +281,12 @@ impl<R: Runtime> Driver<R> {
                 endpoint,
                 ..
             } => {
+                if endpoint.is_listener() {
+                    // Someone dialed us: during a dial-back request, the dial-back itself.
+                    let remote = Some(without_p2p(endpoint.get_remote_address()));
+                    let peer = *peer_id;
+                    return Some(Input::InboundConnection { peer, remote });
+                }
                 let (dial, _) = self.dials.remove(connection_id)?;
                 // The core lists addresses without their `/p2p/` suffix.
                 let addr = without_p2p(endpoint.get_remote_address());
@@ -315,6 +323,13 @@ impl<R: Runtime> Driver<R> {
                 peer,
                 ..
             })) => Some(Input::InboundProbeRequest { peer: *peer }),
+            BehaviourEvent::Identify(e) => match e.as_ref() {
+                identify::Event::Received { peer_id, info, .. } => Some(Input::ObservedAddr {
+                    peer: *peer_id,
+                    observed: info.observed_addr.clone(),
+                }),
+                _ => None,
+            },
             BehaviourEvent::DialRequest(request_response::Event::Message {
                 message:
                     request_response::Message::Response {

@@ -86,6 +86,21 @@ impl BootstrapMachine {
         if verdict == self.nat && !stale {
             return;
         }
+        let advertised = match (&self.nat, stale) {
+            (NatVerdict::Public(old), false) => Some(old.clone()),
+            _ => None,
+        };
+        match (advertised, &verdict) {
+            (Some(old), NatVerdict::Public(new)) if old == *new => {}
+            (old, new) => {
+                if let Some(old) = old {
+                    self.push(Action::RemoveExternalAddress(old));
+                }
+                if let NatVerdict::Public(new) = new {
+                    self.push(Action::AddExternalAddress(new.clone()));
+                }
+            }
+        }
         self.nat = verdict.clone();
         self.report(Event::NatChanged(verdict));
         self.persist();

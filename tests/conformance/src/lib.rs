@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod dial_back;
 pub mod harness;
 pub mod scenarios;
 
@@ -95,6 +96,8 @@ macro_rules! suite {
             with_trusted_keys_only_the_operators_signed_list_is_used,
             a_boot_node_advertising_no_address_still_makes_its_peers_fully_connected,
             a_static_file_server_that_takes_only_origin_form_targets_is_used,
+            a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public,
+            a_verified_public_verdict_reaches_the_swarms_external_addresses,
         );
     };
     (@tests $adapter:ty; $($name:ident),* $(,)?) => {

@@ -13,6 +13,10 @@ use pyrsia_boot_core::{Event, Failure, GiveUpReason, NatVerdict, StatusDocument}
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
 use pyrsia_boot_libp2p::{AbuseLimits, BootNodeConfig, Output, Runtime, Signing};
 
+pub use crate::dial_back::{
+    a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public,
+    a_verified_public_verdict_reaches_the_swarms_external_addresses,
+};
 use crate::harness::*;
 use crate::Adapter;
 

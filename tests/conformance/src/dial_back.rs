@@ -1,0 +1,144 @@
+//! Scenarios about dial-backs the client must not take on trust.
+
+use std::time::Duration;
+
+use futures::channel::oneshot;
+use futures::{FutureExt, StreamExt};
+use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::SwarmEvent;
+use libp2p::Multiaddr;
+use pyrsia_boot_core::{Event, NatVerdict};
+use pyrsia_boot_libp2p::dial_request::{self, DialRequest, DialResponse};
+use pyrsia_boot_libp2p::Runtime;
+
+use crate::harness::*;
+use crate::Adapter;
+
+/// An AutoNAT v1 server that answers every dial request "OK, reached you" without dialing
+/// (py-libp2p 0.8's server does this when it already has a connection to the asker), and that
+/// sends each new peer a dial request of its own, so the client counts it as a boot peer.
+#[derive(libp2p::swarm::NetworkBehaviour)]
+#[behaviour(prelude = "libp2p::swarm::derive_prelude")]
+#[allow(missing_debug_implementations)] // a test behaviour
+pub struct Liar {
+    identify: libp2p::identify::Behaviour,
+    autonat: request_response::Behaviour<dial_request::Codec>,
+}
+
+/// Starts a [`Liar`] on the adapter's runtime; returns its `/p2p/` address and a handle that
+/// stops it when dropped.
+async fn liar<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
+    let key = Keypair::generate_ed25519();
+    let behaviour = Liar {
+        identify: libp2p::identify::Behaviour::new(libp2p::identify::Config::new(
+            "ipfs/1.0.0".into(),
+            key.public(),
+        )),
+        autonat: request_response::Behaviour::with_codec(
+            dial_request::Codec,
+            [(dial_request::PROTOCOL, ProtocolSupport::Full)],
+            request_response::Config::default(),
+        ),
+    };
+    let mut swarm = A::swarm(&key, behaviour);
+    swarm.listen_on(any_loopback_port()).expect("listen");
+    let addr = loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+            break address.with(Protocol::P2p(key.public().to_peer_id()));
+        }
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serve = async move {
+        let mut stopped = stopped.fuse();
+        loop {
+            futures::select! {
+                e = swarm.select_next_some() => match e {
+                    SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. }
+                        if endpoint.is_listener() =>
+                    {
+                        let request = DialRequest {
+                            peer: *swarm.local_peer_id(),
+                            addrs: swarm.listeners().cloned().collect(),
+                        };
+                        swarm.behaviour_mut().autonat.send_request(&peer_id, request);
+                    }
+                    SwarmEvent::Behaviour(LiarEvent::Autonat(request_response::Event::Message {
+                        message: request_response::Message::Request { request, channel, .. },
+                        ..
+                    })) => {
+                        let claimed = request.addrs.first().cloned().unwrap_or_else(|| {
+                            "/ip4/127.0.0.1/tcp/1".parse().expect("valid")
+                        });
+                        let lie = DialResponse::Reachable(claimed);
+                        let _ = swarm.behaviour_mut().autonat.send_response(channel, lie);
+                    }
+                    _ => {}
+                },
+                _ = stopped => return,
+            }
+        }
+    };
+    A::runtime().spawn(serve.boxed());
+    (addr, stop)
+}
+
+/// A boot peer whose AutoNAT server answers OK without dialing back does not make the client
+/// public: the OK is reported unverified, the swarm gets no external address, and the
+/// client's verdict stays unknown once its attempts are spent.
+pub fn a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public<
+    A: Adapter,
+>() {
+    A::block_on(async {
+        let (addr, _stop) = liar::<A>().await;
+        let status = scripted_server::<A>(vec![(200, pyrsia_document(&[&addr]))]).await;
+        let mut config = loopback_config(vec![status.url.clone()]);
+        config.timeouts.own_probe_retry = Duration::from_millis(200);
+        let mut client = Client::<A>::start(config).await;
+        client
+            .run_until(|events| {
+                events
+                    .iter()
+                    .any(|e| matches!(e, Event::VerdictUnavailable { .. }))
+            })
+            .await;
+        let events = &client.events;
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Connected { .. })),
+            "{events:?}"
+        );
+        let unverified = events
+            .iter()
+            .filter(|e| matches!(e, Event::DialBackUnverified { .. }))
+            .count();
+        let status = client.driver.machine().status();
+        assert_eq!(unverified as u32, status.counters.unverified_answers);
+        assert!(unverified >= 1, "{events:?}");
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::NatChanged(NatVerdict::Public(_)))),
+            "the lie was believed: {events:?}"
+        );
+        assert_eq!(status.nat, NatVerdict::Unknown);
+        assert_eq!(client.swarm.external_addresses().count(), 0);
+    });
+}
+
+/// Our own boot node's dial-back is seen arriving, so its OK is verified and the confirmed
+/// address reaches the swarm's external addresses.
+pub fn a_verified_public_verdict_reaches_the_swarms_external_addresses<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let mut client = Client::<A>::start(loopback_config(vec![boot.status_url()])).await;
+        client.run_until(connected_with_verdict).await;
+        let status = client.driver.machine().status();
+        let NatVerdict::Public(addr) = status.nat.clone() else {
+            panic!("loopback is reachable: {:?}", client.events);
+        };
+        assert!(status.behaviour.verified, "{status:?}");
+        let external: Vec<&Multiaddr> = client.swarm.external_addresses().collect();
+        assert_eq!(external, [&addr]);
+    });
+}
