@@ -57,6 +57,11 @@ id!(
     SignId,
     "sign"
 );
+id!(
+    /// Names one dial-back a boot node's AutoNAT server asked for.
+    DialBackId,
+    "dialback"
+);
 
 /// A driver's own name for something the world started (an accepted connection, an inbound
 /// request): the driver picks it, the boot-node machine echoes it back in the action that

@@ -152,11 +152,12 @@ pub use addr::{classify, is_dns_name, AddrClass, AddressPolicy};
 pub use backoff::{Backoff, SeededRng};
 pub use bootnode::{
     BootNodeAction, BootNodeConfig, BootNodeCounters, BootNodeEvent, BootNodeInput,
-    BootNodeMachine, BootNodeStatus, DialRequestOutcome, Footprint, SigningPolicy,
+    BootNodeMachine, BootNodeStatus, DialBackAnswer, DialBackFrom, DialBackPolicy,
+    DialRequestOutcome, Footprint, SigningPolicy,
 };
 pub use config::{CandidateOrder, Config, ConnectedRule, SourceKind, Timeouts};
 pub use errors::{DialError, HttpError, ProbeError, RequestFailure, ResolveError};
-pub use ids::{DialId, LoadAskId, ProbeId, RequestId, SignId, Token};
+pub use ids::{DialBackId, DialId, LoadAskId, ProbeId, RequestId, SignId, Token};
 pub use io::{Action, Input};
 pub use machine::{BootstrapMachine, Counters, PhaseName, Status};
 pub use nat::{Filtering, HolePunching, Mapping, NatBehaviour, NatVerdict};

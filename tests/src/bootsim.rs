@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use pyrsia_boot_core::signed::{self, DocSignature};
 use pyrsia_boot_core::{
     classify, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine, BootNodeStatus,
-    LoadAskId, Multiaddr, PeerId, ProbeError, ProbeId, RequestFailure, Token, Trust,
+    DialBackAnswer, DialBackFrom, DialBackId, LoadAskId, Multiaddr, PeerId, ProbeError, ProbeId,
+    RequestFailure, Token, Trust,
 };
 
 use crate::bootworld::{load_answer, operator, Answer, BootWorld, Happening, Joiner};
@@ -69,6 +70,12 @@ enum Item {
     },
     /// One connection closes.
     Close(Token),
+    /// `peer` asks our AutoNAT server for a dial-back, if the session is still `epoch`.
+    AskDialBack {
+        peer: PeerId,
+        epoch: u64,
+        ask: crate::bootworld::DialBackAsk,
+    },
     /// The answer to a dial request, if the session is still `epoch`.
     Answer {
         probe: ProbeId,
@@ -90,6 +97,9 @@ struct SessionView {
     inbound_seen: bool,
     requests: u32,
 }
+
+/// Where every simulated peer's connections come from.
+const OBSERVED_IP: &str = "/ip4/203.0.113.77";
 
 /// Runs one world to its end. Panics when an invariant breaks.
 pub fn run(world: &BootWorld) -> BootOutcome {
@@ -130,6 +140,14 @@ struct Sim<'w> {
     load_replies: BTreeSet<Token>,
     /// Dial requests whose answer the world owes, by peer.
     owed: BTreeMap<PeerId, ProbeId>,
+    /// Dial-backs asked and not answered: who asked, when, and the ground truth.
+    dial_backs_owed: BTreeMap<Token, (PeerId, Instant, crate::bootworld::DialBackAsk)>,
+    /// Dial-back legs the machine started, by job: the asker.
+    dial_back_legs: BTreeMap<DialBackId, PeerId>,
+    /// When each peer's dial-backs started (for the throttle invariant).
+    dial_back_starts: Vec<(Instant, PeerId)>,
+    /// The dial-back request being fed (its legs start in that step).
+    asking: Option<crate::bootworld::DialBackAsk>,
     sign_jobs: u32,
     last_list_change: Instant,
     /// Seconds the world's wall clock was stepped by, in all.
@@ -196,6 +214,10 @@ impl<'w> Sim<'w> {
             load_pending: BTreeMap::new(),
             load_replies: BTreeSet::new(),
             owed: BTreeMap::new(),
+            dial_backs_owed: BTreeMap::new(),
+            dial_back_legs: BTreeMap::new(),
+            dial_back_starts: Vec::new(),
+            asking: None,
             sign_jobs: 0,
             last_list_change: base,
             clock_offset: 0,
@@ -435,6 +457,32 @@ impl<'w> Sim<'w> {
                     self.close_connection(conn);
                 }
             }
+            Item::AskDialBack { peer, epoch, ask } => {
+                if self.sessions.get(&peer).map(|s| s.epoch) != Some(epoch) {
+                    return;
+                }
+                let Some(conn) = (self.open.iter())
+                    .find(|(_, p)| **p == peer)
+                    .map(|(t, _)| *t)
+                else {
+                    return;
+                };
+                self.feed(BootNodeInput::RoundTrip { conn, rtt: ask.rtt });
+                for _ in 0..ask.times {
+                    let reply = self.token();
+                    self.dial_backs_owed.insert(reply, (peer, self.max_fed, ask));
+                    let addrs = vec!["/ip4/192.168.1.2/tcp/4001".parse().expect("valid")];
+                    self.asking = Some(ask);
+                    self.feed(BootNodeInput::DialBackAsked {
+                        reply,
+                        conn,
+                        peer,
+                        claimed: peer,
+                        addrs,
+                    });
+                    self.asking = None;
+                }
+            }
             Item::Answer {
                 probe,
                 peer,
@@ -546,6 +594,9 @@ impl<'w> Sim<'w> {
                 );
             }
         }
+        if let Some(ask) = j.asks.filter(|a| a.after < j.stay) {
+            self.schedule(ask.after, Item::AskDialBack { peer, epoch, ask });
+        }
         self.schedule(j.stay, Item::Leave { peer, epoch });
     }
 
@@ -566,7 +617,7 @@ impl<'w> Sim<'w> {
         };
         self.open.insert(conn, peer);
         self.max_open = self.max_open.max(self.open.len());
-        let remote = "/ip4/203.0.113.77/tcp/50000".parse().expect("valid");
+        let remote = format!("{OBSERVED_IP}/tcp/50000").parse().expect("valid");
         self.feed(BootNodeInput::ConnectionOpened {
             conn,
             peer,
@@ -590,6 +641,8 @@ impl<'w> Sim<'w> {
         let last = !self.open.values().any(|p| *p == peer);
         if last {
             self.sessions.remove(&peer);
+            // Its dial-back answers have nowhere to go: the machine must not send them.
+            self.dial_backs_owed.retain(|_, (p, _, _)| *p != peer);
         }
         self.feed(BootNodeInput::ConnectionClosed { conn });
         if let (true, Some(probe)) = (last, self.owed.remove(&peer)) {
@@ -815,6 +868,15 @@ impl<'w> Sim<'w> {
                     Item::Feed(BootNodeInput::Signed { sign, result }),
                 );
             }
+            BootNodeAction::DialBack {
+                job,
+                from,
+                peer,
+                addrs,
+                attempts,
+            } => self.dial_back(job, from, peer, &addrs, attempts),
+            BootNodeAction::CancelDialBack { .. } => {}
+            BootNodeAction::AnswerDialBack { reply, answer } => self.on_dial_back_answer(reply, &answer),
             BootNodeAction::Report(_) => {}
         }
     }
@@ -989,7 +1051,97 @@ impl<'w> Sim<'w> {
                 "wall clock +{}s",
                 d.as_secs() as i64 - self.world.config.unix_time.unwrap_or(0) as i64
             ),
+            BootNodeInput::DialBackAsked { reply, peer, .. } => {
+                format!("dial-back-asked {reply} by {}", self.name(peer))
+            }
+            BootNodeInput::RoundTrip { conn, rtt } => {
+                format!("rtt {conn} {}ms", rtt.as_millis())
+            }
+            BootNodeInput::DialedBack { job, from, result } => match result {
+                Ok(a) => format!("dialed-back {job} {from:?} at {a}"),
+                Err(e) => format!("dialed-back {job} {from:?} failed: {e}"),
+            },
         }
+    }
+
+    /// Carries out one dial-back leg: only to the asker's observed IP, within the throttle;
+    /// it connects after the asker's latency if the asker is reachable, never otherwise.
+    fn dial_back(
+        &mut self,
+        job: DialBackId,
+        from: DialBackFrom,
+        peer: PeerId,
+        addrs: &[Multiaddr],
+        attempts: u32,
+    ) {
+        let policy = &self.world.config.dial_back;
+        let observed = OBSERVED_IP.parse::<Multiaddr>().expect("valid");
+        self.check(
+            !addrs.is_empty() && addrs.iter().all(|a| a.iter().next() == observed.iter().next()),
+            "a dial-back to an address other than the asker's observed IP",
+        );
+        self.check(
+            (1..=8).contains(&attempts) && attempts == policy.attempts.clamp(1, 8),
+            "dial-back attempts outside the policy",
+        );
+        let period = policy.period;
+        let now = self.max_fed;
+        if from == DialBackFrom::Own && self.dial_back_legs.insert(job, peer).is_none() {
+            self.dial_back_starts
+                .retain(|(t, _)| now.saturating_duration_since(*t) < period);
+            self.dial_back_starts.push((now, peer));
+            let mine = self.dial_back_starts.iter().filter(|(_, p)| *p == peer).count();
+            self.check(
+                mine <= policy.per_peer as usize
+                    && self.dial_back_starts.len() <= policy.global as usize,
+                "more dial-backs in one period than the throttles allow",
+            );
+        }
+        self.check(self.asking.is_some(), "a dial-back that no request asked for");
+        let blocked = from == DialBackFrom::Alternate;
+        let result = match self.asking {
+            Some(a) if a.reachable && !(blocked && a.strangers_blocked) => {
+                Some(Ok(addrs[0].clone()))
+            }
+            Some(a) if a.rejects => Some(Err("connection refused".to_string())),
+            _ => None, // dropped: nothing ever comes back
+        };
+        if let (Some(ask), Some(result)) = (self.asking, result) {
+            let input = BootNodeInput::DialedBack { job, from, result };
+            self.schedule(ask.latency, Item::Feed(input));
+        }
+    }
+
+    /// An answer to a dial request our server got: once per request, never for a peer that
+    /// left, within the longest timeout, and "reachable" only for a reachable asker.
+    fn on_dial_back_answer(&mut self, reply: Token, answer: &DialBackAnswer) {
+        let owed = self.dial_backs_owed.remove(&reply);
+        self.check(owed.is_some(), "a dial-back answer nobody is owed (twice, or after the peer left)");
+        let Some((_, asked, ask)) = owed else { return };
+        let waited = self.max_fed.saturating_duration_since(asked);
+        self.check(
+            waited <= self.world.config.dial_back.max_timeout + Duration::from_millis(1),
+            "a dial-back answered later than the longest timeout",
+        );
+        let reachable = matches!(answer, DialBackAnswer::Reachable(_));
+        self.check(
+            !reachable || ask.reachable,
+            "answered reachable for an asker no dial-back can reach",
+        );
+        let strangers = !self.world.config.dial_back.alternate || !ask.strangers_blocked;
+        self.check(
+            !reachable || strangers,
+            "answered reachable for an asker only contacted hosts can reach",
+        );
+        let timeout = self.world.config.dial_back.timeout(Some(ask.rtt));
+        self.check(
+            reachable
+                || !ask.reachable
+                || !strangers
+                || ask.latency >= timeout
+                || !matches!(answer, DialBackAnswer::DialError(_)),
+            "answered unreachable for an asker a dial-back reaches well within the timeout",
+        );
     }
 
     fn describe_action(&self, action: &BootNodeAction) -> String {
@@ -1034,6 +1186,17 @@ impl<'w> Sim<'w> {
                 "sign {sign} at +{}s",
                 issued_at.saturating_sub(self.world.config.unix_time.unwrap_or(0))
             ),
+            BootNodeAction::DialBack {
+                job,
+                from,
+                peer,
+                attempts,
+                ..
+            } => format!("dial-back {job} {from:?} {} x{attempts}", self.name(peer)),
+            BootNodeAction::CancelDialBack { job } => format!("cancel {job}"),
+            BootNodeAction::AnswerDialBack { reply, answer } => {
+                format!("answer-dial-back {reply} {answer:?}")
+            }
             BootNodeAction::Report(e) => match e {
                 BootNodeEvent::DialRequestSent { peer } => {
                     format!("report sent {}", self.name(peer))
@@ -1056,6 +1219,15 @@ impl<'w> Sim<'w> {
                 BootNodeEvent::LoadFailed { member, error } => {
                     format!("report load-failed {}: {error}", self.name(member))
                 }
+                BootNodeEvent::DialBackServed {
+                    peer,
+                    outcome,
+                    after,
+                } => format!(
+                    "report dial-back {} {outcome} after {}ms",
+                    self.name(peer),
+                    after.as_millis()
+                ),
             },
         }
     }

@@ -77,6 +77,28 @@ pub struct Joiner {
     pub stay: Duration,
     /// Its answer to a dial request, and how long it takes.
     pub answer: (Answer, Duration),
+    /// Whether it asks our AutoNAT server for a dial-back (and when, after connecting).
+    pub asks: Option<DialBackAsk>,
+}
+
+/// A joiner's own AutoNAT dial request, and what dialing it back does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DialBackAsk {
+    /// When it asks, after its first connection.
+    pub after: Duration,
+    /// The round trip ping measures on its connection (fed before the request).
+    pub rtt: Duration,
+    /// Whether a dial-back reaches it (the ground truth), and after how long.
+    pub reachable: bool,
+    /// How long a dial-back attempt takes to connect, or to be refused.
+    pub latency: Duration,
+    /// Unreachable by a reset (a router that rejects) rather than by silence (one that drops).
+    pub rejects: bool,
+    /// Behind an address-restricted NAT: only hosts it contacted get in, so a dial-back from
+    /// the boot node's alternate address never connects.
+    pub strangers_blocked: bool,
+    /// How many times it asks, back to back (a flood past the per-peer throttle).
+    pub times: u32,
 }
 
 /// What a cluster member does.
@@ -258,6 +280,12 @@ impl BootWorld {
         };
         let mut config = BootNodeConfig::new(boot_peer());
         config.policy = policy;
+        config.dial_back.policy = policy;
+        config.dial_back.attempts = u.int_in_range(1..=4)?;
+        config.dial_back.per_peer = u.int_in_range(1..=5)?;
+        config.dial_back.min_timeout = millis(u, 1, 2_000)?;
+        config.dial_back.rtt_multiple = u.int_in_range(0..=10)?;
+        config.dial_back.alternate = u.ratio(1, 3)?;
         config.cluster = initial.iter().map(|i| members[*i].full()).collect();
         if u.ratio(1, 3)? {
             config.external_addrs =
@@ -308,6 +336,19 @@ impl BootWorld {
                         .collect::<Result<Vec<_>>>()?,
                     stay: millis(u, 1, 60_000)?,
                     answer: gen_answer(u)?,
+                    asks: if u.ratio(1, 2)? {
+                        Some(DialBackAsk {
+                            after: millis(u, 0, 500)?,
+                            rtt: millis(u, 0, 300)?,
+                            reachable: u.ratio(1, 2)?,
+                            latency: millis(u, 0, 1_500)?,
+                            rejects: u.ratio(1, 2)?,
+                            strangers_blocked: u.ratio(1, 3)?,
+                            times: u.int_in_range(1..=6)?,
+                        })
+                    } else {
+                        None
+                    },
                 }),
                 10..=12 => Happening::StatusRequests {
                     count: u.int_in_range(1..=30)?,
@@ -404,6 +445,7 @@ pub fn joiner(peer: u32, stay: Duration) -> Joiner {
         extra: Vec::new(),
         stay,
         answer: (Answer::Reachable, Duration::from_millis(3)),
+        asks: None,
     }
 }
 

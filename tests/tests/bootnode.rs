@@ -434,3 +434,93 @@ fn rotation_is_fair_over_a_thousand_renders() {
         );
     }
 }
+
+fn dial_back_answers(out: &BootOutcome) -> Vec<(Duration, pyrsia_boot_core::DialBackAnswer)> {
+    out.actions
+        .iter()
+        .filter_map(|(t, a)| match a {
+            BootNodeAction::AnswerDialBack { answer, .. } => Some((*t, answer.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn asking_joiner(peer: u32, ask: pyrsia_boot_tests::bootworld::DialBackAsk) -> Happening {
+    let mut j = joiner(peer, 5_000 * MS);
+    j.asks = Some(ask);
+    Happening::Join(j)
+}
+
+const ASK: pyrsia_boot_tests::bootworld::DialBackAsk = pyrsia_boot_tests::bootworld::DialBackAsk {
+    after: Duration::from_millis(10),
+    rtt: Duration::from_millis(20),
+    reachable: true,
+    latency: Duration::from_millis(5),
+    rejects: false,
+    strangers_blocked: false,
+    times: 1,
+};
+
+#[test]
+fn a_silent_peer_hears_unreachable_after_a_few_round_trips_not_ten_seconds() {
+    let mut w = quiet_world(0, false);
+    w.config.dial_back.policy = w.config.policy;
+    let silent = pyrsia_boot_tests::bootworld::DialBackAsk {
+        reachable: false,
+        ..ASK
+    };
+    at(&mut w, 100, asking_joiner(1, silent));
+    at(&mut w, 100, asking_joiner(2, ASK));
+    let out = run(&w);
+    let answers = dial_back_answers(&out);
+    // 600 ms plus 8 round trips of 20 ms, from the request at 110 ms.
+    assert!(
+        answers.contains(&(
+            110 * MS + 760 * MS,
+            pyrsia_boot_core::DialBackAnswer::DialError(
+                "no dial-back attempt connected in time".into()
+            )
+        )),
+        "{answers:?}"
+    );
+    // The reachable one hears as soon as its dial-back connected.
+    assert!(
+        answers
+            .iter()
+            .any(|(t, a)| *t == 115 * MS
+                && matches!(a, pyrsia_boot_core::DialBackAnswer::Reachable(_))),
+        "{answers:?}"
+    );
+}
+
+#[test]
+fn with_an_alternate_address_ok_means_a_stranger_got_in() {
+    let mut w = quiet_world(0, false);
+    w.config.dial_back.policy = w.config.policy;
+    w.config.dial_back.alternate = true;
+    let restricted = pyrsia_boot_tests::bootworld::DialBackAsk {
+        strangers_blocked: true,
+        ..ASK
+    };
+    at(&mut w, 100, asking_joiner(1, restricted));
+    at(&mut w, 100, asking_joiner(2, ASK));
+    let out = run(&w);
+    let answers: Vec<_> = dial_back_answers(&out).into_iter().map(|(_, a)| a).collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    // The open one: both legs connect, OK at once.
+    assert!(answers
+        .iter()
+        .any(|a| matches!(a, pyrsia_boot_core::DialBackAnswer::Reachable(_))));
+    // The address-restricted one: only our own address got in, which is not OK.
+    assert!(
+        answers.iter().any(|a| matches!(a,
+            pyrsia_boot_core::DialBackAnswer::DialError(why) if why.contains("address-dependent"))),
+        "{answers:?}"
+    );
+    let legs = out
+        .actions
+        .iter()
+        .filter(|(_, a)| matches!(a, BootNodeAction::DialBack { .. }))
+        .count();
+    assert_eq!(legs, 4, "two legs per request");
+}

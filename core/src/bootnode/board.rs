@@ -32,8 +32,6 @@ pub(super) struct SignJob {
     pub(super) expires_at: u64,
     pub(super) sequence: u64,
     pub(super) deadline: Instant,
-    /// The machine's wall-clock step count when the job was made.
-    pub(super) clock_steps: u64,
 }
 
 /// A `/status` request waiting for its list's signature. Its place in the rotation is fixed
@@ -74,6 +72,31 @@ impl BootNodeMachine {
         self.sign_jobs.retain(|_, j| {
             keep.contains(&j.addrs_json) || waiting.iter().any(|w| w.addrs_json == j.addrs_json)
         });
+    }
+
+    /// After a wall-clock step: every job under way carries the old reading's times, so each
+    /// is forgotten, and the lists requests wait for are signed again at once (the current
+    /// lists follow in [`Self::renew_signatures`]).
+    pub(super) fn restart_sign_jobs(&mut self) {
+        self.sign_jobs.clear();
+        let Some(policy) = self.config.signing.clone() else {
+            return;
+        };
+        let mut waited: Vec<Vec<u8>> = Vec::new();
+        for w in &self.waiting {
+            if !waited.contains(&w.addrs_json) {
+                waited.push(w.addrs_json.clone());
+            }
+        }
+        for addrs_json in waited {
+            if !self.start_sign_job(addrs_json.clone(), &policy) {
+                // Signing is backing off: nothing would sign this list soon, so its requests
+                // get it unsigned now rather than wait with no job to wake them.
+                for w in self.take_waiting(&addrs_json) {
+                    self.serve(w.reply, w.entries, None);
+                }
+            }
+        }
     }
 
     /// The next rotation's peer list: this node's advertised addresses, then the members from
@@ -187,7 +210,6 @@ impl BootNodeMachine {
             expires_at,
             sequence: policy.sequence,
             deadline: self.now + policy.timeout,
-            clock_steps: self.clock_steps,
         };
         self.sign_jobs.insert(sign, job);
         self.push(BootNodeAction::Sign {
@@ -208,16 +230,6 @@ impl BootNodeMachine {
             },
             Err(e) => return self.signing_failed(&job, e.clone()),
         };
-        if !self.still_servable(&signature) && job.clock_steps != self.clock_steps {
-            // Made under a wall-clock reading that has since been stepped (kept because a
-            // request waits for it): not the signer's fault. Sign again now, no backoff; the
-            // waiting requests stay attached to the list.
-            if let Some(policy) = self.config.signing.clone() {
-                if self.start_sign_job(job.addrs_json.clone(), &policy) {
-                    return;
-                }
-            }
-        }
         if !self.still_servable(&signature) {
             // A signer slower than a quarter of the validity hands back signatures that may
             // no longer be served: the requests waiting for one get the list unsigned.

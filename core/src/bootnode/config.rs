@@ -70,6 +70,68 @@ pub struct BootNodeConfig {
     /// [`crate::BootNodeMachine::new`]; the machine advances it by the instants it is fed.
     /// Without it, nothing is signed.
     pub unix_time: Option<u64>,
+    /// How this node's AutoNAT v1 server dials peers back.
+    pub dial_back: DialBackPolicy,
+}
+
+/// How a boot node answers AutoNAT v1 dial requests (`/libp2p/autonat/1.0.0`).
+///
+/// A dial-back goes only to the IP the request came from (the AutoNAT rule that keeps a
+/// server from being aimed at third parties), from a new port, as several connection attempts
+/// at once so that one lost SYN does not decide the verdict. Its timeout follows the round trip
+/// measured on the asking connection instead of a fixed 10 s: a node behind a router that
+/// drops unsolicited packets hears "unreachable" within a second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialBackPolicy {
+    /// Which addresses may be dialed back (public only on the internet).
+    pub policy: AddressPolicy,
+    /// Dial-backs per peer per [`DialBackPolicy::period`]; more are refused.
+    pub per_peer: u32,
+    /// Dial-backs in total per period; more are refused.
+    pub global: u32,
+    /// The throttles' period.
+    pub period: Duration,
+    /// Connection attempts per dial-back, started together.
+    pub attempts: u32,
+    /// The timeout is `rtt_multiple` round trips plus this, at least.
+    pub min_timeout: Duration,
+    /// Round trips a dial-back may take (TCP handshake, noise, multiplexer: about four).
+    pub rtt_multiple: u32,
+    /// The timeout when no round trip has been measured on the asking connection yet.
+    pub unmeasured_timeout: Duration,
+    /// The longest timeout, however slow the round trip.
+    pub max_timeout: Duration,
+    /// The driver also dials back from a second address that is never advertised (as a STUN
+    /// server's alternate address): an OK then means a host the node never contacted got in.
+    pub alternate: bool,
+}
+
+impl Default for DialBackPolicy {
+    fn default() -> Self {
+        DialBackPolicy {
+            policy: AddressPolicy::public_only(),
+            per_peer: 3,
+            global: 120,
+            period: Duration::from_secs(1),
+            attempts: 3,
+            min_timeout: Duration::from_millis(600),
+            rtt_multiple: 8,
+            unmeasured_timeout: Duration::from_secs(3),
+            max_timeout: Duration::from_secs(10),
+            alternate: false,
+        }
+    }
+}
+
+impl DialBackPolicy {
+    /// The dial-back timeout for a connection whose round trip is `rtt`, if measured.
+    pub fn timeout(&self, rtt: Option<Duration>) -> Duration {
+        let t = match rtt {
+            Some(rtt) => self.min_timeout + rtt.saturating_mul(self.rtt_multiple),
+            None => self.unmeasured_timeout,
+        };
+        t.min(self.max_timeout)
+    }
 }
 
 impl BootNodeConfig {
@@ -87,6 +149,7 @@ impl BootNodeConfig {
             signing: None,
             max_waiting_requests: 1024,
             unix_time: None,
+            dial_back: DialBackPolicy::default(),
         }
     }
 
@@ -98,6 +161,12 @@ impl BootNodeConfig {
         self.dial_request_timeout = self.dial_request_timeout.max(ms);
         self.load_max_age_intervals = self.load_max_age_intervals.max(1);
         self.max_waiting_requests = self.max_waiting_requests.max(1);
+        let d = &mut self.dial_back;
+        d.period = d.period.max(ms);
+        d.attempts = d.attempts.clamp(1, 8);
+        d.min_timeout = d.min_timeout.max(ms);
+        d.unmeasured_timeout = d.unmeasured_timeout.max(ms);
+        d.max_timeout = d.max_timeout.max(d.min_timeout);
         if let Some(s) = &mut self.signing {
             s.validity = s.validity.max(Duration::from_secs(4));
             s.timeout = s.timeout.max(ms);

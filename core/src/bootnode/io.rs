@@ -14,7 +14,7 @@ use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 
 use crate::errors::{ProbeError, RequestFailure};
-use crate::ids::{LoadAskId, ProbeId, SignId, Token};
+use crate::ids::{DialBackId, LoadAskId, ProbeId, SignId, Token};
 use crate::signed::DocSignature;
 
 /// Something the swarm or the HTTP server saw, fed to [`crate::BootNodeMachine::handle`].
@@ -76,6 +76,38 @@ pub enum BootNodeInput {
         sign: SignId,
         /// The signature field, or why signing failed.
         result: Result<DocSignature, String>,
+    },
+    /// AutoNAT v1: `peer` asks, over connection `conn`, to be dialed back at `addrs` (the
+    /// `DIAL` message names `claimed` as the peer to dial). Answer with
+    /// [`BootNodeAction::AnswerDialBack`].
+    DialBackAsked {
+        /// The driver's name for the request (its response channel).
+        reply: Token,
+        /// The connection the request came over.
+        conn: Token,
+        /// The authenticated asker.
+        peer: PeerId,
+        /// The peer id in the `DIAL` message.
+        claimed: PeerId,
+        /// The addresses in the `DIAL` message.
+        addrs: Vec<Multiaddr>,
+    },
+    /// A round trip on connection `conn` was measured (ping).
+    RoundTrip {
+        /// The connection.
+        conn: Token,
+        /// How long it took.
+        rtt: Duration,
+    },
+    /// A [`BootNodeAction::DialBack`] leg finished: a connection to the peer is up at the
+    /// address, or every attempt failed.
+    DialedBack {
+        /// The dial-back.
+        job: DialBackId,
+        /// Which leg.
+        from: DialBackFrom,
+        /// The address reached, or why none was.
+        result: Result<Multiaddr, String>,
     },
     /// The cluster's other members changed (full multiaddrs ending in `/p2p/<id>`); a cluster
     /// learns its members' addresses after they start.
@@ -139,6 +171,31 @@ impl fmt::Debug for BootNodeInput {
                 .field("members", &m.len())
                 .finish(),
             BootNodeInput::WallClock(d) => f.debug_tuple("WallClock").field(d).finish(),
+            BootNodeInput::DialBackAsked {
+                reply,
+                conn,
+                peer,
+                claimed,
+                addrs,
+            } => f
+                .debug_struct("DialBackAsked")
+                .field("reply", reply)
+                .field("conn", conn)
+                .field("peer", peer)
+                .field("claimed", claimed)
+                .field("addrs", addrs)
+                .finish(),
+            BootNodeInput::RoundTrip { conn, rtt } => f
+                .debug_struct("RoundTrip")
+                .field("conn", conn)
+                .field("rtt", rtt)
+                .finish(),
+            BootNodeInput::DialedBack { job, from, result } => f
+                .debug_struct("DialedBack")
+                .field("job", job)
+                .field("from", from)
+                .field("result", result)
+                .finish(),
         }
     }
 }
@@ -197,8 +254,59 @@ pub enum BootNodeAction {
         /// The list's sequence.
         sequence: u64,
     },
+    /// Dial `peer` back at `addrs` from a new port (`allocate_new_port`), `attempts`
+    /// connection attempts at once, from the listed source; answer with
+    /// [`BootNodeInput::DialedBack`] when the first connection is up or every attempt failed.
+    DialBack {
+        /// Echo this back.
+        job: DialBackId,
+        /// Which leg: this node's own address, or its never-advertised alternate.
+        from: DialBackFrom,
+        /// The asker.
+        peer: PeerId,
+        /// Where: the asker's observed IP, with the ports it asked for.
+        addrs: Vec<Multiaddr>,
+        /// Parallel attempts.
+        attempts: u32,
+    },
+    /// Stop waiting for a dial-back (its timeout passed): a late connection is not reported.
+    CancelDialBack {
+        /// The dial-back.
+        job: DialBackId,
+    },
+    /// Answer a [`BootNodeInput::DialBackAsked`].
+    AnswerDialBack {
+        /// The request.
+        reply: Token,
+        /// The answer.
+        answer: DialBackAnswer,
+    },
     /// Something for metrics and logs.
     Report(BootNodeEvent),
+}
+
+/// Where a dial-back comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DialBackFrom {
+    /// This node's own IP (the one the asker contacted), from a new port.
+    Own,
+    /// The second IP that is used only for dial-backs and never advertised: a host the asker
+    /// never sent a packet to.
+    Alternate,
+}
+
+/// The AutoNAT v1 `DIAL_RESPONSE` to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialBackAnswer {
+    /// `OK`: a dial-back reached the asker at this address (from the alternate address, when
+    /// this node has one).
+    Reachable(Multiaddr),
+    /// `E_DIAL_ERROR`, with why.
+    DialError(String),
+    /// `E_DIAL_REFUSED`, with why (throttled, no address at the observed IP).
+    Refused(String),
+    /// `E_BAD_REQUEST`, with why.
+    BadRequest(String),
 }
 
 impl fmt::Debug for BootNodeAction {
@@ -239,6 +347,28 @@ impl fmt::Debug for BootNodeAction {
                 .field("issued_at", issued_at)
                 .field("expires_at", expires_at)
                 .field("sequence", sequence)
+                .finish(),
+            BootNodeAction::DialBack {
+                job,
+                from,
+                peer,
+                addrs,
+                attempts,
+            } => f
+                .debug_struct("DialBack")
+                .field("job", job)
+                .field("from", from)
+                .field("peer", peer)
+                .field("addrs", addrs)
+                .field("attempts", attempts)
+                .finish(),
+            BootNodeAction::CancelDialBack { job } => {
+                f.debug_struct("CancelDialBack").field("job", job).finish()
+            }
+            BootNodeAction::AnswerDialBack { reply, answer } => f
+                .debug_struct("AnswerDialBack")
+                .field("reply", reply)
+                .field("answer", answer)
                 .finish(),
             BootNodeAction::Report(e) => f.debug_tuple("Report").field(e).finish(),
         }
@@ -308,6 +438,16 @@ pub enum BootNodeEvent {
     SigningFailed {
         /// Why.
         reason: String,
+    },
+    /// An AutoNAT v1 dial request was answered.
+    DialBackServed {
+        /// The asker.
+        peer: PeerId,
+        /// `reachable`, `reachable_from_own_address_only`, `unreachable`, `refused`,
+        /// `bad_request`.
+        outcome: &'static str,
+        /// Time from the request to the answer.
+        after: Duration,
     },
     /// A load question to a member failed.
     LoadFailed {

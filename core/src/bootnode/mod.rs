@@ -30,13 +30,16 @@ use multiaddr::Multiaddr;
 
 use crate::ids::{LoadAskId, ProbeId, SignId, Token};
 
+mod autonat;
 mod board;
 mod config;
 mod io;
 mod peers;
 
-pub use config::{BootNodeConfig, SigningPolicy};
-pub use io::{BootNodeAction, BootNodeEvent, BootNodeInput, DialRequestOutcome};
+pub use config::{BootNodeConfig, DialBackPolicy, SigningPolicy};
+pub use io::{
+    BootNodeAction, BootNodeEvent, BootNodeInput, DialBackAnswer, DialBackFrom, DialRequestOutcome,
+};
 
 use board::{CachedSignature, List, SignJob, Waiting};
 use peers::{Member, Session};
@@ -85,6 +88,9 @@ pub struct Footprint {
     pub load_asks: usize,
     /// Members' loads (at most one per member).
     pub loads: usize,
+    /// Dial-backs our AutoNAT server has under way (at most the global throttle per period,
+    /// for one timeout; none for a peer that has left).
+    pub dial_backs: usize,
 }
 
 impl Footprint {
@@ -98,6 +104,7 @@ impl Footprint {
             + self.sign_jobs
             + self.load_asks
             + self.loads
+            + self.dial_backs
     }
 }
 
@@ -127,8 +134,6 @@ pub struct BootNodeMachine {
     /// The instant of the last wall-clock reading, and the reading (since the Unix epoch).
     clock_origin: Instant,
     wall_origin: Option<Duration>,
-    /// Wall-clock steps seen; a signing job remembers the count it was made under.
-    clock_steps: u64,
     next_id: u64,
     actions: VecDeque<BootNodeAction>,
     // Addresses.
@@ -142,6 +147,9 @@ pub struct BootNodeMachine {
     last_token: Option<Token>,
     // Peers.
     conns: BTreeMap<Token, PeerId>,
+    /// Per open connection, its remote IP and round trip (for dial-backs asked over it).
+    conn_facts: BTreeMap<Token, autonat::ConnFacts>,
+    autonat: autonat::Server,
     sessions: BTreeMap<PeerId, Session>,
     /// Connected peers that are not members.
     non_members: u64,
@@ -175,7 +183,6 @@ impl BootNodeMachine {
             now,
             clock_origin: now,
             wall_origin,
-            clock_steps: 0,
             next_id: 1,
             actions: VecDeque::new(),
             listen: Vec::new(),
@@ -185,6 +192,8 @@ impl BootNodeMachine {
             members: Vec::new(),
             last_token: None,
             conns: BTreeMap::new(),
+            conn_facts: BTreeMap::new(),
+            autonat: autonat::Server::default(),
             sessions: BTreeMap::new(),
             non_members: 0,
             probes: BTreeMap::new(),
@@ -243,6 +252,7 @@ impl BootNodeMachine {
             self.next_load_poll,
             self.next_renewal(),
             self.sign_retry_at,
+            self.next_dial_back_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -264,6 +274,7 @@ impl BootNodeMachine {
     pub fn footprint(&self) -> Footprint {
         Footprint {
             connections: self.conns.len(),
+            dial_backs: self.autonat.jobs.len(),
             peers: self.sessions.len(),
             dial_requests: self.probes.len(),
             waiting_requests: self.waiting.len(),
@@ -324,6 +335,7 @@ impl BootNodeMachine {
 
     fn fire_deadlines(&mut self) {
         self.expire_dial_requests();
+        self.expire_dial_backs();
         self.expire_sign_jobs();
         if self.sign_retry_at.is_some_and(|t| self.now >= t) {
             self.sign_retry_at = None;
@@ -351,7 +363,7 @@ impl BootNodeMachine {
                 conn,
                 peer,
                 inbound,
-                ..
+                ref remote,
             } => {
                 if !self.fresh_token(conn) {
                     return self.ignore(&input, "a token not newer than the last (a replay)");
@@ -359,10 +371,16 @@ impl BootNodeMachine {
                 if peer == self.config.local_peer {
                     return self.ignore(&input, "a connection to ourselves");
                 }
+                let ip = crate::addr::ip_and_tcp_port(remote).map(|(ip, _)| ip);
+                let facts = autonat::ConnFacts { ip, rtt: None };
+                self.conn_facts.insert(conn, facts);
                 self.on_connection_opened(conn, peer, inbound);
             }
             BootNodeInput::ConnectionClosed { conn } => match self.conns.remove(&conn) {
-                Some(peer) => self.on_connection_closed(peer),
+                Some(peer) => {
+                    self.conn_facts.remove(&conn);
+                    self.on_connection_closed(peer)
+                }
                 None => self.ignore(&input, "no open connection has this token"),
             },
             BootNodeInput::DialRequestAnswered { probe, ref result } => {
@@ -392,6 +410,31 @@ impl BootNodeMachine {
                 Some(job) => self.on_signed(job, result),
                 None => self.ignore(&input, "no signing job with this id is under way"),
             },
+            BootNodeInput::DialBackAsked {
+                reply,
+                conn,
+                peer,
+                claimed,
+                ref addrs,
+            } => {
+                if !self.fresh_token(reply) {
+                    return self.ignore(&input, "a token not newer than the last (a replay)");
+                }
+                self.on_dial_back_asked(reply, conn, peer, claimed, addrs);
+            }
+            BootNodeInput::RoundTrip { conn, rtt } => match self.conn_facts.get_mut(&conn) {
+                Some(f) => f.rtt = Some(rtt),
+                None => self.ignore(&input, "no open connection has this token"),
+            },
+            BootNodeInput::DialedBack {
+                job,
+                from,
+                ref result,
+            } => {
+                if !self.on_dialed_back(job, from, result) {
+                    self.ignore(&input, "no dial-back leg with this id is under way");
+                }
+            }
             BootNodeInput::ClusterChanged(addrs) => {
                 self.set_members(&addrs);
                 self.rebuild_lists();
@@ -400,13 +443,14 @@ impl BootNodeMachine {
                 // Stepped by NTP, or left behind by a suspend the monotonic clock did not see:
                 // signing times follow the new reading (signatures it makes look issued in the
                 // future stop being served, and are made again). Jobs under way carry the old
-                // reading's times: they are forgotten, and new ones start at once.
+                // reading's times: they are forgotten, waited-for ones too, and new ones start
+                // at once (a request waiting for an old job would otherwise wait for it, then
+                // for its replacement).
                 let before = self.unix_now();
                 self.clock_origin = self.now;
                 self.wall_origin = Some(reading);
                 if before != self.unix_now() {
-                    self.clock_steps += 1;
-                    self.forget_sign_jobs_except_waited_for(&[]);
+                    self.restart_sign_jobs();
                 }
             }
         }

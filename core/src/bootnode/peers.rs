@@ -93,6 +93,8 @@ impl BootNodeMachine {
         if !session.member {
             self.non_members -= 1;
         }
+        // Its dial-backs cannot be answered any more: nothing about it is kept.
+        self.forget_dial_backs_of(peer);
         if let Probe::InFlight(probe) = session.probe {
             // The peer left before answering: nothing about it is kept.
             if let Some((_, sent)) = self.probes.remove(&probe) {

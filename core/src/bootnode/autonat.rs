@@ -1,0 +1,298 @@
+//! The boot node's AutoNAT v1 server: who may be dialed back, where, how fast, how often.
+//!
+//! A stock server (libp2p-autonat) dials back with the swarm's connection timeout (10 s here)
+//! from the very IP the asker contacted. Behind a router that silently drops unsolicited
+//! packets that makes every "private" verdict take the full 10 s, and behind an
+//! address-restricted cone NAT it makes a node "public" that no stranger can reach. This server
+//! times each dial-back by the round trip measured on the asking connection, starts several
+//! attempts at once so one lost SYN does not decide, and with an alternate address answers OK
+//! only when the dial-back from that never-contacted address got in.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use libp2p_identity::PeerId;
+use multiaddr::{Multiaddr, Protocol};
+
+use super::{BootNodeAction, BootNodeEvent, BootNodeMachine, DialBackAnswer, DialBackFrom};
+use crate::addr::{classify, ip_and_tcp_port};
+use crate::ids::{DialBackId, Token};
+
+/// Addresses dialed back per request at most (the AutoNAT v1 server's own cap is similar).
+const MAX_DIAL_BACK_ADDRS: usize = 8;
+
+/// What the machine knows of an open connection, for the dial-backs asked over it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct ConnFacts {
+    /// The remote IP (the asker's observed IP).
+    pub(super) ip: Option<IpAddr>,
+    /// The latest round trip measured on it.
+    pub(super) rtt: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Leg {
+    Pending,
+    Reached(Multiaddr),
+    Failed,
+}
+
+/// One dial-back under way.
+#[derive(Debug, Clone)]
+pub(super) struct Job {
+    reply: Token,
+    peer: PeerId,
+    asked: Instant,
+    pub(super) deadline: Instant,
+    own: Leg,
+    /// `None` without an alternate address.
+    alternate: Option<Leg>,
+}
+
+/// The server's state.
+#[derive(Debug, Default)]
+pub(super) struct Server {
+    pub(super) jobs: BTreeMap<DialBackId, Job>,
+    /// When each recent dial-back started, and for whom (at most `global` entries).
+    recent: VecDeque<(Instant, PeerId)>,
+}
+
+impl BootNodeMachine {
+    pub(super) fn on_dial_back_asked(
+        &mut self,
+        reply: Token,
+        conn: Token,
+        peer: PeerId,
+        claimed: PeerId,
+        addrs: &[Multiaddr],
+    ) {
+        let policy = self.config.dial_back.clone();
+        let refuse = |m: &mut Self, answer: DialBackAnswer, outcome| {
+            m.push(BootNodeAction::AnswerDialBack { reply, answer });
+            m.report(BootNodeEvent::DialBackServed {
+                peer,
+                outcome,
+                after: Duration::ZERO,
+            });
+        };
+        if claimed != peer {
+            let why = "the DIAL names another peer than the one asking".to_string();
+            return refuse(self, DialBackAnswer::BadRequest(why), "bad_request");
+        }
+        let facts = self.conn_facts.get(&conn).copied();
+        let Some(observed) = facts.and_then(|f| f.ip) else {
+            let why = "no observed address for the asking connection".to_string();
+            return refuse(self, DialBackAnswer::Refused(why), "refused");
+        };
+        let period = policy.period;
+        let now = self.now;
+        while self
+            .autonat
+            .recent
+            .front()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= period)
+        {
+            self.autonat.recent.pop_front();
+        }
+        let mine = self.autonat.recent.iter().filter(|(_, p)| *p == peer).count();
+        if self.autonat.recent.len() >= policy.global as usize || mine >= policy.per_peer as usize
+        {
+            let why = "throttled: too many dial-backs this period".to_string();
+            return refuse(self, DialBackAnswer::Refused(why), "refused");
+        }
+        let targets = dial_back_targets(observed, addrs, &|a| policy.policy.allows(classify(a)));
+        if targets.is_empty() {
+            let why = format!("no dialable address at your observed IP {observed}");
+            return refuse(self, DialBackAnswer::Refused(why), "refused");
+        }
+        self.autonat.recent.push_back((now, peer));
+        let job = DialBackId(self.alloc_id());
+        let rtt = facts.and_then(|f| f.rtt);
+        let legs: &[DialBackFrom] = if policy.alternate {
+            &[DialBackFrom::Alternate, DialBackFrom::Own]
+        } else {
+            &[DialBackFrom::Own]
+        };
+        self.autonat.jobs.insert(
+            job,
+            Job {
+                reply,
+                peer,
+                asked: now,
+                deadline: now + policy.timeout(rtt),
+                own: Leg::Pending,
+                alternate: policy.alternate.then_some(Leg::Pending),
+            },
+        );
+        for &from in legs {
+            self.push(BootNodeAction::DialBack {
+                job,
+                from,
+                peer,
+                addrs: targets.clone(),
+                attempts: policy.attempts,
+            });
+        }
+    }
+
+    pub(super) fn on_dialed_back(
+        &mut self,
+        job: DialBackId,
+        from: DialBackFrom,
+        result: &Result<Multiaddr, String>,
+    ) -> bool {
+        let Some(j) = self.autonat.jobs.get_mut(&job) else {
+            return false;
+        };
+        let leg = match from {
+            DialBackFrom::Own => &mut j.own,
+            DialBackFrom::Alternate => match &mut j.alternate {
+                Some(leg) => leg,
+                None => return false,
+            },
+        };
+        if *leg != Leg::Pending {
+            return false;
+        }
+        *leg = match result {
+            Ok(addr) => Leg::Reached(addr.clone()),
+            Err(_) => Leg::Failed,
+        };
+        self.answer_if_decided(job);
+        true
+    }
+
+    /// Answers once the outcome cannot change: the deciding leg reached the asker, or no
+    /// leg is pending.
+    fn answer_if_decided(&mut self, job: DialBackId) {
+        let Some(j) = self.autonat.jobs.get(&job) else {
+            return;
+        };
+        let deciding = j.alternate.as_ref().unwrap_or(&j.own);
+        let pending = j.own == Leg::Pending || j.alternate == Some(Leg::Pending);
+        if matches!(deciding, Leg::Reached(_)) || !pending {
+            self.finish_dial_back(job);
+        }
+    }
+
+    /// Dial-backs whose timeout passed: what has not connected by now counts as failed.
+    pub(super) fn expire_dial_backs(&mut self) {
+        let now = self.now;
+        let due: Vec<DialBackId> = (self.autonat.jobs.iter())
+            .filter(|(_, j)| now >= j.deadline)
+            .map(|(id, _)| *id)
+            .collect();
+        for job in due {
+            self.finish_dial_back(job);
+        }
+    }
+
+    fn finish_dial_back(&mut self, job: DialBackId) {
+        let Some(j) = self.autonat.jobs.remove(&job) else {
+            return;
+        };
+        let (answer, outcome) = match (&j.alternate, &j.own) {
+            (Some(Leg::Reached(a)), _) | (None, Leg::Reached(a)) => {
+                (DialBackAnswer::Reachable(a.clone()), "reachable")
+            }
+            (Some(_), Leg::Reached(_)) => (
+                DialBackAnswer::DialError(
+                    "reached only from the address you contacted: a host you never contacted \
+                     could not connect (address-dependent filtering)"
+                        .into(),
+                ),
+                "reachable_from_own_address_only",
+            ),
+            _ => (
+                DialBackAnswer::DialError("no dial-back attempt connected in time".into()),
+                "unreachable",
+            ),
+        };
+        if j.own == Leg::Pending || j.alternate == Some(Leg::Pending) {
+            self.push(BootNodeAction::CancelDialBack { job });
+        }
+        self.push(BootNodeAction::AnswerDialBack {
+            reply: j.reply,
+            answer,
+        });
+        let after = self.now.saturating_duration_since(j.asked);
+        self.report(BootNodeEvent::DialBackServed {
+            peer: j.peer,
+            outcome,
+            after,
+        });
+    }
+
+    /// `peer` has no connection left: its answers have nowhere to go.
+    pub(super) fn forget_dial_backs_of(&mut self, peer: PeerId) {
+        let gone: Vec<DialBackId> = (self.autonat.jobs.iter())
+            .filter(|(_, j)| j.peer == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        for job in gone {
+            self.autonat.jobs.remove(&job);
+            self.push(BootNodeAction::CancelDialBack { job });
+        }
+    }
+
+    pub(super) fn next_dial_back_deadline(&self) -> Option<Instant> {
+        self.autonat.jobs.values().map(|j| j.deadline).min()
+    }
+}
+
+/// The addresses to dial back: each asked-for TCP port at the observed IP (the IP in the
+/// request is ignored, as AutoNAT v1 servers do: a node behind NAT knows only its private
+/// one), relayed addresses left out, at most [`MAX_DIAL_BACK_ADDRS`].
+fn dial_back_targets(
+    observed: IpAddr,
+    addrs: &[Multiaddr],
+    allowed: &dyn Fn(&Multiaddr) -> bool,
+) -> Vec<Multiaddr> {
+    let mut out: Vec<Multiaddr> = Vec::new();
+    for a in addrs {
+        if a.iter().any(|p| matches!(p, Protocol::P2pCircuit)) {
+            continue;
+        }
+        let Some((ip, Some(port))) = ip_and_tcp_port(a) else {
+            continue;
+        };
+        if ip.is_ipv4() != observed.is_ipv4() {
+            continue;
+        }
+        let target = Multiaddr::from(observed).with(Protocol::Tcp(port));
+        if allowed(&target) && !out.contains(&target) && out.len() < MAX_DIAL_BACK_ADDRS {
+            out.push(target);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_keep_the_ports_at_the_observed_ip_and_nothing_else() {
+        let observed: IpAddr = "203.0.113.1".parse().unwrap();
+        let addrs: Vec<Multiaddr> = [
+            "/ip4/192.168.77.2/tcp/4001",
+            "/ip4/192.168.77.2/tcp/4001",
+            "/ip4/10.0.0.1/tcp/4002/p2p-circuit",
+            "/ip6/2001:db8::1/tcp/4003",
+            "/ip4/192.168.77.2/udp/4004/quic-v1",
+            "/dns4/example.test/tcp/4005",
+            "/ip4/198.51.100.9/tcp/4006",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        let t = dial_back_targets(observed, &addrs, &|_| true);
+        let want: Vec<Multiaddr> = ["/ip4/203.0.113.1/tcp/4001", "/ip4/203.0.113.1/tcp/4006"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(t, want);
+        assert!(dial_back_targets(observed, &addrs, &|_| false).is_empty());
+    }
+}
