@@ -146,8 +146,10 @@ struct Sim<'w> {
     dial_back_legs: BTreeMap<DialBackId, PeerId>,
     /// When each peer's dial-backs started (for the throttle invariant).
     dial_back_starts: Vec<(Instant, PeerId)>,
-    /// The dial-back request being fed (its legs start in that step).
-    asking: Option<crate::bootworld::DialBackAsk>,
+    /// Per peer, its accepted dial-back requests whose legs have not started, in order.
+    unstarted: BTreeMap<PeerId, Vec<crate::bootworld::DialBackAsk>>,
+    /// Each started dial-back's request.
+    job_asks: BTreeMap<DialBackId, crate::bootworld::DialBackAsk>,
     sign_jobs: u32,
     last_list_change: Instant,
     /// Seconds the world's wall clock was stepped by, in all.
@@ -217,7 +219,8 @@ impl<'w> Sim<'w> {
             dial_backs_owed: BTreeMap::new(),
             dial_back_legs: BTreeMap::new(),
             dial_back_starts: Vec::new(),
-            asking: None,
+            unstarted: BTreeMap::new(),
+            job_asks: BTreeMap::new(),
             sign_jobs: 0,
             last_list_change: base,
             clock_offset: 0,
@@ -467,12 +470,17 @@ impl<'w> Sim<'w> {
                 else {
                     return;
                 };
-                self.feed(BootNodeInput::RoundTrip { conn, rtt: ask.rtt });
+                // A zero round trip stands for one not measured before the request.
+                if !ask.rtt.is_zero() {
+                    self.feed(BootNodeInput::RoundTrip { conn, rtt: ask.rtt });
+                }
                 for _ in 0..ask.times {
                     let reply = self.token();
                     self.dial_backs_owed.insert(reply, (peer, self.max_fed, ask));
                     let addrs = vec!["/ip4/192.168.1.2/tcp/4001".parse().expect("valid")];
-                    self.asking = Some(ask);
+                    // Its legs start in this step or once a round trip is known.
+                    self.unstarted.entry(peer).or_default().push(ask);
+                    let before = self.unstarted.get(&peer).map_or(0, Vec::len);
                     self.feed(BootNodeInput::DialBackAsked {
                         reply,
                         conn,
@@ -480,7 +488,11 @@ impl<'w> Sim<'w> {
                         claimed: peer,
                         addrs,
                     });
-                    self.asking = None;
+                    // Refused at once: no leg will ever start for it.
+                    let queue = self.unstarted.entry(peer).or_default();
+                    if !self.dial_backs_owed.contains_key(&reply) && queue.len() == before {
+                        queue.pop();
+                    }
                 }
             }
             Item::Answer {
@@ -643,6 +655,7 @@ impl<'w> Sim<'w> {
             self.sessions.remove(&peer);
             // Its dial-back answers have nowhere to go: the machine must not send them.
             self.dial_backs_owed.retain(|_, (p, _, _)| *p != peer);
+            self.unstarted.remove(&peer);
         }
         self.feed(BootNodeInput::ConnectionClosed { conn });
         if let (true, Some(probe)) = (last, self.owed.remove(&peer)) {
@@ -1097,16 +1110,24 @@ impl<'w> Sim<'w> {
                 "more dial-backs in one period than the throttles allow",
             );
         }
-        self.check(self.asking.is_some(), "a dial-back that no request asked for");
+        if !self.job_asks.contains_key(&job) {
+            let queue = self.unstarted.entry(peer).or_default();
+            if !queue.is_empty() {
+                let ask = queue.remove(0);
+                self.job_asks.insert(job, ask);
+            }
+        }
+        let asking = self.job_asks.get(&job).copied();
+        self.check(asking.is_some(), "a dial-back that no request asked for");
         let blocked = from == DialBackFrom::Alternate;
-        let result = match self.asking {
+        let result = match asking {
             Some(a) if a.reachable && !(blocked && a.strangers_blocked) => {
                 Some(Ok(addrs[0].clone()))
             }
             Some(a) if a.rejects => Some(Err("connection refused".to_string())),
             _ => None, // dropped: nothing ever comes back
         };
-        if let (Some(ask), Some(result)) = (self.asking, result) {
+        if let (Some(ask), Some(result)) = (asking, result) {
             let input = BootNodeInput::DialedBack { job, from, result };
             self.schedule(ask.latency, Item::Feed(input));
         }
@@ -1119,8 +1140,9 @@ impl<'w> Sim<'w> {
         self.check(owed.is_some(), "a dial-back answer nobody is owed (twice, or after the peer left)");
         let Some((_, asked, ask)) = owed else { return };
         let waited = self.max_fed.saturating_duration_since(asked);
+        let policy = &self.world.config.dial_back;
         self.check(
-            waited <= self.world.config.dial_back.max_timeout + Duration::from_millis(1),
+            waited <= policy.rtt_wait + policy.max_timeout + Duration::from_millis(1),
             "a dial-back answered later than the longest timeout",
         );
         let reachable = matches!(answer, DialBackAnswer::Reachable(_));
@@ -1133,7 +1155,8 @@ impl<'w> Sim<'w> {
             !reachable || strangers,
             "answered reachable for an asker only contacted hosts can reach",
         );
-        let timeout = self.world.config.dial_back.timeout(Some(ask.rtt));
+        let measured = (!ask.rtt.is_zero()).then_some(ask.rtt);
+        let timeout = self.world.config.dial_back.timeout(measured);
         self.check(
             reachable
                 || !ask.reachable

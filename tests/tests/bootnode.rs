@@ -524,3 +524,26 @@ fn with_an_alternate_address_ok_means_a_stranger_got_in() {
         .count();
     assert_eq!(legs, 4, "two legs per request");
 }
+
+#[test]
+fn a_request_before_any_round_trip_waits_briefly_for_one_then_takes_the_long_timeout() {
+    let mut w = quiet_world(0, false);
+    w.config.dial_back.policy = w.config.policy;
+    let unmeasured_silent = pyrsia_boot_tests::bootworld::DialBackAsk {
+        rtt: Duration::ZERO, // the simulator then feeds no round trip
+        reachable: false,
+        ..ASK
+    };
+    at(&mut w, 100, asking_joiner(1, unmeasured_silent));
+    let out = run(&w);
+    let started: Vec<Duration> = out
+        .actions
+        .iter()
+        .filter(|(_, a)| matches!(a, BootNodeAction::DialBack { .. }))
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(started, [610 * MS], "500 ms after the request at 110 ms");
+    let answers = dial_back_answers(&out);
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, 3_610 * MS, "{answers:?}");
+}

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{autonat, connection_limits, identify, identity, ping, request_response};
 
@@ -25,12 +26,15 @@ pub struct Behaviour {
     pub ip_limit: IpLimit,
     /// Identify: tells each side its observed address and the other's listen addresses.
     pub identify: identify::Behaviour,
-    /// AutoNAT v1. Its server answers dial requests; its own timer-driven client is slowed to
-    /// a crawl because pyrsia-boot decides when to probe (see [`dial_request`]).
-    pub autonat: autonat::Behaviour,
+    /// AutoNAT v1, on a node only: its server answers boot nodes' dial requests (which is
+    /// what makes the node "fully connected"); its own timer-driven client is slowed to a
+    /// crawl because pyrsia-boot decides when to probe (see [`dial_request`]). A boot node
+    /// answers dial requests itself, through [`Behaviour::dial_request`] and its machine.
+    pub autonat: Toggle<autonat::Behaviour>,
     /// Keeps connections measurably alive.
     pub ping: ping::Behaviour,
-    /// Targeted dial requests ("dial me back now"), outbound only.
+    /// Targeted dial requests ("dial me back now"): outbound on a node; both ways on a boot
+    /// node, whose machine decides how to dial back.
     pub dial_request: dial_request::Requester,
     /// Boot nodes' load exchange (answered only by boot nodes).
     pub load: load::Exchange,
@@ -166,9 +170,13 @@ impl Behaviour {
                 identify::Config::new(PROTOCOL_VERSION.to_string(), key.clone())
                     .with_agent_version(format!("pyrsia-boot/{}", env!("CARGO_PKG_VERSION"))),
             ),
-            autonat: autonat::Behaviour::new(key.to_peer_id(), autonat),
+            autonat: Toggle::from((!boot).then(|| autonat::Behaviour::new(key.to_peer_id(), autonat))),
             ping: ping::Behaviour::new(ping::Config::new()),
-            dial_request: dial_request::requester(DIAL_REQUEST_TIMEOUT),
+            dial_request: if boot {
+                dial_request::server(DIAL_REQUEST_TIMEOUT)
+            } else {
+                dial_request::requester(DIAL_REQUEST_TIMEOUT)
+            },
             load: load::exchange(matches!(role, Role::BootNode { .. })),
         }
     }

@@ -15,16 +15,17 @@ use http_body_util::Full;
 use hyper::Response;
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
 use pyrsia_boot_core::signed;
 use pyrsia_boot_core::{
-    AddressPolicy, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine, LoadAskId,
-    ProbeError, ProbeId, SigningPolicy, Token,
+    AddressPolicy, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine, DialBackAnswer,
+    DialBackFrom, DialBackId, LoadAskId, ProbeError, ProbeId, SigningPolicy, Token,
 };
 
 use crate::behaviour::{Behaviour, Event};
-use crate::dial_request::DialRequest;
+use crate::dial_request::{DialRequest, DialResponse};
 use crate::driver::{probe_result, request_failure};
 use crate::http_server::{response, Responder};
 use crate::metrics::{BootMetrics, MetricsExporter};
@@ -99,6 +100,7 @@ impl BootNodeConfig {
         } else {
             AddressPolicy::public_only()
         };
+        config.dial_back.policy = config.policy;
         config.load_interval = self.load_interval;
         config.signing = self.signing.as_ref().map(|s| {
             let mut policy = SigningPolicy::new(s.key.public());
@@ -181,6 +183,10 @@ pub struct BootNode {
     loads: HashMap<OutboundRequestId, LoadAskId>,
     load_replies: HashMap<Token, ResponseChannel<u64>>,
     status_replies: HashMap<Token, StatusRequest>,
+    /// AutoNAT dial requests waiting for the machine's answer.
+    dial_back_replies: HashMap<Token, ResponseChannel<DialResponse>>,
+    /// Dial-back connection attempts under way: their dial-back and leg.
+    dial_back_attempts: HashMap<ConnectionId, (DialBackId, DialBackFrom)>,
     /// Inputs produced while carrying out actions (a signature made at once).
     fed_back: VecDeque<BootNodeInput>,
 }
@@ -206,6 +212,8 @@ impl BootNode {
             loads: HashMap::new(),
             load_replies: HashMap::new(),
             status_replies: HashMap::new(),
+            dial_back_replies: HashMap::new(),
+            dial_back_attempts: HashMap::new(),
             fed_back: VecDeque::new(),
         }
     }
@@ -277,13 +285,47 @@ impl BootNode {
             } => {
                 let conn = self.token();
                 self.conns.insert(connection_id, conn);
-                BootNodeInput::ConnectionOpened {
+                let remote = endpoint.get_remote_address().clone();
+                let opened = BootNodeInput::ConnectionOpened {
                     conn,
                     peer: peer_id,
                     inbound: endpoint.is_listener(),
-                    remote: endpoint.get_remote_address().clone(),
+                    remote: remote.clone(),
+                };
+                match self.dial_back_attempts.remove(&connection_id) {
+                    Some((job, from)) => {
+                        // A dial-back connected: the leg is decided, its other attempts are
+                        // not awaited (one that connects later is just a connection).
+                        self.dial_back_attempts.retain(|_, (j, f)| (*j, *f) != (job, from));
+                        self.feed(now, swarm, opened);
+                        let result = Ok(remote);
+                        BootNodeInput::DialedBack { job, from, result }
+                    }
+                    None => opened,
                 }
             }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } => {
+                let Some((job, from)) = self.dial_back_attempts.remove(&connection_id) else {
+                    return;
+                };
+                if self.dial_back_attempts.values().any(|l| *l == (job, from)) {
+                    return; // another attempt of this leg is still under way
+                }
+                let result = Err(error.to_string());
+                BootNodeInput::DialedBack { job, from, result }
+            }
+            SwarmEvent::Behaviour(Event::Ping(libp2p::ping::Event {
+                connection,
+                result: Ok(rtt),
+                ..
+            })) => match self.conns.get(&connection) {
+                Some(&conn) => BootNodeInput::RoundTrip { conn, rtt },
+                None => return,
+            },
             SwarmEvent::ConnectionClosed { connection_id, .. } => {
                 match self.conns.remove(&connection_id) {
                     Some(conn) => BootNodeInput::ConnectionClosed { conn },
@@ -316,7 +358,7 @@ impl BootNode {
 
     fn dial_request_event(
         &mut self,
-        event: request_response::Event<DialRequest, crate::dial_request::DialResponse>,
+        event: request_response::Event<DialRequest, DialResponse>,
     ) -> Option<BootNodeInput> {
         match event {
             request_response::Event::Message {
@@ -338,9 +380,23 @@ impl BootNode {
                 let result = Err(ProbeError::Request(request_failure(&error)));
                 Some(BootNodeInput::DialRequestAnswered { probe, result })
             }
-            // Outbound only: inbound dial requests go to the stock AutoNAT server.
-            request_response::Event::Message { .. }
-            | request_response::Event::InboundFailure { .. }
+            request_response::Event::Message {
+                peer,
+                connection_id,
+                message: request_response::Message::Request { request, channel, .. },
+            } => {
+                let conn = *self.conns.get(&connection_id)?;
+                let reply = self.token();
+                self.dial_back_replies.insert(reply, channel);
+                Some(BootNodeInput::DialBackAsked {
+                    reply,
+                    conn,
+                    peer,
+                    claimed: request.peer,
+                    addrs: request.addrs,
+                })
+            }
+            request_response::Event::InboundFailure { .. }
             | request_response::Event::ResponseSent { .. } => None,
         }
     }
@@ -457,6 +513,63 @@ impl BootNode {
                 self.fed_back
                     .push_back(BootNodeInput::Signed { sign, result });
             }
+            BootNodeAction::DialBack {
+                job,
+                from,
+                peer,
+                addrs,
+                attempts,
+            } => {
+                if from == DialBackFrom::Alternate {
+                    let result = Err("this boot node has no alternate address".to_string());
+                    self.fed_back
+                        .push_back(BootNodeInput::DialedBack { job, from, result });
+                    return;
+                }
+                for _ in 0..attempts {
+                    // From a new port: the NAT in front of the asker has never seen it, so
+                    // only a mapping open to this host (or anyone) lets it in.
+                    let opts = DialOpts::peer_id(peer)
+                        .condition(PeerCondition::Always)
+                        .addresses(addrs.clone())
+                        .allocate_new_port()
+                        .build();
+                    let id = opts.connection_id();
+                    match swarm.dial(opts) {
+                        Ok(()) => {
+                            self.dial_back_attempts.insert(id, (job, from));
+                        }
+                        Err(e) => {
+                            tracing::debug!(%peer, %e, "dial-back attempt not started");
+                        }
+                    }
+                }
+                if !self.dial_back_attempts.values().any(|l| *l == (job, from)) {
+                    let result = Err("no dial-back attempt could start".to_string());
+                    self.fed_back
+                        .push_back(BootNodeInput::DialedBack { job, from, result });
+                }
+            }
+            BootNodeAction::CancelDialBack { job } => {
+                // A pending libp2p dial cannot be aborted: forgetting it makes a late
+                // connection an ordinary one.
+                self.dial_back_attempts.retain(|_, (j, _)| *j != job);
+            }
+            BootNodeAction::AnswerDialBack { reply, answer } => {
+                if let Some(channel) = self.dial_back_replies.remove(&reply) {
+                    let response = match answer {
+                        DialBackAnswer::Reachable(a) => DialResponse::Reachable(a),
+                        DialBackAnswer::DialError(t) => DialResponse::DialError(t),
+                        DialBackAnswer::Refused(t) => DialResponse::Refused(t),
+                        DialBackAnswer::BadRequest(t) => DialResponse::Failed(t),
+                    };
+                    // Err: the asker went away.
+                    let _ = swarm
+                        .behaviour_mut()
+                        .dial_request
+                        .send_response(channel, response);
+                }
+            }
             BootNodeAction::Report(event) => {
                 match &event {
                     BootNodeEvent::SigningFailed { reason } => {
@@ -466,6 +579,7 @@ impl BootNode {
                         tracing::debug!(%member, %error, "cluster member's load unknown");
                     }
                     BootNodeEvent::DialRequestSent { .. }
+                    | BootNodeEvent::DialBackServed { .. }
                     | BootNodeEvent::DialRequestEnded { .. }
                     | BootNodeEvent::StatusServed { .. }
                     | BootNodeEvent::Signed { .. } => {}

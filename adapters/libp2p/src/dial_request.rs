@@ -280,9 +280,19 @@ impl request_response::Codec for Codec {
     }
 }
 
-/// The outbound-only request-response behaviour that sends targeted dial requests. Inbound
-/// requests are left to the stock AutoNAT server in the same swarm.
+/// The request-response behaviour for AutoNAT v1 messages: outbound only on a node (the stock
+/// AutoNAT server in the same swarm answers), both ways on a boot node ([`server`]).
 pub type Requester = request_response::Behaviour<Codec>;
+
+/// A [`Requester`] that also receives dial requests, for a boot node whose machine answers
+/// them; requests time out after `timeout`.
+pub fn server(timeout: std::time::Duration) -> Requester {
+    request_response::Behaviour::with_codec(
+        Codec,
+        [(PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default().with_request_timeout(timeout),
+    )
+}
 
 /// A [`Requester`] whose requests time out after `timeout`.
 pub fn requester(timeout: std::time::Duration) -> Requester {

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use libp2p::autonat::{self, InboundProbeEvent};
 use libp2p::metrics::{Metrics as Libp2pMetrics, Recorder};
 use libp2p::swarm::SwarmEvent;
 use prometheus_client::encoding::text::encode;
@@ -33,6 +32,7 @@ pub struct BootMetrics {
     dial_requests: Family<Outcome, Counter>,
     dial_request_seconds: Histogram,
     probes_served: Family<Outcome, Counter>,
+    dial_back_seconds: Histogram,
     status_requests: Counter,
     status_signatures: Counter,
     signing_failures: Counter,
@@ -71,8 +71,14 @@ impl BootMetrics {
         let probes_served = Family::<Outcome, Counter>::default();
         boot.register(
             "autonat_probes_served",
-            "AutoNAT dial-back requests from peers, by stage (request, response, error)",
+            "AutoNAT dial-back requests from peers: every request, then its answer (reachable, reachable_from_own_address_only, unreachable, refused, bad_request)",
             probes_served.clone(),
+        );
+        let dial_back_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        boot.register(
+            "dial_back_seconds",
+            "Time from a peer's AutoNAT dial request to our answer",
+            dial_back_seconds.clone(),
         );
         let status_requests = Counter::default();
         boot.register(
@@ -99,6 +105,7 @@ impl BootMetrics {
             dial_requests,
             dial_request_seconds,
             probes_served,
+            dial_back_seconds,
             status_requests,
             status_signatures,
             signing_failures,
@@ -130,6 +137,11 @@ impl BootMetrics {
                 self.signing_failures.inc();
             }
             BootNodeEvent::LoadFailed { .. } => {}
+            BootNodeEvent::DialBackServed { outcome, after, .. } => {
+                self.count(&self.probes_served, "request");
+                self.count(&self.probes_served, outcome);
+                self.dial_back_seconds.observe(after.as_secs_f64());
+            }
         }
     }
 
@@ -152,14 +164,7 @@ impl BootMetrics {
         match event {
             Event::Identify(e) => self.libp2p.record(&**e),
             Event::Ping(e) => self.libp2p.record(e),
-            Event::Autonat(autonat::Event::InboundProbe(e)) => {
-                let stage = match e {
-                    InboundProbeEvent::Request { .. } => "request",
-                    InboundProbeEvent::Response { .. } => "response",
-                    InboundProbeEvent::Error { .. } => "error",
-                };
-                self.count(&self.probes_served, stage);
-            }
+            // A boot node answers AutoNAT requests through its machine (see `on_event`).
             Event::Autonat(_) | Event::DialRequest(_) | Event::Load(_) => {}
         }
     }

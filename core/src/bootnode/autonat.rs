@@ -42,8 +42,14 @@ enum Leg {
 #[derive(Debug, Clone)]
 pub(super) struct Job {
     reply: Token,
+    conn: Token,
     peer: PeerId,
     asked: Instant,
+    targets: Vec<Multiaddr>,
+    /// Whether the legs have started; until then the job waits for the asking connection's
+    /// first round trip, at most [`crate::DialBackPolicy::rtt_wait`].
+    started: bool,
+    /// When the legs' answers are due; before they start, when to start without a round trip.
     pub(super) deadline: Instant,
     own: Leg,
     /// `None` without an alternate address.
@@ -109,29 +115,60 @@ impl BootNodeMachine {
         self.autonat.recent.push_back((now, peer));
         let job = DialBackId(self.alloc_id());
         let rtt = facts.and_then(|f| f.rtt);
-        let legs: &[DialBackFrom] = if policy.alternate {
-            &[DialBackFrom::Alternate, DialBackFrom::Own]
-        } else {
-            &[DialBackFrom::Own]
-        };
         self.autonat.jobs.insert(
             job,
             Job {
                 reply,
+                conn,
                 peer,
                 asked: now,
-                deadline: now + policy.timeout(rtt),
+                targets,
+                started: false,
+                deadline: now + policy.rtt_wait,
                 own: Leg::Pending,
                 alternate: policy.alternate.then_some(Leg::Pending),
             },
         );
+        // Ping measures every new connection at once, and a dial request often arrives first:
+        // without a round trip yet, the dial-back waits for one (briefly) rather than fall
+        // back to the long unmeasured timeout.
+        if rtt.is_some() {
+            self.start_dial_back(job, rtt);
+        }
+    }
+
+    /// A round trip was measured on `conn`: dial-backs asked over it and waiting start now.
+    pub(super) fn on_round_trip(&mut self, conn: Token, rtt: Duration) {
+        let waiting: Vec<DialBackId> = (self.autonat.jobs.iter())
+            .filter(|(_, j)| j.conn == conn && !j.started)
+            .map(|(id, _)| *id)
+            .collect();
+        for job in waiting {
+            self.start_dial_back(job, Some(rtt));
+        }
+    }
+
+    fn start_dial_back(&mut self, job: DialBackId, rtt: Option<Duration>) {
+        let policy = &self.config.dial_back;
+        let (timeout, attempts, alternate) = (policy.timeout(rtt), policy.attempts, policy.alternate);
+        let Some(j) = self.autonat.jobs.get_mut(&job) else {
+            return;
+        };
+        j.started = true;
+        j.deadline = self.now + timeout;
+        let (peer, addrs) = (j.peer, j.targets.clone());
+        let legs: &[DialBackFrom] = if alternate {
+            &[DialBackFrom::Alternate, DialBackFrom::Own]
+        } else {
+            &[DialBackFrom::Own]
+        };
         for &from in legs {
             self.push(BootNodeAction::DialBack {
                 job,
                 from,
                 peer,
-                addrs: targets.clone(),
-                attempts: policy.attempts,
+                addrs: addrs.clone(),
+                attempts,
             });
         }
     }
@@ -179,12 +216,16 @@ impl BootNodeMachine {
     /// Dial-backs whose timeout passed: what has not connected by now counts as failed.
     pub(super) fn expire_dial_backs(&mut self) {
         let now = self.now;
-        let due: Vec<DialBackId> = (self.autonat.jobs.iter())
+        let due: Vec<(DialBackId, bool)> = (self.autonat.jobs.iter())
             .filter(|(_, j)| now >= j.deadline)
-            .map(|(id, _)| *id)
+            .map(|(id, j)| (*id, j.started))
             .collect();
-        for job in due {
-            self.finish_dial_back(job);
+        for (job, started) in due {
+            if started {
+                self.finish_dial_back(job);
+            } else {
+                self.start_dial_back(job, None);
+            }
         }
     }
 
@@ -209,7 +250,7 @@ impl BootNodeMachine {
                 "unreachable",
             ),
         };
-        if j.own == Leg::Pending || j.alternate == Some(Leg::Pending) {
+        if j.started && (j.own == Leg::Pending || j.alternate == Some(Leg::Pending)) {
             self.push(BootNodeAction::CancelDialBack { job });
         }
         self.push(BootNodeAction::AnswerDialBack {
@@ -231,8 +272,9 @@ impl BootNodeMachine {
             .map(|(id, _)| *id)
             .collect();
         for job in gone {
-            self.autonat.jobs.remove(&job);
-            self.push(BootNodeAction::CancelDialBack { job });
+            if self.autonat.jobs.remove(&job).is_some_and(|j| j.started) {
+                self.push(BootNodeAction::CancelDialBack { job });
+            }
         }
     }
 

@@ -97,7 +97,10 @@ pub struct DialBackPolicy {
     pub min_timeout: Duration,
     /// Round trips a dial-back may take (TCP handshake, noise, multiplexer: about four).
     pub rtt_multiple: u32,
-    /// The timeout when no round trip has been measured on the asking connection yet.
+    /// How long a request waits for the first round trip on its connection (ping measures a
+    /// new connection at once) before the dial-back starts without one.
+    pub rtt_wait: Duration,
+    /// The timeout when no round trip was measured on the asking connection in time.
     pub unmeasured_timeout: Duration,
     /// The longest timeout, however slow the round trip.
     pub max_timeout: Duration,
@@ -116,6 +119,7 @@ impl Default for DialBackPolicy {
             attempts: 3,
             min_timeout: Duration::from_millis(600),
             rtt_multiple: 8,
+            rtt_wait: Duration::from_millis(500),
             unmeasured_timeout: Duration::from_secs(3),
             max_timeout: Duration::from_secs(10),
             alternate: false,
@@ -165,6 +169,7 @@ impl BootNodeConfig {
         d.period = d.period.max(ms);
         d.attempts = d.attempts.clamp(1, 8);
         d.min_timeout = d.min_timeout.max(ms);
+        d.rtt_wait = d.rtt_wait.max(ms);
         d.unmeasured_timeout = d.unmeasured_timeout.max(ms);
         d.max_timeout = d.max_timeout.max(d.min_timeout);
         if let Some(s) = &mut self.signing {

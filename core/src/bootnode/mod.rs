@@ -423,7 +423,10 @@ impl BootNodeMachine {
                 self.on_dial_back_asked(reply, conn, peer, claimed, addrs);
             }
             BootNodeInput::RoundTrip { conn, rtt } => match self.conn_facts.get_mut(&conn) {
-                Some(f) => f.rtt = Some(rtt),
+                Some(f) => {
+                    f.rtt = Some(rtt);
+                    self.on_round_trip(conn, rtt);
+                }
                 None => self.ignore(&input, "no open connection has this token"),
             },
             BootNodeInput::DialedBack {
