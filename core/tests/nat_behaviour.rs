@@ -122,10 +122,28 @@ fn a_dial_back_from_the_contacted_host_proves_no_more_than_that() {
     let (mut c, probe) = Client::connected_to(1);
     c.dial_back_from(1, "/ip4/198.51.100.1/tcp/50000");
     c.answer(probe, Ok(addr(MAPPED)));
+    // A stranger's dial-back may still be on its way: the verdict settles a moment later.
+    assert_eq!(c.m.status().nat, NatVerdict::Unknown);
+    c.after(150 * MS);
     let s = c.m.status();
     assert_eq!(s.nat, NatVerdict::Public(addr(MAPPED)));
     assert!(s.behaviour.verified && !s.behaviour.stranger_reached);
     assert_eq!(s.behaviour.filtering, Filtering::Unknown);
+}
+
+#[test]
+fn a_strangers_dial_back_that_lands_after_the_ok_still_counts() {
+    // A boot node with an alternate address answers OK when that dial-back connects; its own
+    // one came first, and the stranger's is reported a moment after the answer.
+    let (mut c, probe) = Client::connected_to(1);
+    c.dial_back_from(1, "/ip4/198.51.100.1/tcp/50000");
+    c.answer(probe, Ok(addr(MAPPED)));
+    c.after(50 * MS);
+    c.dial_back_from(1, "/ip4/198.51.100.201/tcp/50001");
+    let s = c.m.status();
+    assert_eq!(s.nat, NatVerdict::Public(addr(MAPPED)), "at once, no more waiting");
+    assert_eq!(s.behaviour.filtering, Filtering::EndpointIndependent);
+    assert!(s.behaviour.stranger_reached);
 }
 
 #[test]
@@ -167,6 +185,7 @@ fn an_ok_waits_briefly_for_its_dial_back_and_is_believed_when_it_shows_up() {
     assert_eq!(c.m.status().nat, NatVerdict::Unknown, "not before the connection");
     c.after(100 * MS);
     c.dial_back_from(1, "/ip4/198.51.100.1/tcp/50000");
+    c.after(150 * MS);
     assert_eq!(c.m.status().nat, NatVerdict::Public(addr(MAPPED)));
 }
 

@@ -3,9 +3,11 @@
 #
 #   PREFIXpub2                 PREFIXpub                        PREFIXrtr                PREFIXpriv
 #   eth0 203.0.113.11 ---- [p2] br0 203.0.113.10 [rt] ---- wan0 203.0.113.1
-#   (public client)            ("internet" segment,              lan0 192.168.77.1 ---- eth0 192.168.77.2
-#                               boot cluster lives here)         masquerade + stateful   (client behind NAT,
-#                                                                firewall, port forwards  default via .1)
+#   (public client, or the      203.0.113.12 (alternate)         lan0 192.168.77.1 ---- eth0 192.168.77.2
+#    stranger: a host the      203.0.113.13 (second boot node)  NAT of the chosen kind, (client behind NAT,
+#    NATed client never                                          stateful firewall,       default via .1)
+#    contacts)                 ("internet" segment, the boot     port forwards, loss
+#                               cluster lives here)
 #
 # Documentation (203.0.113.0/24) and RFC 1918 (192.168.77.0/24) addresses only. No namespace
 # has a route to the host and the router has no default route: nothing leaves the lab. IPv6 is
@@ -17,11 +19,21 @@
 #        natlab.sh block NODE tcp PORT        # NODE silently drops inbound tcp PORT
 #        natlab.sh exec NODE CMD...           # NODE is pub, pub2, rtr or priv
 # Environment: NATLAB_PREFIX (default "pbnat-"; keep it short), NATLAB_WAN_POLICY drop|reject
-# (default drop: unsolicited inbound packets vanish, as behind most home routers).
+# (default drop: unsolicited inbound packets vanish, as behind most home routers),
+# NATLAB_NAT, the router's NAT kind in RFC 4787 terms:
+#   port-restricted     (default) endpoint-independent mapping, address-and-port-dependent filtering
+#   address-restricted  endpoint-independent mapping, address-dependent filtering: inbound to a
+#                       mapped port from any IP the client has sent to
+#   full-cone           endpoint-independent mapping and filtering: inbound from anyone
+#   symmetric           a new public port per destination (address-and-port-dependent mapping),
+#                       address-and-port-dependent filtering
+# NATLAB_LOSS, percent of packets the router drops at random in each direction (default 0).
 set -euo pipefail
 
 PREFIX=${NATLAB_PREFIX:-pbnat-}
 WAN_POLICY=${NATLAB_WAN_POLICY:-drop}
+NAT_KIND=${NATLAB_NAT:-port-restricted}
+LOSS=${NATLAB_LOSS:-0}
 NODES=(pub pub2 rtr priv)
 
 ns() { printf '%s%s' "$PREFIX" "$1"; }
@@ -71,19 +83,39 @@ init_ns() {
 }
 
 router_rules() {
-    local refuse="drop"
+    local refuse="drop" masq="masquerade" cone="" loss=""
     [[ $WAN_POLICY == reject ]] && refuse="reject"
-    # A NAT router: masquerade out of the LAN, a stateful filter in, port forwards from a map.
+    [[ $LOSS =~ ^[0-9]+$ && $LOSS -le 100 ]] || die "NATLAB_LOSS must be 0..100"
+    case $NAT_KIND in
+    port-restricted) ;;
+    symmetric) masq="masquerade random,fully-random" ;;
+    # Masquerade keeps the client's source port when it is free (one client here), so the
+    # mapped port is the client's own and a dnat to the same port reaches it.
+    full-cone)
+        cone='iifname "lan0" oifname "wan0" meta l4proto tcp update @mapped { tcp sport }'
+        ;;
+    address-restricted)
+        cone='iifname "lan0" oifname "wan0" meta l4proto tcp update @contacted { ip daddr . tcp sport }'
+        ;;
+    *) die "NATLAB_NAT must be port-restricted, address-restricted, full-cone or symmetric" ;;
+    esac
+    [[ $LOSS -gt 0 ]] && loss="numgen random mod 100 < $LOSS drop"
+    # A NAT router: masquerade out of the LAN, a stateful filter in, port forwards from a map,
+    # the cone kinds' inbound admission from dynamic sets, random loss on every forwarded packet.
     in_ns rtr nft -f - <<EOF
 table ip natlab {
     map forwards { type inet_service : ipv4_addr . inet_service; }
+    set mapped { type inet_service; flags dynamic, timeout; timeout 5m; }
+    set contacted { type ipv4_addr . inet_service; flags dynamic, timeout; timeout 5m; }
     chain prerouting {
         type nat hook prerouting priority dstnat; policy accept;
         iifname "wan0" meta l4proto tcp dnat ip to tcp dport map @forwards
+        iifname "wan0" tcp dport @mapped dnat ip to 192.168.77.2
+        iifname "wan0" ip saddr . tcp dport @contacted dnat ip to 192.168.77.2
     }
     chain postrouting {
         type nat hook postrouting priority srcnat; policy accept;
-        oifname "wan0" ip saddr 192.168.77.0/24 masquerade
+        oifname "wan0" ip saddr 192.168.77.0/24 $masq
     }
     chain input {
         type filter hook input priority filter; policy accept;
@@ -92,6 +124,8 @@ table ip natlab {
     }
     chain forward {
         type filter hook forward priority filter; policy drop;
+        $loss
+        $cone
         iifname "lan0" oifname "wan0" accept
         iifname "wan0" oifname "lan0" ct state established,related accept
         iifname "wan0" oifname "lan0" ct status dnat accept
@@ -117,6 +151,9 @@ up() {
     ip -n "$(ns pub)" link set p2 master br0
 
     ip -n "$(ns pub)" addr add 203.0.113.10/24 dev br0
+    # The boot node's alternate dial-back address and a second boot node's address.
+    ip -n "$(ns pub)" addr add 203.0.113.12/24 dev br0
+    ip -n "$(ns pub)" addr add 203.0.113.13/24 dev br0
     ip -n "$(ns pub2)" addr add 203.0.113.11/24 dev eth0
     ip -n "$(ns rtr)" addr add 203.0.113.1/24 dev wan0
     ip -n "$(ns rtr)" addr add 192.168.77.1/24 dev lan0
@@ -131,7 +168,7 @@ up() {
     in_ns rtr sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
     router_rules
     trap - ERR
-    echo "natlab: up (prefix $PREFIX, WAN policy $WAN_POLICY)"
+    echo "natlab: up (prefix $PREFIX, WAN policy $WAN_POLICY, NAT $NAT_KIND, loss $LOSS %)"
 }
 
 forward() {

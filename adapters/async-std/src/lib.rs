@@ -18,7 +18,7 @@ use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply, Role,
+    alternate, driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply, Role,
     Runtime, CONNECTION_TIMEOUT,
 };
 
@@ -171,12 +171,22 @@ pub async fn start_boot_node(
     let limits = config.limits;
     let mut swarm = build_swarm_with(&key, |k| Behaviour::with_limits(&k.public(), role, &limits))?;
     let addr = listen(&mut swarm, listen_on).await?;
+    let alternate = match config.dial_back_from {
+        Some(ip) => {
+            let tasks = libp2p::swarm::Config::with_executor(|f| {
+                async_std::task::spawn(f);
+            });
+            Some(alternate::swarm(&key, ip, tasks).map_err(StartError::Noise)?)
+        }
+        None => None,
+    };
     let bound = |source| StartError::Http { addr: http, source };
     let listener = TcpListener::bind(http).await.map_err(bound)?;
     let http_addr = listener.local_addr().map_err(bound)?;
     Ok(spawn_boot_node(
         AsyncStdRuntime,
         swarm,
+        alternate,
         addr,
         incoming(listener),
         http_addr,

@@ -62,6 +62,10 @@ pub(crate) struct BootstrapArgs {
     /// roots (a private CA for an internal boot cluster). smol runtime only.
     #[arg(long, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
+    /// After the report, keep running this long (listening, answering dial-backs), so that
+    /// another host can check the verdict: a stranger connecting to the claimed address.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    linger: u64,
 }
 
 pub(crate) async fn bootstrap(rt: RuntimeChoice, args: BootstrapArgs) -> ExitCode {
@@ -100,8 +104,11 @@ pub(crate) async fn bootstrap(rt: RuntimeChoice, args: BootstrapArgs) -> ExitCod
         tls,
         config,
         args.listen,
-        args.json,
-        args.state.as_deref(),
+        Report {
+            as_json: args.json,
+            state: args.state.as_deref(),
+            linger: Duration::from_secs(args.linger),
+        },
     )
     .await
 }
@@ -130,26 +137,36 @@ fn tls_for(rt: RuntimeChoice, args: &BootstrapArgs) -> Result<Tls, String> {
     Tls::with_extra_roots_pem(&pem).map_err(|e| format!("--ca-cert {}: {e}", path.display()))
 }
 
+/// How a client run reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Report<'a> {
+    /// One JSON document instead of the timeline.
+    pub(crate) as_json: bool,
+    /// Where to keep state.
+    pub(crate) state: Option<&'a Path>,
+    /// How long to keep running after the report.
+    pub(crate) linger: Duration,
+}
+
 /// Exit 2: the arguments cannot work.
 pub(crate) async fn start_client(
     rt: RuntimeChoice,
     tls: Tls,
     mut config: Config,
     listen: Multiaddr,
-    as_json: bool,
-    state: Option<&Path>,
+    report: Report<'_>,
 ) -> ExitCode {
     config.rng_seed = seed_from_clock();
     let key = Keypair::generate_ed25519();
     match rt {
         RuntimeChoice::Smol => {
             match client_on(SmolRuntime::with_tls(tls), key, config, listen).await {
-                Ok((driver, swarm)) => run_client(driver, swarm, as_json, state).await,
+                Ok((driver, swarm)) => run_client(driver, swarm, report).await,
                 Err(e) => start_failed("starting the client", e),
             }
         }
         RuntimeChoice::AsyncStd => match pyrsia_boot_async_std::client(key, config, listen).await {
-            Ok((driver, swarm)) => run_client(driver, swarm, as_json, state).await,
+            Ok((driver, swarm)) => run_client(driver, swarm, report).await,
             Err(e) => start_failed("starting the client", e),
         },
     }
@@ -160,9 +177,13 @@ pub(crate) async fn start_client(
 async fn run_client<R: Runtime>(
     mut driver: Driver<R>,
     mut swarm: Swarm<Behaviour>,
-    as_json: bool,
-    state: Option<&Path>,
+    report: Report<'_>,
 ) -> ExitCode {
+    let Report {
+        as_json,
+        state,
+        linger,
+    } = report;
     let start = Instant::now();
     // A verdict restored from the state file stands, marked stale, until this run confirms or
     // replaces it.
@@ -253,6 +274,20 @@ async fn run_client<R: Runtime>(
         println!("verdict: {}{stale}", timeline::verdict_phrase(&nat));
         let behaviour = driver.machine().status().behaviour;
         println!("NAT: {}", timeline::behaviour_phrase(&nat, &behaviour));
+    }
+    if !linger.is_zero() {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let until = futures::FutureExt::fuse(smol::Timer::after(linger));
+        let mut until = std::pin::pin!(until);
+        loop {
+            let next = futures::FutureExt::fuse(driver.next(&mut swarm));
+            let mut next = std::pin::pin!(next);
+            futures::select! {
+                _ = next => {}
+                _ = until => break,
+            }
+        }
     }
     match (connected, gave_up) {
         (Some(_), _) => ExitCode::SUCCESS,

@@ -60,5 +60,10 @@ pub(crate) async fn demo(rt: RuntimeChoice, as_json: bool) -> ExitCode {
     config.budget = Duration::from_secs(30);
     config.trusted = vec![operator.public()];
     let listen = "/ip4/127.0.0.1/tcp/0".parse().expect("a valid literal");
-    start_client(rt, Tls::default(), config, listen, as_json, None).await
+    let report = crate::bootstrap::Report {
+        as_json,
+        state: None,
+        linger: Duration::ZERO,
+    };
+    start_client(rt, Tls::default(), config, listen, report).await
 }

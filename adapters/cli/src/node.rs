@@ -39,6 +39,11 @@ pub(crate) struct NodeArgs {
     /// addresses (LAN, lab, demo).
     #[arg(long)]
     private_network: bool,
+    /// A second IP of this host to dial peers back from, never advertised (like a STUN
+    /// server's alternate address): an AutoNAT OK then means a host the peer never contacted
+    /// reached it, so an address-restricted NAT is reported private, as strangers find it.
+    #[arg(long, value_name = "IP")]
+    dial_back_from: Option<std::net::IpAddr>,
     /// Most libp2p connections at once, inbound and outbound (abuse limit).
     #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_connections)]
     max_connections: u32,
@@ -112,6 +117,7 @@ pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         cluster: args.cluster,
         private_network: args.private_network,
         signing: signing.clone(),
+        dial_back_from: args.dial_back_from,
         limits: AbuseLimits {
             max_connections: args.max_connections,
             max_per_ip: args.max_connections_per_ip,
@@ -129,6 +135,9 @@ pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         "boot node {} listening on {}",
         handle.peer_id, handle.p2p_addr
     );
+    if let Some(ip) = args.dial_back_from {
+        println!("dialing peers back from {ip} as well (not advertised)");
+    }
     if let Some(s) = &signing {
         println!(
             "signing /status with operator key {} (sequence {}, valid {} s)",

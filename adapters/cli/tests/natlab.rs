@@ -47,11 +47,19 @@ fn unavailable() -> Option<String> {
 /// A lab; dropping it stops every process inside and removes the namespaces.
 struct Lab {
     prefix: String,
+    /// The router's NAT kind (`NATLAB_NAT`) and random loss in percent (`NATLAB_LOSS`).
+    nat: &'static str,
+    loss: u32,
 }
 
 impl Lab {
     /// Builds a lab, or returns `None` (after saying why) when this machine cannot.
     fn up(case: &str) -> Option<Lab> {
+        Lab::up_with(case, "port-restricted", 0)
+    }
+
+    /// [`Lab::up`] with the router's NAT kind and loss.
+    fn up_with(case: &str, nat: &'static str, loss: u32) -> Option<Lab> {
         if let Some(why) = unavailable() {
             assert!(
                 std::env::var("PYRSIA_BOOT_NATLAB").as_deref() != Ok("require"),
@@ -67,6 +75,8 @@ impl Lab {
                 std::process::id(),
                 N.fetch_add(1, Ordering::SeqCst)
             ),
+            nat,
+            loss,
         };
         let out = lab.script(&["up"]);
         assert!(out.status.success(), "natlab up failed: {out:?}");
@@ -78,6 +88,8 @@ impl Lab {
             .arg(script())
             .args(args)
             .env("NATLAB_PREFIX", &self.prefix)
+            .env("NATLAB_NAT", self.nat)
+            .env("NATLAB_LOSS", self.loss.to_string())
             .output()
             .expect("bash runs")
     }
@@ -96,8 +108,20 @@ impl Lab {
 
     /// Starts a boot node in `pub` on `runtime`; returns it once it serves `/status`.
     fn boot_node(&self, runtime: &str, p2p_port: u16, http_port: u16, extra: &[&str]) -> BootNode {
-        let listen = format!("/ip4/{BOOT_IP}/tcp/{p2p_port}");
-        let http = format!("{BOOT_IP}:{http_port}");
+        self.boot_node_at(BOOT_IP, runtime, p2p_port, http_port, extra)
+    }
+
+    /// [`Lab::boot_node`] on another of `pub`'s addresses.
+    fn boot_node_at(
+        &self,
+        ip: &str,
+        runtime: &str,
+        p2p_port: u16,
+        http_port: u16,
+        extra: &[&str],
+    ) -> BootNode {
+        let listen = format!("/ip4/{ip}/tcp/{p2p_port}");
+        let http = format!("{ip}:{http_port}");
         let mut args = vec![
             "--runtime",
             runtime,
@@ -144,6 +168,53 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Runs `pyrsia-boot bootstrap --json --linger` in `priv`; once the report is out and while
+    /// the client still listens, the stranger in `pub2` (a host the client never sent a packet
+    /// to) tries a TCP connection to the router's mapped address. Returns the report and
+    /// whether the stranger got in: the ground truth for the verdict.
+    fn bootstrap_and_ask_a_stranger(&self, runtime: &str, url: &str) -> (Report, bool) {
+        let listen = format!("/ip4/0.0.0.0/tcp/{CLIENT_PORT}");
+        let args = [
+            "--runtime", runtime, "bootstrap", "--url", url, "--allow-private", "--listen",
+            &listen, "--timeout", "30", "--json", "--linger", "5",
+        ];
+        let mut child = self
+            .command("priv", &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the client runs");
+        let stdout = child.stdout.take().expect("piped");
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let json: serde_json::Value = match read {
+            Ok(n) if n > 0 => serde_json::from_str(&line).unwrap_or_else(|e| {
+                let _ = child.kill();
+                panic!("no JSON report ({e}): {line}")
+            }),
+            _ => {
+                let _ = child.kill();
+                panic!("the client printed nothing")
+            }
+        };
+        let target = format!("/dev/tcp/{ROUTER_WAN_IP}/{CLIENT_PORT}");
+        let stranger = Command::new("ip")
+            .args(["netns", "exec", &format!("{}pub2", self.prefix)])
+            .args(["timeout", "2", "bash", "-c", &format!("exec 3<>{target}")])
+            .status()
+            .expect("the stranger runs");
+        let status = child.wait().expect("the client ends");
+        (
+            Report {
+                ok: status.success(),
+                json,
+            },
+            stranger.success(),
+        )
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         let out = self.script(&["down"]);
@@ -164,6 +235,9 @@ impl Report {
     }
     fn address(&self) -> &str {
         self.json["nat"]["address"].as_str().unwrap_or("")
+    }
+    fn nat(&self, field: &str) -> &str {
+        self.json["nat"][field].as_str().unwrap_or("none")
     }
     fn boot_peer(&self) -> &str {
         self.json["boot_peer"].as_str().unwrap_or("")
@@ -332,6 +406,75 @@ fn a_flooded_boot_node_keeps_serving_a_well_behaved_client(runtime: &str) {
     );
 }
 
+/// What a NAT kind must be reported as: verdict, mapping, filtering.
+fn expected(nat: &str) -> (&'static str, &'static str, &'static str) {
+    match nat {
+        "full-cone" => ("public", "endpoint-independent", "endpoint-independent"),
+        "address-restricted" => ("private", "endpoint-independent", "address-dependent"),
+        "port-restricted" => ("private", "endpoint-independent", "address-and-port-dependent"),
+        "symmetric" => ("private", "address-dependent", "address-and-port-dependent"),
+        other => panic!("no expectation for {other}"),
+    }
+}
+
+/// A NATed client of two boot nodes at different IPs (so its mapping shows), the first one
+/// dialing back from its alternate address too: the verdict matches what a stranger finds,
+/// and mapping and filtering match the router's NAT kind.
+fn nat_kind_is_reported_as_a_stranger_finds_it(runtime: &str, nat: &'static str, loss: u32) {
+    let case = format!("NAT kind {nat}, {loss} % loss");
+    let Some(lab) = Lab::up_with(&case, nat, loss) else {
+        return;
+    };
+    let alternate = "203.0.113.12";
+    let b = lab.boot_node_at("203.0.113.13", runtime, 44001, 8081, &["--dial-back-from", alternate]);
+    let a = lab.boot_node(
+        runtime,
+        44000,
+        8080,
+        &["--dial-back-from", alternate, "--cluster-peer", &b.p2p_addr],
+    );
+    let (report, stranger_got_in) = lab.bootstrap_and_ask_a_stranger(runtime, &a.url);
+    report.assert_connected();
+    let (verdict, mapping, filtering) = expected(nat);
+    // Ground truth first: the verdict says what the stranger found.
+    assert_eq!(
+        report.verdict() == "public",
+        stranger_got_in,
+        "verdict {} but the stranger {} ({case}): {}",
+        report.verdict(),
+        if stranger_got_in { "got in" } else { "did not get in" },
+        report.json
+    );
+    assert_eq!(report.verdict(), verdict, "{case}: {}", report.json);
+    if verdict == "public" {
+        let mapped = format!("/ip4/{ROUTER_WAN_IP}/tcp/{CLIENT_PORT}/");
+        assert!(report.address().starts_with(&mapped), "{}", report.json);
+        let external = report.json["external_addresses"].to_string();
+        assert!(external.contains(&mapped), "not in the swarm: {}", report.json);
+    }
+    if loss == 0 {
+        assert_eq!(report.nat("filtering"), filtering, "{case}: {}", report.json);
+        assert_eq!(report.nat("mapping"), mapping, "{case}: {}", report.json);
+    }
+    report.timing(runtime, &case);
+}
+
+fn a_full_cone_nat_is_public_to_strangers(runtime: &str) {
+    nat_kind_is_reported_as_a_stranger_finds_it(runtime, "full-cone", 0);
+}
+
+fn an_address_restricted_nat_is_private_to_strangers(runtime: &str) {
+    nat_kind_is_reported_as_a_stranger_finds_it(runtime, "address-restricted", 0);
+}
+
+fn a_port_restricted_nat_is_private_to_strangers(runtime: &str) {
+    nat_kind_is_reported_as_a_stranger_finds_it(runtime, "port-restricted", 0);
+}
+
+fn a_symmetric_nat_is_private_and_hole_punching_unlikely(runtime: &str) {
+    nat_kind_is_reported_as_a_stranger_finds_it(runtime, "symmetric", 0);
+}
+
 macro_rules! on_both_runtimes {
     ($($case:ident),* $(,)?) => {
         mod smol {
@@ -349,4 +492,8 @@ on_both_runtimes!(
     a_port_forward_makes_the_natted_client_public_and_removing_it_private_again,
     a_natted_client_fails_over_from_an_unreachable_boot_peer,
     a_flooded_boot_node_keeps_serving_a_well_behaved_client,
+    a_full_cone_nat_is_public_to_strangers,
+    an_address_restricted_nat_is_private_to_strangers,
+    a_port_restricted_nat_is_private_to_strangers,
+    a_symmetric_nat_is_private_and_hole_punching_unlikely,
 );

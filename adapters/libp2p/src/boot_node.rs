@@ -24,6 +24,7 @@ use pyrsia_boot_core::{
     DialBackFrom, DialBackId, LoadAskId, ProbeError, ProbeId, SigningPolicy, Token,
 };
 
+use crate::alternate::AlternateSwarm;
 use crate::behaviour::{Behaviour, Event};
 use crate::dial_request::{DialRequest, DialResponse};
 use crate::driver::{probe_result, request_failure};
@@ -45,6 +46,10 @@ pub struct BootNodeConfig {
     pub limits: crate::limits::AbuseLimits,
     /// Sign `/status` with an operator key, so clients with `--trust` accept it.
     pub signing: Option<Signing>,
+    /// A second IP of this host, never advertised, to dial peers back from as well (see
+    /// [`crate::alternate`]): an AutoNAT OK then means a host the peer never contacted got
+    /// in. `None`: dial-backs come from this node's own address only (a stock server's OK).
+    pub dial_back_from: Option<std::net::IpAddr>,
 }
 
 /// How a boot node signs its `/status` document (see [`pyrsia_boot_core::signed`]).
@@ -80,6 +85,7 @@ impl Default for BootNodeConfig {
             load_interval: Duration::from_secs(5),
             limits: crate::limits::AbuseLimits::default(),
             signing: None,
+            dial_back_from: None,
         }
     }
 }
@@ -101,6 +107,7 @@ impl BootNodeConfig {
             AddressPolicy::public_only()
         };
         config.dial_back.policy = config.policy;
+        config.dial_back.alternate = self.dial_back_from.is_some();
         config.load_interval = self.load_interval;
         config.signing = self.signing.as_ref().map(|s| {
             let mut policy = SigningPolicy::new(s.key.public());
@@ -187,6 +194,8 @@ pub struct BootNode {
     dial_back_replies: HashMap<Token, ResponseChannel<DialResponse>>,
     /// Dial-back connection attempts under way: their dial-back and leg.
     dial_back_attempts: HashMap<ConnectionId, (DialBackId, DialBackFrom)>,
+    /// The swarm that dials back from the alternate address, if there is one.
+    alternate: Option<AlternateSwarm>,
     /// Inputs produced while carrying out actions (a signature made at once).
     fed_back: VecDeque<BootNodeInput>,
 }
@@ -214,8 +223,64 @@ impl BootNode {
             status_replies: HashMap::new(),
             dial_back_replies: HashMap::new(),
             dial_back_attempts: HashMap::new(),
+            alternate: None,
             fed_back: VecDeque::new(),
         }
+    }
+
+    /// Dial back from the alternate address too, through `alternate` (see
+    /// [`crate::alternate`]); the machine must have been configured with an alternate.
+    pub fn with_alternate(mut self, alternate: AlternateSwarm) -> Self {
+        self.alternate = Some(alternate);
+        self
+    }
+
+    /// The alternate swarm's next event (never, without one). Poll it beside the main swarm.
+    pub async fn next_alternate_event(&mut self) -> SwarmEvent<std::convert::Infallible> {
+        use futures::StreamExt;
+        match &mut self.alternate {
+            Some(swarm) => swarm.select_next_some().await,
+            None => futures::future::pending().await,
+        }
+    }
+
+    /// One event of the alternate swarm: only its dial-back attempts matter.
+    pub fn on_alternate_event(
+        &mut self,
+        now: Instant,
+        swarm: &mut Swarm<Behaviour>,
+        event: SwarmEvent<std::convert::Infallible>,
+    ) {
+        let input = match event {
+            SwarmEvent::ConnectionEstablished {
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                let Some((job, from)) = self.dial_back_attempts.remove(&connection_id) else {
+                    return;
+                };
+                self.dial_back_attempts.retain(|_, l| *l != (job, from));
+                let result = Ok(endpoint.get_remote_address().clone());
+                BootNodeInput::DialedBack { job, from, result }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } => {
+                let Some((job, from)) = self.dial_back_attempts.remove(&connection_id) else {
+                    return;
+                };
+                if self.dial_back_attempts.values().any(|l| *l == (job, from)) {
+                    return;
+                }
+                let result = Err(error.to_string());
+                BootNodeInput::DialedBack { job, from, result }
+            }
+            _ => return,
+        };
+        self.feed(now, swarm, input);
     }
 
     /// The machine, for its status.
@@ -520,12 +585,6 @@ impl BootNode {
                 addrs,
                 attempts,
             } => {
-                if from == DialBackFrom::Alternate {
-                    let result = Err("this boot node has no alternate address".to_string());
-                    self.fed_back
-                        .push_back(BootNodeInput::DialedBack { job, from, result });
-                    return;
-                }
                 for _ in 0..attempts {
                     // From a new port: the NAT in front of the asker has never seen it, so
                     // only a mapping open to this host (or anyone) lets it in.
@@ -535,7 +594,12 @@ impl BootNode {
                         .allocate_new_port()
                         .build();
                     let id = opts.connection_id();
-                    match swarm.dial(opts) {
+                    let dialed = match (from, &mut self.alternate) {
+                        (DialBackFrom::Own, _) => swarm.dial(opts),
+                        (DialBackFrom::Alternate, Some(alternate)) => alternate.dial(opts),
+                        (DialBackFrom::Alternate, None) => break,
+                    };
+                    match dialed {
                         Ok(()) => {
                             self.dial_back_attempts.insert(id, (job, from));
                         }

@@ -93,6 +93,8 @@ pub struct Driver<R> {
     aborts: HashMap<RequestId, AbortHandle>,
     /// Dials under way: the machine's id and the peer it must authenticate as.
     dials: HashMap<ConnectionId, (DialId, PeerId)>,
+    /// Connections that machine dials established (their identify observations count).
+    boot_connections: std::collections::HashSet<ConnectionId>,
     probes: HashMap<OutboundRequestId, ProbeId>,
     outbox: VecDeque<Pending>,
 }
@@ -134,6 +136,7 @@ impl<R: Runtime> Driver<R> {
             resolutions: FuturesUnordered::new(),
             aborts: HashMap::new(),
             dials: HashMap::new(),
+            boot_connections: std::collections::HashSet::new(),
             probes: HashMap::new(),
             outbox: VecDeque::new(),
         }
@@ -288,6 +291,7 @@ impl<R: Runtime> Driver<R> {
                     return Some(Input::InboundConnection { peer, remote });
                 }
                 let (dial, _) = self.dials.remove(connection_id)?;
+                self.boot_connections.insert(*connection_id);
                 // The core lists addresses without their `/p2p/` suffix.
                 let addr = without_p2p(endpoint.get_remote_address());
                 Some(Input::DialSucceeded {
@@ -309,9 +313,13 @@ impl<R: Runtime> Driver<R> {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 ..
-            } => Some(Input::ConnectionClosed { peer: *peer_id }),
+            } => {
+                self.boot_connections.remove(connection_id);
+                (*num_established == 0).then_some(Input::ConnectionClosed { peer: *peer_id })
+            }
             SwarmEvent::Behaviour(event) => self.map_behaviour_event(B::bootstrap_event(event)?),
             _ => None,
         }
@@ -324,7 +332,14 @@ impl<R: Runtime> Driver<R> {
                 ..
             })) => Some(Input::InboundProbeRequest { peer: *peer }),
             BehaviourEvent::Identify(e) => match e.as_ref() {
-                identify::Event::Received { peer_id, info, .. } => Some(Input::ObservedAddr {
+                // Only over connections the machine dialed (from the listening port): our own
+                // dial-backs to a boot node leave from a new port, whose mapping says nothing
+                // about the listening port's.
+                identify::Event::Received {
+                    connection_id,
+                    peer_id,
+                    info,
+                } if self.boot_connections.contains(connection_id) => Some(Input::ObservedAddr {
                     peer: *peer_id,
                     observed: info.observed_addr.clone(),
                 }),

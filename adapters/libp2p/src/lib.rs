@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod alternate;
 pub mod atomic_file;
 pub mod behaviour;
 pub mod boot_node;

@@ -11,6 +11,7 @@ use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
 use pyrsia_boot_core::{BootNodeMachine, BootstrapMachine, Config};
 
+use crate::alternate::AlternateSwarm;
 use crate::behaviour::Behaviour;
 use crate::boot_node::{
     routes, BootNode, BootNodeConfig, ClusterHandle, StatusRequest, MAX_QUEUED_STATUS_REQUESTS,
@@ -96,7 +97,17 @@ impl BootNodeHandle {
     }
 }
 
-/// Runs a boot node on `runtime`: `swarm` (already listening on `listen_addr`), `/status` and
+/// What woke a boot node's loop.
+enum Woke {
+    Swarm(SwarmEvent<crate::behaviour::Event>),
+    Alternate(SwarmEvent<std::convert::Infallible>),
+    Status(StatusRequest),
+    Cluster(Vec<Multiaddr>),
+    Timer,
+}
+
+/// Runs a boot node on `runtime`: `swarm` (already listening on `listen_addr`) and, with an
+/// alternate dial-back address, `alternate` (see [`crate::alternate`]), `/status` and
 /// `/metrics` on the connections `http` yields with their peers' addresses (accepted on
 /// `http_addr`). Its policy is a [`BootNodeMachine`]: this loop reads the clock, feeds the
 /// machine what the swarm, the HTTP side and its timer saw, and lets [`BootNode`] carry out
@@ -104,6 +115,7 @@ impl BootNodeHandle {
 pub fn spawn_boot_node<R, S, C>(
     runtime: R,
     mut swarm: Swarm<Behaviour>,
+    alternate: Option<AlternateSwarm>,
     listen_addr: Multiaddr,
     http: S,
     http_addr: SocketAddr,
@@ -121,6 +133,9 @@ where
     let exporter = metrics.exporter();
     let signer = config.signing.as_ref().map(|s| s.key.clone());
     let mut node = BootNode::new(machine, signer, metrics);
+    if let Some(alternate) = alternate {
+        node = node.with_alternate(alternate);
+    }
     node.start(now, &mut swarm);
     let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(MAX_QUEUED_STATUS_REQUESTS);
     let (cluster_tx, mut cluster_rx) = mpsc::unbounded::<Vec<Multiaddr>>();
@@ -146,19 +161,28 @@ where
                     Some(at) => timers.timer(at).fuse(),
                     None => futures::future::pending().boxed().fuse(),
                 };
-                futures::select! {
-                    event = swarm.select_next_some() => {
-                        node.on_swarm_event(Instant::now(), &mut swarm, event);
+                // What woke the loop, taken out of the select so that handling it may borrow
+                // the node (which owns the alternate swarm being polled).
+                let woke = {
+                    let alternate = node.next_alternate_event().fuse();
+                    let mut alternate = std::pin::pin!(alternate);
+                    futures::select! {
+                        event = swarm.select_next_some() => Woke::Swarm(event),
+                        event = alternate => Woke::Alternate(event),
+                        reply = status_rx.select_next_some() => Woke::Status(reply),
+                        cluster = cluster_rx.select_next_some() => Woke::Cluster(cluster),
+                        () = timer => Woke::Timer,
+                        () = server => return,
+                        () = stop => return,
                     }
-                    reply = status_rx.select_next_some() => {
-                        node.on_status_request(Instant::now(), &mut swarm, reply);
-                    }
-                    cluster = cluster_rx.select_next_some() => {
-                        node.on_cluster(Instant::now(), &mut swarm, cluster);
-                    }
-                    () = timer => node.on_timer(Instant::now(), since_epoch(), &mut swarm),
-                    () = server => return,
-                    () = stop => return,
+                };
+                let now = Instant::now();
+                match woke {
+                    Woke::Swarm(event) => node.on_swarm_event(now, &mut swarm, event),
+                    Woke::Alternate(event) => node.on_alternate_event(now, &mut swarm, event),
+                    Woke::Status(reply) => node.on_status_request(now, &mut swarm, reply),
+                    Woke::Cluster(cluster) => node.on_cluster(now, &mut swarm, cluster),
+                    Woke::Timer => node.on_timer(now, since_epoch(), &mut swarm),
                 }
             }
         }

@@ -44,7 +44,8 @@ use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply, Role,
+    alternate, driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply,
+    Role,
     Runtime, CONNECTION_TIMEOUT,
 };
 
@@ -169,12 +170,19 @@ pub async fn start_boot_node(
         swarm_config(),
     );
     let addr = listen(&mut swarm, listen_on).await?;
+    let alternate = match config.dial_back_from {
+        Some(ip) => {
+            Some(alternate::swarm(&key, ip, swarm_config()).map_err(StartError::Noise)?)
+        }
+        None => None,
+    };
     let bound = |source| StartError::Http { addr: http, source };
     let listener = smol::net::TcpListener::bind(http).await.map_err(bound)?;
     let http_addr = listener.local_addr().map_err(bound)?;
     Ok(spawn_boot_node(
         SmolRuntime::default(),
         swarm,
+        alternate,
         addr,
         http::incoming(listener),
         http_addr,

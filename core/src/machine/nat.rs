@@ -59,11 +59,19 @@ impl BootstrapMachine {
     /// The awaited dial-back request `p` was answered.
     pub(super) fn on_own_probe(&mut self, mut p: OwnProbe, result: &Result<Multiaddr, ProbeError>) {
         match result {
-            Ok(addr) if p.dial_backs.any() => self.conclude(p, Ok(addr.clone())),
+            Ok(addr) if p.dial_backs.stranger => self.conclude(p, Ok(addr.clone())),
             Ok(addr) => {
-                // Believed only once its dial-back connection shows up.
+                // Believed only once its dial-back connection shows up. One from the contacted
+                // host has: a stranger's may still be on its way (a boot node with an
+                // alternate address answers OK when that one connects, and the answer can
+                // overtake it), so wait briefly for it before settling for less.
+                let wait = if p.dial_backs.any() {
+                    STRANGER_SETTLE
+                } else {
+                    DIAL_BACK_GRACE
+                };
                 p.held_ok = Some(addr.clone());
-                p.deadline = self.now + DIAL_BACK_GRACE;
+                p.deadline = self.now + wait;
                 self.own_probe = Some(p);
             }
             Err(ProbeError::DialBackFailed) => self.conclude(p, Err(())),
@@ -203,6 +211,10 @@ impl DialBacks {
 /// and the answer travel on different streams, so the answer may be handled first.
 pub const DIAL_BACK_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// How long an OK backed only by the contacted host's dial-back waits for a stranger's (a boot
+/// node's alternate address) before the verdict settles without that proof.
+pub const STRANGER_SETTLE: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// Most boot peer IPs whose observation of us is kept.
 const MAX_OBSERVERS: usize = 8;
 /// Most boot peers remembered for answering OK without dialing back.
@@ -220,9 +232,16 @@ impl BootstrapMachine {
             Origin::ContactedHost => p.dial_backs.contacted_host = true,
             Origin::Unclear => p.dial_backs.unclear = true,
         }
-        if let Some(addr) = p.held_ok.take() {
-            let p = self.own_probe.take().expect("invariant: matched just above");
+        if p.held_ok.is_none() {
+            return;
+        }
+        if p.dial_backs.stranger {
+            let mut p = self.own_probe.take().expect("invariant: matched just above");
+            let addr = p.held_ok.take().expect("invariant: checked just above");
             self.conclude(p, Ok(addr));
+        } else {
+            // Backed now; a stranger's dial-back may still follow.
+            p.deadline = p.deadline.min(self.now + STRANGER_SETTLE);
         }
     }
 
@@ -254,7 +273,12 @@ impl BootstrapMachine {
     }
 
     /// The own probe's deadline passed: unanswered, or an OK whose dial-back never came.
-    pub(super) fn on_own_probe_deadline(&mut self, p: OwnProbe) {
+    pub(super) fn on_own_probe_deadline(&mut self, mut p: OwnProbe) {
+        if p.held_ok.is_some() && p.dial_backs.any() {
+            // Backed by a dial-back from the contacted host only: public, strangers unproven.
+            let addr = p.held_ok.take().expect("invariant: checked just above");
+            return self.conclude(p, Ok(addr));
+        }
         if p.held_ok.is_some() {
             // An OK with no dial-back connection: a server that answers without dialing (or
             // one that dialed someone else). Not believed; ask another boot peer.
