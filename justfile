@@ -98,6 +98,12 @@ bench:
 bench-join:
     cargo bench -p pyrsia-boot --bench join_cost
 
+# Verdicts in the NAT lab per NAT kind, runtime and loss, with the stranger's ground truth,
+# beside the stock libp2p-autonat pair as Pyrsia configured it (root, nftables; ~20 min).
+bench-natlab:
+    cargo build --release -p pyrsia-boot --example stock_autonat
+    cargo bench -p pyrsia-boot --bench natlab_verdicts
+
 # Regenerate the golden transcripts after an intended behaviour change (review the diff!).
 golden:
     UPDATE_GOLDEN=1 cargo test -p pyrsia-boot-tests --test golden

@@ -1,0 +1,167 @@
+//! Verdicts in the NAT lab, per NAT kind, runtime and packet loss: time to Connected and to the
+//! verdict (median and max), and wrong verdicts against the stranger's ground truth; beside
+//! them, the stock libp2p-autonat client and server configured as Pyrsia ran them.
+//!
+//! Run (root, nftables, conntrack): `cargo bench -p pyrsia-boot --bench natlab_verdicts`.
+//! `NATLAB_RUNS` (default 10) runs per case without loss; 20 at 10 % loss, 10 at 30 %;
+//! `NATLAB_KINDS` (comma-separated) narrows the NAT kinds. Each case is its own lab; its boot
+//! nodes (two IPs, the first dialing back from an alternate address too) stay up while fresh
+//! `pyrsia-boot bootstrap` processes run one after another.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
+
+use common::lab::{expected, unavailable, Lab};
+
+const KINDS: [&str; 4] = ["port-restricted", "address-restricted", "full-cone", "symmetric"];
+
+#[derive(Default)]
+struct Tally {
+    connected: Vec<u64>,
+    verdict: Vec<u64>,
+    wrong: u32,
+    unknown: u32,
+    kind_wrong: u32,
+    runs: u32,
+}
+
+fn stats(v: &mut [u64]) -> String {
+    if v.is_empty() {
+        return "-".into();
+    }
+    v.sort_unstable();
+    format!("{} / {}", v[v.len() / 2], v[v.len() - 1])
+}
+
+fn ours(lab: &Lab, runtime: &str, nat: &str, runs: u32) -> Tally {
+    let alternate = "203.0.113.12";
+    let b = lab.boot_node_at("203.0.113.13", runtime, 44001, 8081, &["--dial-back-from", alternate]);
+    let a = lab.boot_node(
+        runtime,
+        44000,
+        8080,
+        &["--dial-back-from", alternate, "--cluster-peer", &b.p2p_addr],
+    );
+    let (verdict, mapping, filtering) = expected(nat);
+    let mut t = Tally::default();
+    for _ in 0..runs {
+        let (report, stranger) = lab.bootstrap_and_ask_a_stranger(runtime, &a.url);
+        t.runs += 1;
+        if let Some(ms) = report.at("connected") {
+            t.connected.push(ms);
+        }
+        match report.verdict() {
+            "public" | "private" => {
+                if let Some(ms) = report.at("nat_changed") {
+                    t.verdict.push(ms);
+                }
+                if (report.verdict() == "public") != stranger || report.verdict() != verdict {
+                    t.wrong += 1;
+                    eprintln!("WRONG [{runtime} {nat} {}%]: stranger {stranger}: {}", lab.loss, report.json);
+                }
+            }
+            _ => t.unknown += 1,
+        }
+        let nat_json = &report.json["nat"];
+        if nat_json["mapping"] != mapping || nat_json["filtering"] != filtering {
+            t.kind_wrong += 1;
+        }
+    }
+    t
+}
+
+/// The stock pair: a stock AutoNAT server where our boot node was, a Pyrsia-configured stock
+/// client behind the NAT.
+fn stock(lab: &Lab, runs: u32) -> Tally {
+    let example = std::env::current_exe()
+        .ok()
+        .and_then(|b| Some(b.parent()?.parent()?.join("examples").join("stock_autonat")))
+        .expect("target layout");
+    assert!(example.exists(), "{} not built", example.display());
+    let server = Command::new("ip")
+        .args(["netns", "exec", &format!("{}pub", lab.prefix)])
+        .arg(&example)
+        .args(["server", "/ip4/203.0.113.10/tcp/45000"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the stock server starts");
+    let mut server = common::Running(server);
+    let mut line = String::new();
+    use std::io::BufRead;
+    let stdout = server.0.stdout.take().expect("piped");
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("its address");
+    let addr = line.trim().to_string();
+    let mut t = Tally::default();
+    for _ in 0..runs {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &format!("{}priv", lab.prefix)])
+            .arg(&example)
+            .args(["client", &addr, "/ip4/0.0.0.0/tcp/4001"])
+            .output()
+            .expect("the stock client runs");
+        let json: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        t.runs += 1;
+        let v = json["verdict"].as_str().unwrap_or("none");
+        let (want, _, _) = expected(lab.nat);
+        match v {
+            "public" | "private" => {
+                t.verdict.push(json["at_ms"].as_u64().unwrap_or(0));
+                if v != want {
+                    t.wrong += 1;
+                }
+            }
+            _ => t.unknown += 1,
+        }
+    }
+    t
+}
+
+fn main() {
+    if let Some(why) = unavailable() {
+        println!("natlab_verdicts: skipped: {why}");
+        return;
+    }
+    let base: u32 = std::env::var("NATLAB_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let kinds: Vec<String> = match std::env::var("NATLAB_KINDS") {
+        Ok(k) => k.split(',').map(str::to_string).collect(),
+        Err(_) => KINDS.iter().map(|k| k.to_string()).collect(),
+    };
+    println!("| NAT kind | runtime | loss | runs | Connected median / max (ms) | verdict median / max (ms) | wrong | unknown | kind misreported |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for kind in &kinds {
+        let kind: &'static str = KINDS.iter().find(|k| *k == kind).expect("a known NAT kind");
+        for (loss, runs) in [(0, base), (10, base * 2), (30, base)] {
+            for runtime in ["smol", "async-std"] {
+                let Some(lab) = Lab::up_with("bench", kind, loss) else {
+                    return;
+                };
+                let mut t = ours(&lab, runtime, kind, runs);
+                println!(
+                    "| {kind} | {runtime} | {loss} % | {} | {} | {} | {} | {} | {} |",
+                    t.runs,
+                    stats(&mut t.connected),
+                    stats(&mut t.verdict),
+                    t.wrong,
+                    t.unknown,
+                    if loss == 0 { t.kind_wrong.to_string() } else { format!("({})", t.kind_wrong) },
+                );
+            }
+        }
+        let Some(lab) = Lab::up_with("bench stock", kind, 0) else {
+            return;
+        };
+        let runs = (base / 2).max(3);
+        let mut t = stock(&lab, runs);
+        println!(
+            "| {kind} | stock autonat (Pyrsia's settings) | 0 % | {} | - | {} | {} | {} | - |",
+            t.runs,
+            stats(&mut t.verdict),
+            t.wrong,
+            t.unknown,
+        );
+    }
+}

@@ -1,0 +1,273 @@
+//! The NAT lab (`tests/natlab/natlab.sh`) as the CLI's tests and benches drive it: a lab per
+//! case with its own namespace prefix, boot nodes and clients as `pyrsia-boot` processes in
+//! its namespaces, the stranger's ground-truth check, and the client's JSON report.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::{spawn_boot_node, BootNode, BIN};
+
+pub const BOOT_IP: &str = "203.0.113.10";
+pub const ROUTER_WAN_IP: &str = "203.0.113.1";
+pub const PUBLIC_CLIENT_IP: &str = "203.0.113.11";
+/// The port clients listen on (and the router forwards, when asked).
+pub const CLIENT_PORT: u16 = 4001;
+
+/// A line on the real stderr: the test harness's capture covers `eprintln!`, and a skip or a
+/// timing should be seen in a passing run too.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+pub fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/natlab/natlab.sh")
+}
+
+/// Why the lab cannot run here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not root (network namespaces and nftables need root)".into());
+    }
+    let nft = Command::new("nft").arg("--version").output();
+    if !nft.is_ok_and(|o| o.status.success()) {
+        return Some("nft is not installed (apt-get install nftables)".into());
+    }
+    None
+}
+
+/// A lab; dropping it stops every process inside and removes the namespaces.
+pub struct Lab {
+    pub prefix: String,
+    /// The router's NAT kind (`NATLAB_NAT`) and random loss in percent (`NATLAB_LOSS`).
+    pub nat: &'static str,
+    pub loss: u32,
+}
+
+impl Lab {
+    /// Builds a lab, or returns `None` (after saying why) when this machine cannot.
+    pub fn up(case: &str) -> Option<Lab> {
+        Lab::up_with(case, "port-restricted", 0)
+    }
+
+    /// [`Lab::up`] with the router's NAT kind and loss.
+    pub fn up_with(case: &str, nat: &'static str, loss: u32) -> Option<Lab> {
+        if let Some(why) = unavailable() {
+            assert!(
+                std::env::var("PYRSIA_BOOT_NATLAB").as_deref() != Ok("require"),
+                "NAT lab required but unavailable: {why}"
+            );
+            say(&format!("skipping NAT lab test {case}: {why}"));
+            return None;
+        }
+        static N: AtomicU32 = AtomicU32::new(0);
+        let lab = Lab {
+            prefix: format!(
+                "pb{}-{}-",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ),
+            nat,
+            loss,
+        };
+        let out = lab.script(&["up"]);
+        assert!(out.status.success(), "natlab up failed: {out:?}");
+        Some(lab)
+    }
+
+    pub fn script(&self, args: &[&str]) -> Output {
+        Command::new("bash")
+            .arg(script())
+            .args(args)
+            .env("NATLAB_PREFIX", &self.prefix)
+            .env("NATLAB_NAT", self.nat)
+            .env("NATLAB_LOSS", self.loss.to_string())
+            .output()
+            .expect("bash runs")
+    }
+
+    pub fn ok(&self, args: &[&str]) {
+        let out = self.script(args);
+        assert!(out.status.success(), "natlab {args:?}: {out:?}");
+    }
+
+    pub fn command(&self, node: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &format!("{}{node}", self.prefix), BIN])
+            .args(args);
+        c
+    }
+
+    /// Starts a boot node in `pub` on `runtime`; returns it once it serves `/status`.
+    pub fn boot_node(&self, runtime: &str, p2p_port: u16, http_port: u16, extra: &[&str]) -> BootNode {
+        self.boot_node_at(BOOT_IP, runtime, p2p_port, http_port, extra)
+    }
+
+    /// [`Lab::boot_node`] on another of `pub`'s addresses.
+    pub fn boot_node_at(
+        &self,
+        ip: &str,
+        runtime: &str,
+        p2p_port: u16,
+        http_port: u16,
+        extra: &[&str],
+    ) -> BootNode {
+        let listen = format!("/ip4/{ip}/tcp/{p2p_port}");
+        let http = format!("{ip}:{http_port}");
+        let mut args = vec![
+            "--runtime",
+            runtime,
+            "node",
+            "--listen",
+            &listen,
+            "--http",
+            &http,
+            "--private-network",
+        ];
+        args.extend_from_slice(extra);
+        spawn_boot_node(self.command("pub", &args))
+    }
+
+    /// Runs `pyrsia-boot bootstrap --json` in `node`; returns its report.
+    pub fn bootstrap(&self, node: &str, runtime: &str, url: &str, extra: &[&str]) -> Report {
+        let listen = format!("/ip4/0.0.0.0/tcp/{CLIENT_PORT}");
+        let mut args = vec![
+            "--runtime",
+            runtime,
+            "bootstrap",
+            "--url",
+            url,
+            "--allow-private",
+            "--listen",
+            &listen,
+            "--timeout",
+            "30",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.command(node, &args).output().expect("the client runs");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON report ({e}); stdout {} stderr {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        Report {
+            ok: out.status.success(),
+            json,
+        }
+    }
+}
+
+impl Lab {
+    /// Runs `pyrsia-boot bootstrap --json --linger` in `priv`; once the report is out and while
+    /// the client still listens, the stranger in `pub2` (a host the client never sent a packet
+    /// to) tries a TCP connection to the router's mapped address. Returns the report and
+    /// whether the stranger got in: the ground truth for the verdict.
+    pub fn bootstrap_and_ask_a_stranger(&self, runtime: &str, url: &str) -> (Report, bool) {
+        let listen = format!("/ip4/0.0.0.0/tcp/{CLIENT_PORT}");
+        let args = [
+            "--runtime", runtime, "bootstrap", "--url", url, "--allow-private", "--listen",
+            &listen, "--timeout", "30", "--json", "--linger", "5",
+        ];
+        let mut child = self
+            .command("priv", &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the client runs");
+        let stdout = child.stdout.take().expect("piped");
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let json: serde_json::Value = match read {
+            Ok(n) if n > 0 => serde_json::from_str(&line).unwrap_or_else(|e| {
+                let _ = child.kill();
+                panic!("no JSON report ({e}): {line}")
+            }),
+            _ => {
+                let _ = child.kill();
+                panic!("the client printed nothing")
+            }
+        };
+        let target = format!("/dev/tcp/{ROUTER_WAN_IP}/{CLIENT_PORT}");
+        let stranger = Command::new("ip")
+            .args(["netns", "exec", &format!("{}pub2", self.prefix)])
+            .args(["timeout", "2", "bash", "-c", &format!("exec 3<>{target}")])
+            .status()
+            .expect("the stranger runs");
+        let status = child.wait().expect("the client ends");
+        (
+            Report {
+                ok: status.success(),
+                json,
+            },
+            stranger.success(),
+        )
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let out = self.script(&["down"]);
+        if !out.status.success() {
+            say(&format!("natlab down failed: {out:?}"));
+        }
+    }
+}
+
+pub struct Report {
+    pub ok: bool,
+    pub json: serde_json::Value,
+}
+
+impl Report {
+    pub fn verdict(&self) -> &str {
+        self.json["nat"]["verdict"].as_str().unwrap_or("none")
+    }
+    pub fn address(&self) -> &str {
+        self.json["nat"]["address"].as_str().unwrap_or("")
+    }
+    pub fn nat(&self, field: &str) -> &str {
+        self.json["nat"][field].as_str().unwrap_or("none")
+    }
+    pub fn boot_peer(&self) -> &str {
+        self.json["boot_peer"].as_str().unwrap_or("")
+    }
+    /// Milliseconds from start to the first report of `event`.
+    pub fn at(&self, event: &str) -> Option<u64> {
+        self.json["events"]
+            .as_array()?
+            .iter()
+            .find(|e| e["event"] == event)
+            .and_then(|e| e["at_ms"].as_u64())
+    }
+    pub fn assert_connected(&self) {
+        assert!(self.ok && self.json["connected"] == true, "{}", self.json);
+    }
+    /// One line per measurement, collected by `just natlab`.
+    pub fn timing(&self, runtime: &str, case: &str) {
+        say(&format!(
+            "natlab timing [{runtime}] {case}: connected {} ms, verdict {} ({}) {} ms",
+            self.at("connected").map_or("-".into(), |t| t.to_string()),
+            self.verdict(),
+            self.address(),
+            self.at("nat_changed").map_or("-".into(), |t| t.to_string()),
+        ));
+    }
+}
+
+/// What a NAT kind must be reported as: verdict, mapping, filtering.
+pub fn expected(nat: &str) -> (&'static str, &'static str, &'static str) {
+    match nat {
+        "full-cone" => ("public", "endpoint-independent", "endpoint-independent"),
+        "address-restricted" => ("private", "endpoint-independent", "address-dependent"),
+        "port-restricted" => ("private", "endpoint-independent", "address-and-port-dependent"),
+        "symmetric" => ("private", "address-dependent", "address-and-port-dependent"),
+        other => panic!("no expectation for {other}"),
+    }
+}
+
