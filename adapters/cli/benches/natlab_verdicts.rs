@@ -37,14 +37,7 @@ fn stats(v: &mut [u64]) -> String {
 }
 
 fn ours(lab: &Lab, runtime: &str, nat: &str, runs: u32) -> Tally {
-    let alternate = "203.0.113.12";
-    let b = lab.boot_node_at("203.0.113.13", runtime, 44001, 8081, &["--dial-back-from", alternate]);
-    let a = lab.boot_node(
-        runtime,
-        44000,
-        8080,
-        &["--dial-back-from", alternate, "--cluster-peer", &b.p2p_addr],
-    );
+    let (a, _b) = lab.two_boot_nodes(runtime);
     let (verdict, mapping, filtering) = expected(nat);
     let mut t = Tally::default();
     for _ in 0..runs {

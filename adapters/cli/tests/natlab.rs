@@ -161,14 +161,7 @@ fn nat_kind_is_reported_as_a_stranger_finds_it(runtime: &str, nat: &'static str,
     let Some(lab) = Lab::up_with(&case, nat, loss) else {
         return;
     };
-    let alternate = "203.0.113.12";
-    let b = lab.boot_node_at("203.0.113.13", runtime, 44001, 8081, &["--dial-back-from", alternate]);
-    let a = lab.boot_node(
-        runtime,
-        44000,
-        8080,
-        &["--dial-back-from", alternate, "--cluster-peer", &b.p2p_addr],
-    );
+    let (a, _b) = lab.two_boot_nodes(runtime);
     let (report, stranger_got_in) = lab.bootstrap_and_ask_a_stranger(runtime, &a.url);
     report.assert_connected();
     let (verdict, mapping, filtering) = expected(nat);

@@ -256,31 +256,40 @@ impl BootNode {
                 connection_id,
                 endpoint,
                 ..
-            } => {
-                let Some((job, from)) = self.dial_back_attempts.remove(&connection_id) else {
-                    return;
-                };
-                self.dial_back_attempts.retain(|_, l| *l != (job, from));
-                let result = Ok(endpoint.get_remote_address().clone());
-                BootNodeInput::DialedBack { job, from, result }
-            }
+            } => self.dial_back_connected(connection_id, endpoint.get_remote_address()),
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
                 error,
                 ..
-            } => {
-                let Some((job, from)) = self.dial_back_attempts.remove(&connection_id) else {
-                    return;
-                };
-                if self.dial_back_attempts.values().any(|l| *l == (job, from)) {
-                    return;
-                }
-                let result = Err(error.to_string());
-                BootNodeInput::DialedBack { job, from, result }
-            }
-            _ => return,
+            } => self.dial_back_failed(connection_id, &error),
+            _ => None,
         };
-        self.feed(now, swarm, input);
+        if let Some(input) = input {
+            self.feed(now, swarm, input);
+        }
+    }
+
+    /// A connection of a dial-back attempt is up: its leg is decided, the leg's other
+    /// attempts are not awaited (one that connects later is just a connection).
+    fn dial_back_connected(&mut self, id: ConnectionId, remote: &Multiaddr) -> Option<BootNodeInput> {
+        let (job, from) = self.dial_back_attempts.remove(&id)?;
+        self.dial_back_attempts.retain(|_, l| *l != (job, from));
+        let result = Ok(remote.clone());
+        Some(BootNodeInput::DialedBack { job, from, result })
+    }
+
+    /// A dial-back attempt failed: the leg failed once its last attempt has.
+    fn dial_back_failed(
+        &mut self,
+        id: ConnectionId,
+        error: &libp2p::swarm::DialError,
+    ) -> Option<BootNodeInput> {
+        let (job, from) = self.dial_back_attempts.remove(&id)?;
+        if self.dial_back_attempts.values().any(|l| *l == (job, from)) {
+            return None; // another attempt of this leg is still under way
+        }
+        let result = Err(error.to_string());
+        Some(BootNodeInput::DialedBack { job, from, result })
     }
 
     /// The machine, for its status.
@@ -357,14 +366,10 @@ impl BootNode {
                     inbound: endpoint.is_listener(),
                     remote: remote.clone(),
                 };
-                match self.dial_back_attempts.remove(&connection_id) {
-                    Some((job, from)) => {
-                        // A dial-back connected: the leg is decided, its other attempts are
-                        // not awaited (one that connects later is just a connection).
-                        self.dial_back_attempts.retain(|_, (j, f)| (*j, *f) != (job, from));
+                match self.dial_back_connected(connection_id, &remote) {
+                    Some(dialed_back) => {
                         self.feed(now, swarm, opened);
-                        let result = Ok(remote);
-                        BootNodeInput::DialedBack { job, from, result }
+                        dialed_back
                     }
                     None => opened,
                 }
@@ -373,16 +378,10 @@ impl BootNode {
                 connection_id,
                 error,
                 ..
-            } => {
-                let Some((job, from)) = self.dial_back_attempts.remove(&connection_id) else {
-                    return;
-                };
-                if self.dial_back_attempts.values().any(|l| *l == (job, from)) {
-                    return; // another attempt of this leg is still under way
-                }
-                let result = Err(error.to_string());
-                BootNodeInput::DialedBack { job, from, result }
-            }
+            } => match self.dial_back_failed(connection_id, &error) {
+                Some(input) => input,
+                None => return,
+            },
             SwarmEvent::Behaviour(Event::Ping(libp2p::ping::Event {
                 connection,
                 result: Ok(rtt),

@@ -11,6 +11,10 @@ use super::{spawn_boot_node, BootNode, BIN};
 
 pub const BOOT_IP: &str = "203.0.113.10";
 pub const ROUTER_WAN_IP: &str = "203.0.113.1";
+/// The boot side's alternate dial-back address (never advertised).
+pub const ALTERNATE_IP: &str = "203.0.113.12";
+/// A second boot node's address.
+pub const SECOND_BOOT_IP: &str = "203.0.113.13";
 pub const PUBLIC_CLIENT_IP: &str = "203.0.113.11";
 /// The port clients listen on (and the router forwards, when asked).
 pub const CLIENT_PORT: u16 = 4001;
@@ -207,6 +211,23 @@ impl Lab {
             },
             stranger.success(),
         )
+    }
+}
+
+impl Lab {
+    /// Two boot nodes at different IPs (so a client's mapping shows), each dialing back from
+    /// the alternate address too; the first lists the second as a cluster member. Returns
+    /// (first, second).
+    pub fn two_boot_nodes(&self, runtime: &str) -> (BootNode, BootNode) {
+        let alternate = ALTERNATE_IP;
+        let b = self.boot_node_at(SECOND_BOOT_IP, runtime, 44001, 8081, &["--dial-back-from", alternate]);
+        let a = self.boot_node(
+            runtime,
+            44000,
+            8080,
+            &["--dial-back-from", alternate, "--cluster-peer", &b.p2p_addr],
+        );
+        (a, b)
     }
 }
 
