@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::signed::{self, DocSignature};
 use pyrsia_boot_core::{
-    classify, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine, BootNodeStatus,
+    classify, AddrClass, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine, BootNodeStatus,
     DialBackAnswer, DialBackFrom, DialBackId, LoadAskId, Multiaddr, PeerId, ProbeError, ProbeId,
     RequestFailure, Token, Trust,
 };
@@ -355,10 +355,22 @@ impl<'w> Sim<'w> {
     /// What `/status` must list for this node first.
     fn compute_own_entries(&self) -> Vec<String> {
         let c = &self.world.config;
+        // Listen addresses another host could dial: no link-local or unspecified ones, and
+        // loopback ones only when the policy leaves nothing else.
+        let dialable = |a: &Multiaddr| {
+            !matches!(classify(a), AddrClass::LinkLocal | AddrClass::Unspecified)
+                && c.policy.allows(classify(a))
+        };
+        let only_loopback = self
+            .listen
+            .iter()
+            .filter(|a| dialable(a))
+            .all(|a| classify(a) == AddrClass::Loopback);
         let mut out: Vec<Multiaddr> = Vec::new();
         for a in c.external_addrs.iter().chain(&self.listen) {
-            let allowed = c.external_addrs.contains(a) || c.policy.allows(classify(a));
-            if allowed && !out.contains(a) {
+            let listed = c.external_addrs.contains(a)
+                || (dialable(a) && (only_loopback || classify(a) != AddrClass::Loopback));
+            if listed && !out.contains(a) {
                 out.push(a.clone());
             }
         }

@@ -547,3 +547,26 @@ fn a_request_before_any_round_trip_waits_briefly_for_one_then_takes_the_long_tim
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, 3_610 * MS, "{answers:?}");
 }
+
+#[test]
+fn a_wildcard_listener_advertises_only_addresses_another_host_could_dial() {
+    let addr = |s: &str| -> Multiaddr { s.parse().expect("valid") };
+    let mut w = quiet_world(0, false);
+    w.config.policy = pyrsia_boot_core::AddressPolicy::allow_private();
+    w.listen = vec![
+        addr("/ip4/127.0.0.1/tcp/44000"),
+        addr("/ip4/192.168.1.9/tcp/44000"),
+        addr("/ip6/::1/tcp/44000"),
+        addr("/ip6/fe80::1/tcp/44000"),
+        addr("/ip4/169.254.3.4/tcp/44000"),
+    ];
+    let out = run(&w);
+    assert_eq!(out.status.advertised, [addr("/ip4/192.168.1.9/tcp/44000")]);
+
+    // A loopback demo has nothing else: its loopback addresses are what it advertises.
+    let mut w = quiet_world(0, false);
+    w.config.policy = pyrsia_boot_core::AddressPolicy::allow_private();
+    w.listen = vec![addr("/ip4/127.0.0.1/tcp/44000"), addr("/ip6/fe80::1/tcp/44000")];
+    let out = run(&w);
+    assert_eq!(out.status.advertised, [addr("/ip4/127.0.0.1/tcp/44000")]);
+}

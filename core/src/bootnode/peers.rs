@@ -3,7 +3,7 @@
 
 use super::*;
 
-use crate::addr::classify;
+use crate::addr::{classify, AddrClass};
 use crate::errors::{ProbeError, RequestFailure};
 use crate::peer::split_p2p;
 
@@ -238,8 +238,21 @@ impl BootNodeMachine {
                 advertised.push(a.clone());
             }
         }
+        // Only what another host could dial: never a link-local address (a wildcard listener
+        // reports zone-less fe80:: ones no remote peer can use), and loopback only when there
+        // is nothing else (a loopback demo), not beside a LAN or public address.
+        let class = |a: &Multiaddr| classify(a);
+        let beyond_loopback = self.listen.iter().any(|a| {
+            !matches!(class(a), AddrClass::Loopback | AddrClass::LinkLocal | AddrClass::Unspecified)
+                && self.config.policy.allows(class(a))
+        });
         for a in &self.listen {
-            if self.config.policy.allows(classify(a)) && !advertised.contains(a) {
+            let usable = match class(a) {
+                AddrClass::LinkLocal | AddrClass::Unspecified => false,
+                AddrClass::Loopback => !beyond_loopback,
+                _ => true,
+            };
+            if usable && self.config.policy.allows(class(a)) && !advertised.contains(a) {
                 advertised.push(a.clone());
             }
         }
