@@ -171,6 +171,9 @@ pub async fn start_boot_node(
     let limits = config.limits;
     let mut swarm = build_swarm_with(&key, |k| Behaviour::with_limits(&k.public(), role, &limits))?;
     let addr = listen(&mut swarm, listen_on).await?;
+    for more in &config.also_listen {
+        listen(&mut swarm, more.clone()).await?;
+    }
     let alternate = match config.dial_back_from {
         Some(ip) => {
             let tasks = libp2p::swarm::Config::with_executor(|f| {

@@ -31,9 +31,10 @@ pub(crate) struct BootstrapArgs {
     /// addresses. Needed on a LAN, in a lab, or for a loopback demo.
     #[arg(long)]
     allow_private: bool,
-    /// Where this node listens; boot peers dial it back there.
+    /// Where this node listens; boot peers dial it back there. Repeatable, e.g. once per
+    /// address family (`--listen /ip4/0.0.0.0/tcp/4001 --listen /ip6/::/tcp/4001`).
     #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/0.0.0.0/tcp/0")]
-    listen: Multiaddr,
+    listen: Vec<Multiaddr>,
     /// Overall time budget for one bootstrap, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     timeout: u64,
@@ -153,23 +154,43 @@ pub(crate) async fn start_client(
     rt: RuntimeChoice,
     tls: Tls,
     mut config: Config,
-    listen: Multiaddr,
+    listen: Vec<Multiaddr>,
     report: Report<'_>,
 ) -> ExitCode {
     config.rng_seed = seed_from_clock();
     let key = Keypair::generate_ed25519();
+    let mut listen = listen.into_iter();
+    let first = listen.next().expect("clap gives --listen a default");
+    let more: Vec<Multiaddr> = listen.collect();
     match rt {
         RuntimeChoice::Smol => {
-            match client_on(SmolRuntime::with_tls(tls), key, config, listen).await {
-                Ok((driver, swarm)) => run_client(driver, swarm, report).await,
+            match client_on(SmolRuntime::with_tls(tls), key, config, first).await {
+                Ok((driver, mut swarm)) => match listen_more(&mut swarm, more).await {
+                    Ok(()) => run_client(driver, swarm, report).await,
+                    Err(e) => start_failed("starting the client", e),
+                },
                 Err(e) => start_failed("starting the client", e),
             }
         }
-        RuntimeChoice::AsyncStd => match pyrsia_boot_async_std::client(key, config, listen).await {
-            Ok((driver, swarm)) => run_client(driver, swarm, report).await,
+        RuntimeChoice::AsyncStd => match pyrsia_boot_async_std::client(key, config, first).await {
+            Ok((driver, mut swarm)) => match listen_more(&mut swarm, more).await {
+                Ok(()) => run_client(driver, swarm, report).await,
+                Err(e) => start_failed("starting the client", e),
+            },
             Err(e) => start_failed("starting the client", e),
         },
     }
+}
+
+/// Listens on each further `--listen` address.
+async fn listen_more(
+    swarm: &mut Swarm<Behaviour>,
+    addrs: Vec<Multiaddr>,
+) -> Result<(), pyrsia_boot_libp2p::StartError> {
+    for addr in addrs {
+        pyrsia_boot_libp2p::listen(swarm, addr).await?;
+    }
+    Ok(())
 }
 
 /// Runs a client until it is connected and has a NAT verdict (or the verdict wait ends), or

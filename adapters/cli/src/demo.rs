@@ -65,5 +65,5 @@ pub(crate) async fn demo(rt: RuntimeChoice, as_json: bool) -> ExitCode {
         state: None,
         linger: Duration::ZERO,
     };
-    start_client(rt, Tls::default(), config, listen, report).await
+    start_client(rt, Tls::default(), config, vec![listen], report).await
 }

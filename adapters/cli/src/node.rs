@@ -16,13 +16,13 @@ use crate::{p2p_multiaddr, start_failed, RuntimeChoice};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct NodeArgs {
-    /// libp2p listen address.
+    /// libp2p listen address. Repeatable, e.g. once per address family.
     #[arg(
         long,
         value_name = "MULTIADDR",
         default_value = "/ip4/0.0.0.0/tcp/44000"
     )]
-    listen: Multiaddr,
+    listen: Vec<Multiaddr>,
     /// Address of the /status HTTP server.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     http: SocketAddr,
@@ -118,6 +118,7 @@ pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         private_network: args.private_network,
         signing: signing.clone(),
         dial_back_from: args.dial_back_from,
+        also_listen: args.listen.iter().skip(1).cloned().collect(),
         limits: AbuseLimits {
             max_connections: args.max_connections,
             max_per_ip: args.max_connections_per_ip,
@@ -127,7 +128,8 @@ pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         },
         ..BootNodeConfig::default()
     };
-    let handle = match start_boot_node(rt, key, args.listen, args.http, config).await {
+    let first = args.listen[0].clone(); // clap gives --listen a default
+    let handle = match start_boot_node(rt, key, first, args.http, config).await {
         Ok(h) => h,
         Err(e) => return start_failed("starting the boot node", e),
     };

@@ -202,3 +202,29 @@ fn a_pinned_boot_peer_is_the_only_one_accepted() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("not pinned"), "{stderr}");
 }
+
+#[test]
+fn listen_is_repeatable_for_both_address_families_on_node_and_client() {
+    let node = loopback_boot_node(&["--listen", "/ip6/::1/tcp/0"]);
+    // The node listens on both loopbacks (its first --listen is loopback_boot_node's
+    // 127.0.0.1) and advertises both: on loopback there is nothing else to advertise.
+    let url = node.url.clone();
+    let status = smol::block_on(async move {
+        use futures::{AsyncReadExt, AsyncWriteExt};
+        let (host, path) = url.trim_start_matches("http://").split_once('/').expect("a path");
+        let mut s = smol::net::TcpStream::connect(host).await.expect("connects");
+        let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.expect("writes");
+        let mut response = String::new();
+        s.read_to_string(&mut response).await.expect("reads");
+        response
+    });
+    assert!(status.contains("/ip4/127.0.0.1/tcp/"), "{status}");
+    assert!(status.contains("/ip6/::1/tcp/"), "{status}");
+    let out = loopback_bootstrap(
+        "smol",
+        &["--listen", "/ip6/::1/tcp/0", "--url", &node.url, "--json"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(json(&out)["connected"], true);
+}

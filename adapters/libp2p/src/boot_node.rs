@@ -50,6 +50,8 @@ pub struct BootNodeConfig {
     /// [`crate::alternate`]): an AutoNAT OK then means a host the peer never contacted got
     /// in. `None`: dial-backs come from this node's own address only (a stock server's OK).
     pub dial_back_from: Option<std::net::IpAddr>,
+    /// More libp2p listen addresses beside the first (another address family, another port).
+    pub also_listen: Vec<Multiaddr>,
 }
 
 /// How a boot node signs its `/status` document (see [`pyrsia_boot_core::signed`]).
@@ -86,6 +88,7 @@ impl Default for BootNodeConfig {
             limits: crate::limits::AbuseLimits::default(),
             signing: None,
             dial_back_from: None,
+            also_listen: Vec::new(),
         }
     }
 }

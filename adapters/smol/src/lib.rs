@@ -170,6 +170,9 @@ pub async fn start_boot_node(
         swarm_config(),
     );
     let addr = listen(&mut swarm, listen_on).await?;
+    for more in &config.also_listen {
+        listen(&mut swarm, more.clone()).await?;
+    }
     let alternate = match config.dial_back_from {
         Some(ip) => {
             Some(alternate::swarm(&key, ip, swarm_config()).map_err(StartError::Noise)?)
