@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::{
-    Action, AddressPolicy, BootstrapMachine, Config, Event, Filtering, Input, KnownPeer, Mapping, Multiaddr,
-    NatVerdict, PeerId, ProbeError, ProbeId, SourceKind,
+    Action, AddressPolicy, BootstrapMachine, Config, Event, Filtering, Input, KnownPeer, Mapping,
+    Multiaddr, NatVerdict, PeerId, ProbeError, ProbeId, SourceKind,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -141,7 +141,11 @@ fn a_strangers_dial_back_that_lands_after_the_ok_still_counts() {
     c.after(50 * MS);
     c.dial_back_from(1, "/ip4/198.51.100.201/tcp/50001");
     let s = c.m.status();
-    assert_eq!(s.nat, NatVerdict::Public(addr(MAPPED)), "at once, no more waiting");
+    assert_eq!(
+        s.nat,
+        NatVerdict::Public(addr(MAPPED)),
+        "at once, no more waiting"
+    );
     assert_eq!(s.behaviour.filtering, Filtering::EndpointIndependent);
     assert!(s.behaviour.stranger_reached);
 }
@@ -182,7 +186,11 @@ fn a_connection_from_the_contacted_endpoint_itself_proves_nothing() {
 fn an_ok_waits_briefly_for_its_dial_back_and_is_believed_when_it_shows_up() {
     let (mut c, probe) = Client::connected_to(1);
     c.answer(probe, Ok(addr(MAPPED)));
-    assert_eq!(c.m.status().nat, NatVerdict::Unknown, "not before the connection");
+    assert_eq!(
+        c.m.status().nat,
+        NatVerdict::Unknown,
+        "not before the connection"
+    );
     c.after(100 * MS);
     c.dial_back_from(1, "/ip4/198.51.100.1/tcp/50000");
     c.after(150 * MS);
@@ -201,9 +209,9 @@ fn an_ok_whose_dial_back_never_shows_up_is_not_believed() {
     assert_eq!(s.nat, NatVerdict::Unknown);
     assert_eq!(s.counters.unverified_answers, 1);
     let actions = c.drain();
-    assert!(actions
-        .iter()
-        .any(|a| matches!(a, Action::Report(Event::DialBackUnverified { peer }) if *peer == id(1))));
+    assert!(actions.iter().any(
+        |a| matches!(a, Action::Report(Event::DialBackUnverified { peer }) if *peer == id(1))
+    ));
     assert!(
         actions.iter().any(|a| matches!(a, Action::ProbeVia { .. })),
         "asks again: {actions:?}"

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::signed::{self, DocSignature};
 use pyrsia_boot_core::{
-    classify, AddrClass, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine, BootNodeStatus,
-    DialBackAnswer, DialBackFrom, DialBackId, LoadAskId, Multiaddr, PeerId, ProbeError, ProbeId,
-    RequestFailure, Token, Trust,
+    classify, AddrClass, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine,
+    BootNodeStatus, DialBackAnswer, DialBackFrom, DialBackId, LoadAskId, Multiaddr, PeerId,
+    ProbeError, ProbeId, RequestFailure, Token, Trust,
 };
 
 use crate::bootworld::{load_answer, operator, Answer, BootWorld, Happening, Joiner};
@@ -488,7 +488,8 @@ impl<'w> Sim<'w> {
                 }
                 for _ in 0..ask.times {
                     let reply = self.token();
-                    self.dial_backs_owed.insert(reply, (peer, self.max_fed, ask));
+                    self.dial_backs_owed
+                        .insert(reply, (peer, self.max_fed, ask));
                     let addrs = vec!["/ip4/192.168.1.2/tcp/4001".parse().expect("valid")];
                     // Its legs start in this step or once a round trip is known.
                     self.unstarted.entry(peer).or_default().push(ask);
@@ -901,7 +902,9 @@ impl<'w> Sim<'w> {
                 attempts,
             } => self.dial_back(job, from, peer, &addrs, attempts),
             BootNodeAction::CancelDialBack { .. } => {}
-            BootNodeAction::AnswerDialBack { reply, answer } => self.on_dial_back_answer(reply, &answer),
+            BootNodeAction::AnswerDialBack { reply, answer } => {
+                self.on_dial_back_answer(reply, &answer)
+            }
             BootNodeAction::Report(_) => {}
         }
     }
@@ -1102,7 +1105,10 @@ impl<'w> Sim<'w> {
         let policy = &self.world.config.dial_back;
         let observed = OBSERVED_IP.parse::<Multiaddr>().expect("valid");
         self.check(
-            !addrs.is_empty() && addrs.iter().all(|a| a.iter().next() == observed.iter().next()),
+            !addrs.is_empty()
+                && addrs
+                    .iter()
+                    .all(|a| a.iter().next() == observed.iter().next()),
             "a dial-back to an address other than the asker's observed IP",
         );
         self.check(
@@ -1115,7 +1121,11 @@ impl<'w> Sim<'w> {
             self.dial_back_starts
                 .retain(|(t, _)| now.saturating_duration_since(*t) < period);
             self.dial_back_starts.push((now, peer));
-            let mine = self.dial_back_starts.iter().filter(|(_, p)| *p == peer).count();
+            let mine = self
+                .dial_back_starts
+                .iter()
+                .filter(|(_, p)| *p == peer)
+                .count();
             self.check(
                 mine <= policy.per_peer as usize
                     && self.dial_back_starts.len() <= policy.global as usize,
@@ -1149,7 +1159,10 @@ impl<'w> Sim<'w> {
     /// left, within the longest timeout, and "reachable" only for a reachable asker.
     fn on_dial_back_answer(&mut self, reply: Token, answer: &DialBackAnswer) {
         let owed = self.dial_backs_owed.remove(&reply);
-        self.check(owed.is_some(), "a dial-back answer nobody is owed (twice, or after the peer left)");
+        self.check(
+            owed.is_some(),
+            "a dial-back answer nobody is owed (twice, or after the peer left)",
+        );
         let Some((_, asked, ask)) = owed else { return };
         let waited = self.max_fed.saturating_duration_since(asked);
         let policy = &self.world.config.dial_back;

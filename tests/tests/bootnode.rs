@@ -505,7 +505,10 @@ fn with_an_alternate_address_ok_means_a_stranger_got_in() {
     at(&mut w, 100, asking_joiner(1, restricted));
     at(&mut w, 100, asking_joiner(2, ASK));
     let out = run(&w);
-    let answers: Vec<_> = dial_back_answers(&out).into_iter().map(|(_, a)| a).collect();
+    let answers: Vec<_> = dial_back_answers(&out)
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
     assert_eq!(answers.len(), 2, "{answers:?}");
     // The open one: both legs connect, OK at once.
     assert!(answers
@@ -566,7 +569,10 @@ fn a_wildcard_listener_advertises_only_addresses_another_host_could_dial() {
     // A loopback demo has nothing else: its loopback addresses are what it advertises.
     let mut w = quiet_world(0, false);
     w.config.policy = pyrsia_boot_core::AddressPolicy::allow_private();
-    w.listen = vec![addr("/ip4/127.0.0.1/tcp/44000"), addr("/ip6/fe80::1/tcp/44000")];
+    w.listen = vec![
+        addr("/ip4/127.0.0.1/tcp/44000"),
+        addr("/ip6/fe80::1/tcp/44000"),
+    ];
     let out = run(&w);
     assert_eq!(out.status.advertised, [addr("/ip4/127.0.0.1/tcp/44000")]);
 }

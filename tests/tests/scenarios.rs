@@ -872,7 +872,11 @@ fn an_honest_boot_peer_gives_the_verdict_a_lying_one_could_not() {
     let mut w = base();
     w.peers[0].answers_without_dialing = true;
     let out = run(&w);
-    assert!(matches!(out.status.nat, NatVerdict::Public(_)), "{:?}", out.status);
+    assert!(
+        matches!(out.status.nat, NatVerdict::Public(_)),
+        "{:?}",
+        out.status
+    );
     assert!(out.status.behaviour.verified);
     assert_eq!(out.status.counters.unverified_answers, 1);
     let asked: Vec<_> = out

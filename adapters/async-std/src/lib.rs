@@ -18,8 +18,8 @@ use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    alternate, driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply, Role,
-    Runtime, CONNECTION_TIMEOUT,
+    alternate, driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply,
+    Role, Runtime, CONNECTION_TIMEOUT,
 };
 
 /// Timers on `async_std::task::sleep`, HTTP through surf, lookups through async-std.

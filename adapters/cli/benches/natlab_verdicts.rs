@@ -16,7 +16,12 @@ use std::process::Command;
 
 use common::lab::{expected, unavailable, Lab};
 
-const KINDS: [&str; 4] = ["port-restricted", "address-restricted", "full-cone", "symmetric"];
+const KINDS: [&str; 4] = [
+    "port-restricted",
+    "address-restricted",
+    "full-cone",
+    "symmetric",
+];
 
 #[derive(Default)]
 struct Tally {
@@ -53,7 +58,10 @@ fn ours(lab: &Lab, runtime: &str, nat: &str, runs: u32) -> Tally {
                 }
                 if (report.verdict() == "public") != stranger || report.verdict() != verdict {
                     t.wrong += 1;
-                    eprintln!("WRONG [{runtime} {nat} {}%]: stranger {stranger}: {}", lab.loss, report.json);
+                    eprintln!(
+                        "WRONG [{runtime} {nat} {}%]: stranger {stranger}: {}",
+                        lab.loss, report.json
+                    );
                 }
             }
             _ => t.unknown += 1,
@@ -85,7 +93,9 @@ fn stock(lab: &Lab, runs: u32) -> Tally {
     let mut line = String::new();
     use std::io::BufRead;
     let stdout = server.0.stdout.take().expect("piped");
-    std::io::BufReader::new(stdout).read_line(&mut line).expect("its address");
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("its address");
     let addr = line.trim().to_string();
     let mut t = Tally::default();
     for _ in 0..runs {
@@ -118,7 +128,10 @@ fn main() {
         println!("natlab_verdicts: skipped: {why}");
         return;
     }
-    let base: u32 = std::env::var("NATLAB_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let base: u32 = std::env::var("NATLAB_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
     let kinds: Vec<String> = match std::env::var("NATLAB_KINDS") {
         Ok(k) => k.split(',').map(str::to_string).collect(),
         Err(_) => KINDS.iter().map(|k| k.to_string()).collect(),
@@ -140,7 +153,11 @@ fn main() {
                     stats(&mut t.verdict),
                     t.wrong,
                     t.unknown,
-                    if loss == 0 { t.kind_wrong.to_string() } else { format!("({})", t.kind_wrong) },
+                    if loss == 0 {
+                        t.kind_wrong.to_string()
+                    } else {
+                        format!("({})", t.kind_wrong)
+                    },
                 );
             }
         }

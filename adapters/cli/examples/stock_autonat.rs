@@ -28,7 +28,10 @@ struct Stock {
 
 fn swarm(key: &Keypair, autonat: autonat::Config) -> Swarm<Stock> {
     let behaviour = Stock {
-        identify: identify::Behaviour::new(identify::Config::new("ipfs/1.0.0".into(), key.public())),
+        identify: identify::Behaviour::new(identify::Config::new(
+            "ipfs/1.0.0".into(),
+            key.public(),
+        )),
         autonat: autonat::Behaviour::new(key.public().to_peer_id(), autonat),
     };
     Swarm::new(
@@ -79,7 +82,9 @@ fn main() {
                 let Some(Protocol::P2p(id)) = server.iter().last() else {
                     panic!("{server} has no /p2p/");
                 };
-                s.behaviour_mut().autonat.add_server(id, Some(server.clone()));
+                s.behaviour_mut()
+                    .autonat
+                    .add_server(id, Some(server.clone()));
                 s.dial(server).expect("dial");
                 let deadline = smol::Timer::after(Duration::from_secs(60));
                 let mut deadline = std::pin::pin!(futures::FutureExt::fuse(deadline));

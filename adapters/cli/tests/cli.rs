@@ -211,7 +211,10 @@ fn listen_is_repeatable_for_both_address_families_on_node_and_client() {
     let url = node.url.clone();
     let status = smol::block_on(async move {
         use futures::{AsyncReadExt, AsyncWriteExt};
-        let (host, path) = url.trim_start_matches("http://").split_once('/').expect("a path");
+        let (host, path) = url
+            .trim_start_matches("http://")
+            .split_once('/')
+            .expect("a path");
         let mut s = smol::net::TcpStream::connect(host).await.expect("connects");
         let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         s.write_all(req.as_bytes()).await.expect("writes");

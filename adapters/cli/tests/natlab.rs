@@ -171,7 +171,11 @@ fn nat_kind_is_reported_as_a_stranger_finds_it(runtime: &str, nat: &'static str,
         stranger_got_in,
         "verdict {} but the stranger {} ({case}): {}",
         report.verdict(),
-        if stranger_got_in { "got in" } else { "did not get in" },
+        if stranger_got_in {
+            "got in"
+        } else {
+            "did not get in"
+        },
         report.json
     );
     assert_eq!(report.verdict(), verdict, "{case}: {}", report.json);
@@ -179,10 +183,19 @@ fn nat_kind_is_reported_as_a_stranger_finds_it(runtime: &str, nat: &'static str,
         let mapped = format!("/ip4/{ROUTER_WAN_IP}/tcp/{CLIENT_PORT}/");
         assert!(report.address().starts_with(&mapped), "{}", report.json);
         let external = report.json["external_addresses"].to_string();
-        assert!(external.contains(&mapped), "not in the swarm: {}", report.json);
+        assert!(
+            external.contains(&mapped),
+            "not in the swarm: {}",
+            report.json
+        );
     }
     if loss == 0 {
-        assert_eq!(report.nat("filtering"), filtering, "{case}: {}", report.json);
+        assert_eq!(
+            report.nat("filtering"),
+            filtering,
+            "{case}: {}",
+            report.json
+        );
         assert_eq!(report.nat("mapping"), mapping, "{case}: {}", report.json);
     }
     report.timing(runtime, &case);

@@ -18,9 +18,7 @@ use async_io::Async;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use libp2p::core::muxing::StreamMuxerBox;
-use libp2p::core::transport::{
-    Boxed, DialOpts, ListenerId, TransportError, TransportEvent,
-};
+use libp2p::core::transport::{Boxed, DialOpts, ListenerId, TransportError, TransportEvent};
 use libp2p::core::upgrade::Version;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{dummy, Swarm};
@@ -60,7 +58,11 @@ fn tcp_socket_addr(addr: &Multiaddr) -> Option<SocketAddr> {
 
 async fn connect_from(source: IpAddr, to: SocketAddr) -> io::Result<Async<TcpStream>> {
     use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(to), Type::STREAM, Some(socket2::Protocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(to),
+        Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
     socket.set_nodelay(true)?;
     socket.bind(&SocketAddr::new(source, 0).into())?;
     socket.set_nonblocking(true)?;
@@ -85,7 +87,11 @@ impl Transport for BoundTcp {
     type ListenerUpgrade = futures::future::Pending<io::Result<Async<TcpStream>>>;
     type Dial = BoxFuture<'static, io::Result<Async<TcpStream>>>;
 
-    fn listen_on(&mut self, _: ListenerId, addr: Multiaddr) -> Result<(), TransportError<io::Error>> {
+    fn listen_on(
+        &mut self,
+        _: ListenerId,
+        addr: Multiaddr,
+    ) -> Result<(), TransportError<io::Error>> {
         Err(TransportError::MultiaddrNotSupported(addr))
     }
 
@@ -93,7 +99,11 @@ impl Transport for BoundTcp {
         false
     }
 
-    fn dial(&mut self, addr: Multiaddr, _: DialOpts) -> Result<Self::Dial, TransportError<io::Error>> {
+    fn dial(
+        &mut self,
+        addr: Multiaddr,
+        _: DialOpts,
+    ) -> Result<Self::Dial, TransportError<io::Error>> {
         let Some(to) = tcp_socket_addr(&addr).filter(|to| to.is_ipv4() == self.source.is_ipv4())
         else {
             return Err(TransportError::MultiaddrNotSupported(addr));
@@ -151,8 +161,15 @@ mod tests {
     #[test]
     fn only_plain_tcp_addresses_are_dialed() {
         let ok: Multiaddr = "/ip4/203.0.113.1/tcp/4001".parse().unwrap();
-        assert_eq!(tcp_socket_addr(&ok), Some("203.0.113.1:4001".parse().unwrap()));
-        for bad in ["/ip4/203.0.113.1/udp/4001/quic-v1", "/dns4/x.test/tcp/1", "/ip4/203.0.113.1/tcp/1/ws"] {
+        assert_eq!(
+            tcp_socket_addr(&ok),
+            Some("203.0.113.1:4001".parse().unwrap())
+        );
+        for bad in [
+            "/ip4/203.0.113.1/udp/4001/quic-v1",
+            "/dns4/x.test/tcp/1",
+            "/ip4/203.0.113.1/tcp/1/ws",
+        ] {
             assert_eq!(tcp_socket_addr(&bad.parse().unwrap()), None, "{bad}");
         }
         let mut t = BoundTcp::new("127.0.0.1".parse().unwrap());
@@ -169,7 +186,9 @@ mod tests {
         smol_like_block_on(async {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let to = listener.local_addr().unwrap();
-            let stream = connect_from("127.0.0.2".parse().unwrap(), to).await.expect("connects");
+            let stream = connect_from("127.0.0.2".parse().unwrap(), to)
+                .await
+                .expect("connects");
             let (_, from) = listener.accept().unwrap();
             assert_eq!(from.ip(), "127.0.0.2".parse::<IpAddr>().unwrap());
             assert_eq!(stream.get_ref().local_addr().unwrap().ip(), from.ip());

@@ -170,7 +170,9 @@ impl Behaviour {
                 identify::Config::new(PROTOCOL_VERSION.to_string(), key.clone())
                     .with_agent_version(format!("pyrsia-boot/{}", env!("CARGO_PKG_VERSION"))),
             ),
-            autonat: Toggle::from((!boot).then(|| autonat::Behaviour::new(key.to_peer_id(), autonat))),
+            autonat: Toggle::from(
+                (!boot).then(|| autonat::Behaviour::new(key.to_peer_id(), autonat)),
+            ),
             ping: ping::Behaviour::new(ping::Config::new()),
             dial_request: if boot {
                 dial_request::server(DIAL_REQUEST_TIMEOUT)

@@ -274,7 +274,11 @@ impl BootNode {
 
     /// A connection of a dial-back attempt is up: its leg is decided, the leg's other
     /// attempts are not awaited (one that connects later is just a connection).
-    fn dial_back_connected(&mut self, id: ConnectionId, remote: &Multiaddr) -> Option<BootNodeInput> {
+    fn dial_back_connected(
+        &mut self,
+        id: ConnectionId,
+        remote: &Multiaddr,
+    ) -> Option<BootNodeInput> {
         let (job, from) = self.dial_back_attempts.remove(&id)?;
         self.dial_back_attempts.retain(|_, l| *l != (job, from));
         let result = Ok(remote.clone());
@@ -450,7 +454,10 @@ impl BootNode {
             request_response::Event::Message {
                 peer,
                 connection_id,
-                message: request_response::Message::Request { request, channel, .. },
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
             } => {
                 let conn = *self.conns.get(&connection_id)?;
                 let reply = self.token();

@@ -45,8 +45,7 @@ pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
     alternate, driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply,
-    Role,
-    Runtime, CONNECTION_TIMEOUT,
+    Role, Runtime, CONNECTION_TIMEOUT,
 };
 
 /// Timers on `smol::Timer`, HTTP on hyper over smol sockets, https through rustls with the
@@ -174,9 +173,7 @@ pub async fn start_boot_node(
         listen(&mut swarm, more.clone()).await?;
     }
     let alternate = match config.dial_back_from {
-        Some(ip) => {
-            Some(alternate::swarm(&key, ip, swarm_config()).map_err(StartError::Noise)?)
-        }
+        Some(ip) => Some(alternate::swarm(&key, ip, swarm_config()).map_err(StartError::Noise)?),
         None => None,
     };
     let bound = |source| StartError::Http { addr: http, source };

@@ -50,7 +50,8 @@ pub fn url_host_ip(url: &str) -> Option<(IpAddr, u16)> {
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 #[cfg(test)]
@@ -60,7 +61,10 @@ mod tests {
     #[test]
     fn urls_with_ip_hosts_give_their_endpoint() {
         let v4 = "203.0.113.7".parse().unwrap();
-        assert_eq!(url_host_ip("http://203.0.113.7:8080/status"), Some((v4, 8080)));
+        assert_eq!(
+            url_host_ip("http://203.0.113.7:8080/status"),
+            Some((v4, 8080))
+        );
         assert_eq!(url_host_ip("HTTP://203.0.113.7/status"), Some((v4, 80)));
         assert_eq!(url_host_ip("https://203.0.113.7"), Some((v4, 443)));
         let v6 = "2001:db8::1".parse().unwrap();
@@ -73,12 +77,19 @@ mod tests {
 
     #[test]
     fn addresses_give_ip_and_tcp_port() {
-        let a: Multiaddr = "/ip4/198.51.100.2/tcp/4001/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
-            .parse()
-            .unwrap();
-        assert_eq!(ip_and_tcp_port(&a), Some(("198.51.100.2".parse().unwrap(), Some(4001))));
+        let a: Multiaddr =
+            "/ip4/198.51.100.2/tcp/4001/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            ip_and_tcp_port(&a),
+            Some(("198.51.100.2".parse().unwrap(), Some(4001)))
+        );
         let udp: Multiaddr = "/ip6/2001:db8::2/udp/4001/quic-v1".parse().unwrap();
-        assert_eq!(ip_and_tcp_port(&udp), Some(("2001:db8::2".parse().unwrap(), None)));
+        assert_eq!(
+            ip_and_tcp_port(&udp),
+            Some(("2001:db8::2".parse().unwrap(), None))
+        );
         let dns: Multiaddr = "/dns4/boot.example/tcp/4001".parse().unwrap();
         assert_eq!(ip_and_tcp_port(&dns), None);
     }

@@ -101,9 +101,13 @@ impl BootNodeMachine {
         {
             self.autonat.recent.pop_front();
         }
-        let mine = self.autonat.recent.iter().filter(|(_, p)| *p == peer).count();
-        if self.autonat.recent.len() >= policy.global as usize || mine >= policy.per_peer as usize
-        {
+        let mine = self
+            .autonat
+            .recent
+            .iter()
+            .filter(|(_, p)| *p == peer)
+            .count();
+        if self.autonat.recent.len() >= policy.global as usize || mine >= policy.per_peer as usize {
             let why = "throttled: too many dial-backs this period".to_string();
             return refuse(self, DialBackAnswer::Refused(why), "refused");
         }
@@ -150,7 +154,8 @@ impl BootNodeMachine {
 
     fn start_dial_back(&mut self, job: DialBackId, rtt: Option<Duration>) {
         let policy = &self.config.dial_back;
-        let (timeout, attempts, alternate) = (policy.timeout(rtt), policy.attempts, policy.alternate);
+        let (timeout, attempts, alternate) =
+            (policy.timeout(rtt), policy.attempts, policy.alternate);
         let Some(j) = self.autonat.jobs.get_mut(&job) else {
             return;
         };

@@ -243,8 +243,10 @@ impl BootNodeMachine {
         // is nothing else (a loopback demo), not beside a LAN or public address.
         let class = |a: &Multiaddr| classify(a);
         let beyond_loopback = self.listen.iter().any(|a| {
-            !matches!(class(a), AddrClass::Loopback | AddrClass::LinkLocal | AddrClass::Unspecified)
-                && self.config.policy.allows(class(a))
+            !matches!(
+                class(a),
+                AddrClass::Loopback | AddrClass::LinkLocal | AddrClass::Unspecified
+            ) && self.config.policy.allows(class(a))
         });
         for a in &self.listen {
             let usable = match class(a) {

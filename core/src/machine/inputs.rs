@@ -195,7 +195,10 @@ impl BootstrapMachine {
         self.boot_conns.insert(
             peer,
             BootConn {
-                remote_ip: addr.as_ref().and_then(crate::addr::ip_and_tcp_port).map(|(ip, _)| ip),
+                remote_ip: addr
+                    .as_ref()
+                    .and_then(crate::addr::ip_and_tcp_port)
+                    .map(|(ip, _)| ip),
                 addrs,
                 source: dial.source,
                 probe_deadline: self.now + self.config.timeouts.inbound_probe,

@@ -236,7 +236,10 @@ impl BootstrapMachine {
             return;
         }
         if p.dial_backs.stranger {
-            let mut p = self.own_probe.take().expect("invariant: matched just above");
+            let mut p = self
+                .own_probe
+                .take()
+                .expect("invariant: matched just above");
             let addr = p.held_ok.take().expect("invariant: checked just above");
             self.conclude(p, Ok(addr));
         } else {
@@ -303,7 +306,13 @@ impl BootstrapMachine {
                 Filtering::EndpointIndependent => Filtering::EndpointIndependent,
                 _ => Filtering::Unknown,
             },
-            (Err(()), DialBacks { contacted_host: true, .. }) => Filtering::AddressDependent,
+            (
+                Err(()),
+                DialBacks {
+                    contacted_host: true,
+                    ..
+                },
+            ) => Filtering::AddressDependent,
             (Err(()), DialBacks { unclear: true, .. }) => Filtering::Unknown,
             (Err(()), _) => Filtering::AddressAndPortDependent,
         };

@@ -87,9 +87,7 @@ async fn liar<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
 /// A boot peer whose AutoNAT server answers OK without dialing back does not make the client
 /// public: the OK is reported unverified, the swarm gets no external address, and the
 /// client's verdict stays unknown once its attempts are spent.
-pub fn a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public<
-    A: Adapter,
->() {
+pub fn a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public<A: Adapter>() {
     A::block_on(async {
         let (addr, _stop) = liar::<A>().await;
         let status = scripted_server::<A>(vec![(200, pyrsia_document(&[&addr]))]).await;

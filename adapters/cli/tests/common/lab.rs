@@ -106,7 +106,13 @@ impl Lab {
     }
 
     /// Starts a boot node in `pub` on `runtime`; returns it once it serves `/status`.
-    pub fn boot_node(&self, runtime: &str, p2p_port: u16, http_port: u16, extra: &[&str]) -> BootNode {
+    pub fn boot_node(
+        &self,
+        runtime: &str,
+        p2p_port: u16,
+        http_port: u16,
+        extra: &[&str],
+    ) -> BootNode {
         self.boot_node_at(BOOT_IP, runtime, p2p_port, http_port, extra)
     }
 
@@ -175,8 +181,19 @@ impl Lab {
     pub fn bootstrap_and_ask_a_stranger(&self, runtime: &str, url: &str) -> (Report, bool) {
         let listen = format!("/ip4/0.0.0.0/tcp/{CLIENT_PORT}");
         let args = [
-            "--runtime", runtime, "bootstrap", "--url", url, "--allow-private", "--listen",
-            &listen, "--timeout", "30", "--json", "--linger", "5",
+            "--runtime",
+            runtime,
+            "bootstrap",
+            "--url",
+            url,
+            "--allow-private",
+            "--listen",
+            &listen,
+            "--timeout",
+            "30",
+            "--json",
+            "--linger",
+            "5",
         ];
         let mut child = self
             .command("priv", &args)
@@ -220,7 +237,13 @@ impl Lab {
     /// (first, second).
     pub fn two_boot_nodes(&self, runtime: &str) -> (BootNode, BootNode) {
         let alternate = ALTERNATE_IP;
-        let b = self.boot_node_at(SECOND_BOOT_IP, runtime, 44001, 8081, &["--dial-back-from", alternate]);
+        let b = self.boot_node_at(
+            SECOND_BOOT_IP,
+            runtime,
+            44001,
+            8081,
+            &["--dial-back-from", alternate],
+        );
         let a = self.boot_node(
             runtime,
             44000,
@@ -286,9 +309,12 @@ pub fn expected(nat: &str) -> (&'static str, &'static str, &'static str) {
     match nat {
         "full-cone" => ("public", "endpoint-independent", "endpoint-independent"),
         "address-restricted" => ("private", "endpoint-independent", "address-dependent"),
-        "port-restricted" => ("private", "endpoint-independent", "address-and-port-dependent"),
+        "port-restricted" => (
+            "private",
+            "endpoint-independent",
+            "address-and-port-dependent",
+        ),
         "symmetric" => ("private", "address-dependent", "address-and-port-dependent"),
         other => panic!("no expectation for {other}"),
     }
 }
-
