@@ -160,20 +160,20 @@ mod tests {
 
     #[test]
     fn only_plain_tcp_addresses_are_dialed() {
-        let ok: Multiaddr = "/ip4/203.0.113.1/tcp/4001".parse().unwrap();
+        let ok: Multiaddr = "/ip4/203.0.113.1/tcp/4001".parse().expect("valid");
         assert_eq!(
             tcp_socket_addr(&ok),
-            Some("203.0.113.1:4001".parse().unwrap())
+            Some("203.0.113.1:4001".parse().expect("valid"))
         );
         for bad in [
             "/ip4/203.0.113.1/udp/4001/quic-v1",
             "/dns4/x.test/tcp/1",
             "/ip4/203.0.113.1/tcp/1/ws",
         ] {
-            assert_eq!(tcp_socket_addr(&bad.parse().unwrap()), None, "{bad}");
+            assert_eq!(tcp_socket_addr(&bad.parse().expect("valid")), None, "{bad}");
         }
-        let mut t = BoundTcp::new("127.0.0.1".parse().unwrap());
-        let v6: Multiaddr = "/ip6/::1/tcp/1".parse().unwrap();
+        let mut t = BoundTcp::new("127.0.0.1".parse().expect("valid"));
+        let v6: Multiaddr = "/ip6/::1/tcp/1".parse().expect("valid");
         let opts = DialOpts {
             role: libp2p::core::Endpoint::Dialer,
             port_use: libp2p::core::transport::PortUse::New,
@@ -184,14 +184,17 @@ mod tests {
     #[test]
     fn a_dial_leaves_from_the_source_address() {
         smol_like_block_on(async {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let to = listener.local_addr().unwrap();
-            let stream = connect_from("127.0.0.2".parse().unwrap(), to)
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("valid");
+            let to = listener.local_addr().expect("valid");
+            let stream = connect_from("127.0.0.2".parse().expect("valid"), to)
                 .await
                 .expect("connects");
-            let (_, from) = listener.accept().unwrap();
-            assert_eq!(from.ip(), "127.0.0.2".parse::<IpAddr>().unwrap());
-            assert_eq!(stream.get_ref().local_addr().unwrap().ip(), from.ip());
+            let (_, from) = listener.accept().expect("valid");
+            assert_eq!(from.ip(), "127.0.0.2".parse::<IpAddr>().expect("valid"));
+            assert_eq!(
+                stream.get_ref().local_addr().expect("valid").ip(),
+                from.ip()
+            );
         });
     }
 

@@ -60,14 +60,14 @@ mod tests {
 
     #[test]
     fn urls_with_ip_hosts_give_their_endpoint() {
-        let v4 = "203.0.113.7".parse().unwrap();
+        let v4 = "203.0.113.7".parse().expect("valid");
         assert_eq!(
             url_host_ip("http://203.0.113.7:8080/status"),
             Some((v4, 8080))
         );
         assert_eq!(url_host_ip("HTTP://203.0.113.7/status"), Some((v4, 80)));
         assert_eq!(url_host_ip("https://203.0.113.7"), Some((v4, 443)));
-        let v6 = "2001:db8::1".parse().unwrap();
+        let v6 = "2001:db8::1".parse().expect("valid");
         assert_eq!(url_host_ip("http://[2001:db8::1]:81/x"), Some((v6, 81)));
         assert_eq!(url_host_ip("http://boot.example/status"), None);
         assert_eq!(url_host_ip("http://203.0.113.7:99999/"), None);
@@ -80,17 +80,17 @@ mod tests {
         let a: Multiaddr =
             "/ip4/198.51.100.2/tcp/4001/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
                 .parse()
-                .unwrap();
+                .expect("valid");
         assert_eq!(
             ip_and_tcp_port(&a),
-            Some(("198.51.100.2".parse().unwrap(), Some(4001)))
+            Some(("198.51.100.2".parse().expect("valid"), Some(4001)))
         );
-        let udp: Multiaddr = "/ip6/2001:db8::2/udp/4001/quic-v1".parse().unwrap();
+        let udp: Multiaddr = "/ip6/2001:db8::2/udp/4001/quic-v1".parse().expect("valid");
         assert_eq!(
             ip_and_tcp_port(&udp),
-            Some(("2001:db8::2".parse().unwrap(), None))
+            Some(("2001:db8::2".parse().expect("valid"), None))
         );
-        let dns: Multiaddr = "/dns4/boot.example/tcp/4001".parse().unwrap();
+        let dns: Multiaddr = "/dns4/boot.example/tcp/4001".parse().expect("valid");
         assert_eq!(ip_and_tcp_port(&dns), None);
     }
 }

@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn targets_keep_the_ports_at_the_observed_ip_and_nothing_else() {
-        let observed: IpAddr = "203.0.113.1".parse().unwrap();
+        let observed: IpAddr = "203.0.113.1".parse().expect("valid");
         let addrs: Vec<Multiaddr> = [
             "/ip4/192.168.77.2/tcp/4001",
             "/ip4/192.168.77.2/tcp/4001",
@@ -332,12 +332,12 @@ mod tests {
             "/ip4/198.51.100.9/tcp/4006",
         ]
         .iter()
-        .map(|a| a.parse().unwrap())
+        .map(|a| a.parse().expect("valid"))
         .collect();
         let t = dial_back_targets(observed, &addrs, &|_| true);
         let want: Vec<Multiaddr> = ["/ip4/203.0.113.1/tcp/4001", "/ip4/203.0.113.1/tcp/4006"]
             .iter()
-            .map(|a| a.parse().unwrap())
+            .map(|a| a.parse().expect("valid"))
             .collect();
         assert_eq!(t, want);
         assert!(dial_back_targets(observed, &addrs, &|_| false).is_empty());
