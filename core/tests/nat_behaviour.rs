@@ -275,3 +275,64 @@ fn observations_from_peers_that_are_not_boot_connections_are_ignored() {
     }
     assert_eq!(c.m.status().behaviour.mapping, Mapping::Unknown);
 }
+
+#[test]
+fn after_contacting_a_host_by_dns_name_no_dial_back_counts_as_a_strangers() {
+    // The boot URL names its host; the driver resolved it, so the machine cannot tell that
+    // host's IP from a stranger's and claims no stranger got in.
+    let config = Config {
+        boot_urls: vec!["http://boot.test/status".into()],
+        seeds: vec![KnownPeer {
+            id: id(1),
+            addrs: vec![addr("/ip4/198.51.100.1/tcp/4001")],
+        }],
+        source_order: vec![SourceKind::Urls, SourceKind::Seeds],
+        policy: AddressPolicy::allow_private(),
+        ..Config::default()
+    };
+    #[allow(clippy::disallowed_methods)] // the test's starting instant, handed to the machine
+    let now = Instant::now();
+    let mut c = Client {
+        m: BootstrapMachine::new(config, now),
+        now,
+    };
+    let request = c
+        .drain()
+        .into_iter()
+        .find_map(|a| match a {
+            Action::FetchStatus { request, .. } => Some(request),
+            _ => None,
+        })
+        .expect("fetches the URL first");
+    let error = pyrsia_boot_core::HttpError::Connect("refused".into());
+    c.feed(Input::HttpFailed { request, error });
+    let (dial, peer) = c
+        .drain()
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Dial { dial, peer, .. } => Some((dial, peer)),
+            _ => None,
+        })
+        .expect("then dials the seed");
+    let addr1 = Some(addr("/ip4/198.51.100.1/tcp/4001"));
+    c.feed(Input::DialSucceeded {
+        dial,
+        peer,
+        addr: addr1,
+    });
+    let probe = c
+        .drain()
+        .into_iter()
+        .find_map(|a| match a {
+            Action::ProbeVia { probe, .. } => Some(probe),
+            _ => None,
+        })
+        .expect("asks for a dial-back");
+    c.dial_back_from(1, "/ip4/198.51.100.201/tcp/50000");
+    c.answer(probe, Ok(addr(MAPPED)));
+    c.after(200 * MS);
+    let s = c.m.status();
+    assert_eq!(s.nat, NatVerdict::Public(addr(MAPPED)));
+    assert!(!s.behaviour.stranger_reached);
+    assert_eq!(s.behaviour.filtering, Filtering::Unknown);
+}
