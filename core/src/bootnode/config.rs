@@ -116,7 +116,7 @@ impl Default for DialBackPolicy {
             per_peer: 3,
             global: 120,
             period: Duration::from_secs(1),
-            attempts: 3,
+            attempts: 4,
             min_timeout: Duration::from_millis(600),
             rtt_multiple: 8,
             rtt_wait: Duration::from_millis(500),
