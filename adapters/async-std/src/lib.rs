@@ -165,9 +165,7 @@ pub async fn start_boot_node(
     http: SocketAddr,
     config: BootNodeConfig,
 ) -> Result<BootNodeHandle, StartError> {
-    let role = Role::BootNode {
-        private_network: config.private_network,
-    };
+    let role = Role::BootNode;
     let limits = config.limits;
     let mut swarm = build_swarm_with(&key, |k| Behaviour::with_limits(&k.public(), role, &limits))?;
     let addr = listen(&mut swarm, listen_on).await?;

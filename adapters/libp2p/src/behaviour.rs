@@ -102,12 +102,9 @@ impl From<request_response::Event<DialRequest, DialResponse>> for Event {
 pub enum Role {
     /// A node bootstrapping through boot peers.
     Node,
-    /// A boot node.
-    BootNode {
-        /// Whether to serve dial-backs to peers seen at non-global addresses (loopback, LAN,
-        /// lab namespaces). Off for a boot node on the internet.
-        private_network: bool,
-    },
+    /// A boot node: connection limits, the load exchange, and dial requests answered by its
+    /// machine (whose address policy decides which peers may be dialed back).
+    BootNode,
 }
 
 /// How long one targeted dial request may take at the transport, end to end: a backstop
@@ -119,16 +116,6 @@ pub const DIAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(25);
 /// AutoNAT's own probe timer, slowed so it never races the core's decisions.
 const AUTONAT_TIMER_OFF: Duration = Duration::from_secs(24 * 3600);
 
-/// AutoNAT v1 server throttles for a boot node: at most this many dial-backs per
-/// [`THROTTLE_PERIOD`] in total (each is a TCP connect and a noise handshake, about 1.7 ms of
-/// CPU: 120/s keeps dial-backs under a fifth of a core), and three per peer (a client's own
-/// attempts; more is a flood).
-pub const DIAL_BACKS_PER_PERIOD: usize = 120;
-/// Dial-backs one peer may ask for per [`THROTTLE_PERIOD`].
-pub const DIAL_BACKS_PER_PEER: usize = 3;
-/// The AutoNAT server throttles' period.
-pub const THROTTLE_PERIOD: Duration = Duration::from_secs(1);
-
 impl Behaviour {
     /// The behaviour for `role`, identified by `key` (a boot node gets the default
     /// [`AbuseLimits`]).
@@ -138,7 +125,7 @@ impl Behaviour {
 
     /// The behaviour for `role`; a boot node enforces `limits` (a node ignores them).
     pub fn with_limits(key: &identity::PublicKey, role: Role, limits: &AbuseLimits) -> Self {
-        let boot = matches!(role, Role::BootNode { .. });
+        let boot = matches!(role, Role::BootNode);
         let connection_limits = if boot {
             connection_limits::ConnectionLimits::default()
                 .with_max_established(Some(limits.max_connections))
@@ -146,21 +133,19 @@ impl Behaviour {
         } else {
             connection_limits::ConnectionLimits::default()
         };
-        let only_global_ips = match role {
-            // A node must answer its boot peer's dial request even when that boot peer sits on
-            // loopback or a LAN; otherwise AutoNAT refuses it (reference notes, run B).
-            Role::Node => false,
-            Role::BootNode { private_network } => !private_network,
-        };
+        // A node's stock server answers boot nodes' dial requests, with the throttles a boot
+        // node's own server uses. It must answer a boot peer on loopback or a LAN too;
+        // otherwise AutoNAT refuses it (reference notes, run B).
+        let throttles = pyrsia_boot_core::DialBackPolicy::default();
         let autonat = autonat::Config {
             boot_delay: AUTONAT_TIMER_OFF,
             retry_interval: AUTONAT_TIMER_OFF,
             refresh_interval: AUTONAT_TIMER_OFF,
             use_connected: false,
-            only_global_ips,
-            throttle_clients_global_max: DIAL_BACKS_PER_PERIOD,
-            throttle_clients_peer_max: DIAL_BACKS_PER_PEER,
-            throttle_clients_period: THROTTLE_PERIOD,
+            only_global_ips: false,
+            throttle_clients_global_max: throttles.global as usize,
+            throttle_clients_peer_max: throttles.per_peer as usize,
+            throttle_clients_period: throttles.period,
             ..autonat::Config::default()
         };
         Behaviour {
@@ -179,7 +164,7 @@ impl Behaviour {
             } else {
                 dial_request::requester(DIAL_REQUEST_TIMEOUT)
             },
-            load: load::exchange(matches!(role, Role::BootNode { .. })),
+            load: load::exchange(matches!(role, Role::BootNode)),
         }
     }
 }

@@ -46,9 +46,7 @@ async fn listen(s: &mut Swarm<Behaviour>) -> Multiaddr {
 #[test]
 fn a_targeted_dial_request_gets_the_peers_autonat_server_to_dial_back_at_once() {
     smol::block_on(async {
-        let mut boot = swarm(Role::BootNode {
-            private_network: true,
-        });
+        let mut boot = swarm(Role::BootNode);
         let mut node = swarm(Role::Node);
         let boot_addr = listen(&mut boot).await;
         let node_addr = listen(&mut node).await;

@@ -159,9 +159,7 @@ pub async fn start_boot_node(
     http: SocketAddr,
     config: BootNodeConfig,
 ) -> Result<BootNodeHandle, StartError> {
-    let role = Role::BootNode {
-        private_network: config.private_network,
-    };
+    let role = Role::BootNode;
     let mut swarm = Swarm::new(
         build_transport(&key).map_err(StartError::Noise)?,
         Behaviour::with_limits(&key.public(), role, &config.limits),
