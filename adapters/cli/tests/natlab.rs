@@ -162,7 +162,7 @@ fn nat_kind_is_reported_as_a_stranger_finds_it(runtime: &str, nat: &'static str,
         return;
     };
     let (a, _b) = lab.two_boot_nodes(runtime);
-    let (report, stranger_got_in) = lab.bootstrap_and_ask_a_stranger(runtime, &a.url);
+    let (report, stranger_got_in) = lab.bootstrap_and_ask_a_stranger(runtime, &a.url, CLIENT_PORT);
     report.assert_connected();
     let (verdict, mapping, filtering) = expected(nat);
     // Ground truth first: the verdict says what the stranger found.

@@ -178,8 +178,15 @@ impl Lab {
     /// the client still listens, the stranger in `pub2` (a host the client never sent a packet
     /// to) tries a TCP connection to the router's mapped address. Returns the report and
     /// whether the stranger got in: the ground truth for the verdict.
-    pub fn bootstrap_and_ask_a_stranger(&self, runtime: &str, url: &str) -> (Report, bool) {
-        let listen = format!("/ip4/0.0.0.0/tcp/{CLIENT_PORT}");
+    /// The client listens on `port` (a run right after another on the same port would find
+    /// the previous run's flows still in the router's and its own connection tables).
+    pub fn bootstrap_and_ask_a_stranger(
+        &self,
+        runtime: &str,
+        url: &str,
+        port: u16,
+    ) -> (Report, bool) {
+        let listen = format!("/ip4/0.0.0.0/tcp/{port}");
         let args = [
             "--runtime",
             runtime,
@@ -216,7 +223,7 @@ impl Lab {
         };
         // Three connection attempts at once, each with 4 s (three SYNs): under random loss a
         // single attempt's handshake fails often enough to make the ground truth itself wrong.
-        let target = format!("/dev/tcp/{ROUTER_WAN_IP}/{CLIENT_PORT}");
+        let target = format!("/dev/tcp/{ROUTER_WAN_IP}/{port}");
         let attempt = format!("timeout 4 bash -c 'exec 3<>{target}'");
         let any = format!("{attempt} & {attempt} & {attempt} & ok=1; for _ in 1 2 3; do wait -n && ok=0; done; exit $ok");
         let stranger = Command::new("ip")
