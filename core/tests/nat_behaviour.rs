@@ -336,3 +336,66 @@ fn after_contacting_a_host_by_dns_name_no_dial_back_counts_as_a_strangers() {
     assert!(!s.behaviour.stranger_reached);
     assert_eq!(s.behaviour.filtering, Filtering::Unknown);
 }
+
+#[test]
+fn a_dial_to_a_second_ip_survives_connected_so_that_the_mapping_shows() {
+    let seeds = (1..=2)
+        .map(|i| KnownPeer {
+            id: id(i),
+            addrs: vec![addr(&format!("/ip4/198.51.100.{i}/tcp/4001"))],
+        })
+        .collect();
+    let config = Config {
+        seeds,
+        source_order: vec![SourceKind::Seeds],
+        max_concurrent_dials: 2,
+        policy: AddressPolicy::allow_private(),
+        ..Config::default()
+    };
+    #[allow(clippy::disallowed_methods)] // the test's starting instant, handed to the machine
+    let now = Instant::now();
+    let mut c = Client {
+        m: BootstrapMachine::new(config, now),
+        now,
+    };
+    let dials: Vec<_> = c
+        .drain()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Dial { dial, peer, addrs } => Some((dial, peer, addrs)),
+            _ => None,
+        })
+        .collect();
+    let [(d1, p1, a1), (d2, p2, a2)] = <[_; 2]>::try_from(dials).expect("two dials");
+    c.feed(Input::DialSucceeded {
+        dial: d1,
+        peer: p1,
+        addr: a1.first().cloned(),
+    });
+    c.feed(Input::InboundProbeRequest { peer: p1 });
+    let after_connected = c.drain();
+    assert!(
+        after_connected
+            .iter()
+            .any(|a| matches!(a, Action::Report(Event::Connected { .. }))),
+        "{after_connected:?}"
+    );
+    assert!(
+        !after_connected
+            .iter()
+            .any(|a| matches!(a, Action::CancelDial { dial } if *dial == d2)),
+        "the dial to the other IP is kept: {after_connected:?}"
+    );
+    c.feed(Input::DialSucceeded {
+        dial: d2,
+        peer: p2,
+        addr: a2.first().cloned(),
+    });
+    for p in [p1, p2] {
+        c.feed(Input::ObservedAddr {
+            peer: p,
+            observed: addr(MAPPED),
+        });
+    }
+    assert_eq!(c.m.status().behaviour.mapping, Mapping::EndpointIndependent);
+}

@@ -141,7 +141,17 @@ struct Sim<'w> {
     /// Dial requests whose answer the world owes, by peer.
     owed: BTreeMap<PeerId, ProbeId>,
     /// Dial-backs asked and not answered: who asked, when, and the ground truth.
-    dial_backs_owed: BTreeMap<Token, (PeerId, Instant, crate::bootworld::DialBackAsk)>,
+    dial_backs_owed: BTreeMap<
+        Token,
+        (
+            PeerId,
+            Instant,
+            crate::bootworld::DialBackAsk,
+            Option<Duration>,
+        ),
+    >,
+    /// Round trips fed per open connection.
+    conn_rtt: BTreeMap<Token, Duration>,
     /// Dial-back legs the machine started, by job: the asker.
     dial_back_legs: BTreeMap<DialBackId, PeerId>,
     /// When each peer's dial-backs started (for the throttle invariant).
@@ -217,6 +227,7 @@ impl<'w> Sim<'w> {
             load_replies: BTreeSet::new(),
             owed: BTreeMap::new(),
             dial_backs_owed: BTreeMap::new(),
+            conn_rtt: BTreeMap::new(),
             dial_back_legs: BTreeMap::new(),
             dial_back_starts: Vec::new(),
             unstarted: BTreeMap::new(),
@@ -484,12 +495,16 @@ impl<'w> Sim<'w> {
                 };
                 // A zero round trip stands for one not measured before the request.
                 if !ask.rtt.is_zero() {
+                    self.conn_rtt.insert(conn, ask.rtt);
                     self.feed(BootNodeInput::RoundTrip { conn, rtt: ask.rtt });
                 }
+                // What the machine knows of this connection's round trip (an earlier request
+                // of the same session may have measured it).
+                let measured = self.conn_rtt.get(&conn).copied();
                 for _ in 0..ask.times {
                     let reply = self.token();
                     self.dial_backs_owed
-                        .insert(reply, (peer, self.max_fed, ask));
+                        .insert(reply, (peer, self.max_fed, ask, measured));
                     let addrs = vec!["/ip4/192.168.1.2/tcp/4001".parse().expect("valid")];
                     // Its legs start in this step or once a round trip is known.
                     self.unstarted.entry(peer).or_default().push(ask);
@@ -663,11 +678,12 @@ impl<'w> Sim<'w> {
         let Some(peer) = self.open.remove(&conn) else {
             return;
         };
+        self.conn_rtt.remove(&conn);
         let last = !self.open.values().any(|p| *p == peer);
         if last {
             self.sessions.remove(&peer);
             // Its dial-back answers have nowhere to go: the machine must not send them.
-            self.dial_backs_owed.retain(|_, (p, _, _)| *p != peer);
+            self.dial_backs_owed.retain(|_, (p, _, _, _)| *p != peer);
             self.unstarted.remove(&peer);
         }
         self.feed(BootNodeInput::ConnectionClosed { conn });
@@ -1163,7 +1179,9 @@ impl<'w> Sim<'w> {
             owed.is_some(),
             "a dial-back answer nobody is owed (twice, or after the peer left)",
         );
-        let Some((_, asked, ask)) = owed else { return };
+        let Some((_, asked, ask, measured)) = owed else {
+            return;
+        };
         let waited = self.max_fed.saturating_duration_since(asked);
         let policy = &self.world.config.dial_back;
         self.check(
@@ -1180,7 +1198,6 @@ impl<'w> Sim<'w> {
             !reachable || strangers,
             "answered reachable for an asker only contacted hosts can reach",
         );
-        let measured = (!ask.rtt.is_zero()).then_some(ask.rtt);
         let timeout = self.world.config.dial_back.timeout(measured);
         self.check(
             reachable

@@ -233,8 +233,13 @@ impl BootstrapMachine {
         self.phase = Phase::Connected;
         self.boot_peer = Some(peer);
         self.candidates.clear();
-        for dial in std::mem::take(&mut self.dials).into_keys() {
-            self.push(Action::CancelDial { dial });
+        let observer = self.second_observer_dial(peer);
+        for (dial, d) in std::mem::take(&mut self.dials) {
+            if Some(dial) == observer {
+                self.dials.insert(dial, d);
+            } else {
+                self.push(Action::CancelDial { dial });
+            }
         }
         self.report(Event::Connected { peer, elapsed });
         if let Some(conn) = self.boot_conns.get(&peer) {
@@ -250,5 +255,28 @@ impl BootstrapMachine {
             self.good_peers.truncate(self.config.max_good_peers);
         }
         self.persist();
+    }
+
+    /// While the mapping is unknown and no boot connection goes to another IP than `peer`'s,
+    /// the dial under way to a peer at another IP (if any) is kept past Connected: a second
+    /// observer of our address is what shows the NAT's mapping.
+    fn second_observer_dial(&self, peer: PeerId) -> Option<DialId> {
+        if self.behaviour.mapping != crate::nat::Mapping::Unknown {
+            return None;
+        }
+        let here = self.boot_conns.get(&peer).and_then(|c| c.remote_ip)?;
+        let ip = |a: &Multiaddr| crate::addr::ip_and_tcp_port(a).map(|(ip, _)| ip);
+        let observed_elsewhere = (self.boot_conns.iter())
+            .any(|(p, c)| *p != peer && c.remote_ip.is_some_and(|i| i != here));
+        if observed_elsewhere {
+            return None;
+        }
+        (self.dials.iter())
+            .find(|(_, d)| {
+                !d.resolving
+                    && d.peer != peer
+                    && d.addrs.iter().any(|a| ip(a).is_some_and(|i| i != here))
+            })
+            .map(|(id, _)| *id)
     }
 }
