@@ -4,7 +4,8 @@
 //!
 //! Run (root, nftables, conntrack): `cargo bench -p pyrsia-boot --bench natlab_verdicts`.
 //! `NATLAB_RUNS` (default 10) runs per case without loss; 20 at 10 % loss, 10 at 30 %;
-//! `NATLAB_KINDS` (comma-separated) narrows the NAT kinds. Each case is its own lab; its boot
+//! `NATLAB_KINDS` (comma-separated) narrows the NAT kinds, `NATLAB_STOCK_ONLY` runs only the
+//! stock pair. Each case is its own lab; its boot
 //! nodes (two IPs, the first dialing back from an alternate address too) stay up while fresh
 //! `pyrsia-boot bootstrap` processes run one after another.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -146,7 +147,11 @@ fn main() {
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for kind in &kinds {
         let kind: &'static str = KINDS.iter().find(|k| *k == kind).expect("a known NAT kind");
+        let stock_only = std::env::var_os("NATLAB_STOCK_ONLY").is_some();
         for (loss, runs) in [(0, base), (10, base * 2), (30, base)] {
+            if stock_only {
+                break;
+            }
             for runtime in ["smol", "async-std"] {
                 let Some(lab) = Lab::up_with("bench", kind, loss) else {
                     return;

@@ -78,6 +78,13 @@ fn main() {
                 };
                 let mut s = swarm(&key, config);
                 s.listen_on(parse(listen)).expect("listen");
+                // Listening first, as a running node is: libp2p-tcp reuses the listening port
+                // for dials only once the listener is up, and the server dials that port back.
+                loop {
+                    if let SwarmEvent::NewListenAddr { .. } = s.select_next_some().await {
+                        break;
+                    }
+                }
                 let server = parse(server);
                 let Some(Protocol::P2p(id)) = server.iter().last() else {
                     panic!("{server} has no /p2p/");
