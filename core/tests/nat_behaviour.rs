@@ -29,6 +29,22 @@ struct Client {
 }
 
 impl Client {
+    /// A machine on `config`, started now.
+    fn start(config: Config) -> Client {
+        // The test's starting instant, handed to the machine like any other (it reads none).
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        Client {
+            m: BootstrapMachine::new(config, now),
+            now,
+        }
+    }
+
+    /// The first action `pick` accepts among those queued (the rest are dropped).
+    fn first<T>(&mut self, pick: impl FnMut(Action) -> Option<T>) -> Option<T> {
+        self.drain().into_iter().find_map(pick)
+    }
+
     fn connected_to(n: u8) -> (Client, ProbeId) {
         let seeds = (1..=n)
             .map(|i| KnownPeer {
@@ -44,13 +60,7 @@ impl Client {
             policy: AddressPolicy::allow_private(),
             ..Config::default()
         };
-        // The test's starting instant, handed to the machine like any other (it reads none).
-        #[allow(clippy::disallowed_methods)]
-        let now = Instant::now();
-        let mut c = Client {
-            m: BootstrapMachine::new(config, now),
-            now,
-        };
+        let mut c = Client::start(config);
         let dials: Vec<_> = c
             .drain()
             .into_iter()
@@ -290,16 +300,9 @@ fn after_contacting_a_host_by_dns_name_no_dial_back_counts_as_a_strangers() {
         policy: AddressPolicy::allow_private(),
         ..Config::default()
     };
-    #[allow(clippy::disallowed_methods)] // the test's starting instant, handed to the machine
-    let now = Instant::now();
-    let mut c = Client {
-        m: BootstrapMachine::new(config, now),
-        now,
-    };
+    let mut c = Client::start(config);
     let request = c
-        .drain()
-        .into_iter()
-        .find_map(|a| match a {
+        .first(|a| match a {
             Action::FetchStatus { request, .. } => Some(request),
             _ => None,
         })
@@ -307,9 +310,7 @@ fn after_contacting_a_host_by_dns_name_no_dial_back_counts_as_a_strangers() {
     let error = pyrsia_boot_core::HttpError::Connect("refused".into());
     c.feed(Input::HttpFailed { request, error });
     let (dial, peer) = c
-        .drain()
-        .into_iter()
-        .find_map(|a| match a {
+        .first(|a| match a {
             Action::Dial { dial, peer, .. } => Some((dial, peer)),
             _ => None,
         })
@@ -321,9 +322,7 @@ fn after_contacting_a_host_by_dns_name_no_dial_back_counts_as_a_strangers() {
         addr: addr1,
     });
     let probe = c
-        .drain()
-        .into_iter()
-        .find_map(|a| match a {
+        .first(|a| match a {
             Action::ProbeVia { probe, .. } => Some(probe),
             _ => None,
         })
@@ -352,12 +351,7 @@ fn a_dial_to_a_second_ip_survives_connected_so_that_the_mapping_shows() {
         policy: AddressPolicy::allow_private(),
         ..Config::default()
     };
-    #[allow(clippy::disallowed_methods)] // the test's starting instant, handed to the machine
-    let now = Instant::now();
-    let mut c = Client {
-        m: BootstrapMachine::new(config, now),
-        now,
-    };
+    let mut c = Client::start(config);
     let dials: Vec<_> = c
         .drain()
         .into_iter()

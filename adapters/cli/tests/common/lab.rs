@@ -143,21 +143,8 @@ impl Lab {
 
     /// Runs `pyrsia-boot bootstrap --json` in `node`; returns its report.
     pub fn bootstrap(&self, node: &str, runtime: &str, url: &str, extra: &[&str]) -> Report {
-        let listen = format!("/ip4/0.0.0.0/tcp/{CLIENT_PORT}");
-        let mut args = vec![
-            "--runtime",
-            runtime,
-            "bootstrap",
-            "--url",
-            url,
-            "--allow-private",
-            "--listen",
-            &listen,
-            "--timeout",
-            "30",
-            "--json",
-        ];
-        args.extend_from_slice(extra);
+        let args = client_args(runtime, url, CLIENT_PORT, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self.command(node, &args).output().expect("the client runs");
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
@@ -186,22 +173,8 @@ impl Lab {
         url: &str,
         port: u16,
     ) -> (Report, bool) {
-        let listen = format!("/ip4/0.0.0.0/tcp/{port}");
-        let args = [
-            "--runtime",
-            runtime,
-            "bootstrap",
-            "--url",
-            url,
-            "--allow-private",
-            "--listen",
-            &listen,
-            "--timeout",
-            "30",
-            "--json",
-            "--linger",
-            "6",
-        ];
+        let args = client_args(runtime, url, port, &["--linger", "6"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut child = self
             .command("priv", &args)
             .stdout(Stdio::piped())
@@ -264,6 +237,29 @@ impl Lab {
         );
         (a, b)
     }
+}
+
+/// `pyrsia-boot bootstrap --json` against `url`, listening on `port`, then `extra`.
+fn client_args(runtime: &str, url: &str, port: u16, extra: &[&str]) -> Vec<String> {
+    let listen = format!("/ip4/0.0.0.0/tcp/{port}");
+    let mut args: Vec<String> = [
+        "--runtime",
+        runtime,
+        "bootstrap",
+        "--url",
+        url,
+        "--allow-private",
+        "--listen",
+        &listen,
+        "--timeout",
+        "30",
+        "--json",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
 }
 
 impl Drop for Lab {
