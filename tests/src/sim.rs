@@ -103,6 +103,8 @@ struct Sim<'w> {
     dialed_back: BTreeSet<ProbeId>,
     /// The swarm's external addresses, as the machine's actions set them.
     external: BTreeSet<Multiaddr>,
+    /// The peer whose connection close is being fed, while it is.
+    closing: Option<PeerId>,
     gave_up: Option<GaveUp>,
     steps: u64,
 }
@@ -208,6 +210,7 @@ impl<'w> Sim<'w> {
             last_nat: None,
             dialed_back: BTreeSet::new(),
             external: BTreeSet::new(),
+            closing: None,
             gave_up: None,
             steps: 0,
         };
@@ -357,8 +360,15 @@ impl<'w> Sim<'w> {
             self.observe_input(&input);
             self.log(format!("< {}", self.describe_input(&input)));
             self.max_fed = self.max_fed.max(at);
+            // The machine fires deadlines due at `at` before it reads the input: a request
+            // they send may still go to the peer whose close is being fed.
+            self.closing = match &input {
+                Input::ConnectionClosed { peer } => Some(*peer),
+                _ => None,
+            };
             self.machine.handle(at, input.clone());
             self.drain();
+            self.closing = None;
         }
     }
 
@@ -375,6 +385,12 @@ impl<'w> Sim<'w> {
             }
             Input::ConnectionClosed { peer } => {
                 self.dialed_live.remove(peer);
+                // The machine stops waiting for a request whose peer left: a refusal that
+                // arrives later is stale.
+                let probed = self.probing.and_then(|(p, _)| self.probes.get(&p).copied());
+                if probed == Some(*peer) {
+                    self.probing = None;
+                }
             }
             Input::InboundProbeRequest { peer } => {
                 if let Some(probed) = self.dialed_live.get_mut(peer) {
@@ -391,6 +407,11 @@ impl<'w> Sim<'w> {
                     if let Some(probed) = self.dialed_live.get_mut(&peer) {
                         *probed = true;
                     }
+                }
+                if awaited && answered {
+                    // Answered: a later refusal of the same request is stale (the machine may
+                    // still be waiting for the OK's dial-back, then ask again at once).
+                    self.probing = None;
                 }
             }
             Input::Resolved { dial, .. } => {
@@ -492,7 +513,7 @@ impl<'w> Sim<'w> {
             }
             Action::ProbeVia { probe, peer } => {
                 self.check(
-                    self.conns.contains_key(&peer),
+                    self.conns.contains_key(&peer) || self.closing == Some(peer),
                     "ProbeVia to an unconnected peer",
                 );
                 let backoff = self.machine.config().timeouts.own_probe_retry / 2;
@@ -518,6 +539,15 @@ impl<'w> Sim<'w> {
                 }
             }
             Action::Disconnect { peer } => {
+                // The machine gave up on this peer, its dial-back request with it: a refusal
+                // fed in this same step (the machine fired its deadlines first) is stale.
+                let probed = self.probing.and_then(|(p, _)| self.probes.get(&p).copied());
+                if probed == Some(peer) {
+                    self.probing = None;
+                    if self.last_refusal == Some(self.now) {
+                        self.last_refusal = None;
+                    }
+                }
                 self.dialed_live.remove(&peer);
                 if self.conns.remove(&peer).is_some() {
                     self.schedule(
