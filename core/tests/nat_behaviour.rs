@@ -46,20 +46,7 @@ impl Client {
     }
 
     fn connected_to(n: u8) -> (Client, ProbeId) {
-        let seeds = (1..=n)
-            .map(|i| KnownPeer {
-                id: id(i),
-                addrs: vec![addr(&format!("/ip4/198.51.100.{i}/tcp/4001"))],
-            })
-            .collect();
-        let config = Config {
-            seeds,
-            source_order: vec![SourceKind::Seeds],
-            max_concurrent_dials: n.into(),
-            // Documentation addresses, as everywhere in tests.
-            policy: AddressPolicy::allow_private(),
-            ..Config::default()
-        };
+        let config = seeds_config(n);
         let mut c = Client::start(config);
         let dials: Vec<_> = c
             .drain()
@@ -111,6 +98,24 @@ impl Client {
 
     fn answer(&mut self, probe: ProbeId, result: Result<Multiaddr, ProbeError>) {
         self.feed(Input::OwnProbeAnswered { probe, result });
+    }
+}
+
+/// Seeds 1..=n at 198.51.100.<i>:4001, all dialed at once.
+fn seeds_config(n: u8) -> Config {
+    let seeds = (1..=n)
+        .map(|i| KnownPeer {
+            id: id(i),
+            addrs: vec![addr(&format!("/ip4/198.51.100.{i}/tcp/4001"))],
+        })
+        .collect();
+    Config {
+        seeds,
+        source_order: vec![SourceKind::Seeds],
+        max_concurrent_dials: n.into(),
+        // Documentation addresses, as everywhere in tests.
+        policy: AddressPolicy::allow_private(),
+        ..Config::default()
     }
 }
 
@@ -338,20 +343,7 @@ fn after_contacting_a_host_by_dns_name_no_dial_back_counts_as_a_strangers() {
 
 #[test]
 fn a_dial_to_a_second_ip_survives_connected_so_that_the_mapping_shows() {
-    let seeds = (1..=2)
-        .map(|i| KnownPeer {
-            id: id(i),
-            addrs: vec![addr(&format!("/ip4/198.51.100.{i}/tcp/4001"))],
-        })
-        .collect();
-    let config = Config {
-        seeds,
-        source_order: vec![SourceKind::Seeds],
-        max_concurrent_dials: 2,
-        policy: AddressPolicy::allow_private(),
-        ..Config::default()
-    };
-    let mut c = Client::start(config);
+    let mut c = Client::start(seeds_config(2));
     let dials: Vec<_> = c
         .drain()
         .into_iter()

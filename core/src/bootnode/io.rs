@@ -17,6 +17,8 @@ use crate::errors::{ProbeError, RequestFailure};
 use crate::ids::{DialBackId, LoadAskId, ProbeId, SignId, Token};
 use crate::signed::DocSignature;
 
+use super::report::BootNodeEvent;
+
 /// Something the swarm or the HTTP server saw, fed to [`crate::BootNodeMachine::handle`].
 #[derive(Clone, PartialEq, Eq)]
 pub enum BootNodeInput {
@@ -373,87 +375,4 @@ impl fmt::Debug for BootNodeAction {
             BootNodeAction::Report(e) => f.debug_tuple("Report").field(e).finish(),
         }
     }
-}
-
-/// How a dial request to a newly connected peer ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DialRequestOutcome {
-    /// The peer dialed us back at this address.
-    Reachable(Multiaddr),
-    /// The peer tried to dial us back and could not.
-    DialError,
-    /// The peer refused to try.
-    Refused,
-    /// The peer's server failed, or the request did not complete.
-    Failed,
-    /// No answer within [`crate::BootNodeConfig::dial_request_timeout`].
-    TimedOut,
-    /// The peer disconnected before answering.
-    PeerLeft,
-}
-
-impl DialRequestOutcome {
-    /// A short name, for metric labels: `reachable`, `dial_error`, `refused`, `failed`,
-    /// `timed_out`, `peer_left`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            DialRequestOutcome::Reachable(_) => "reachable",
-            DialRequestOutcome::DialError => "dial_error",
-            DialRequestOutcome::Refused => "refused",
-            DialRequestOutcome::Failed => "failed",
-            DialRequestOutcome::TimedOut => "timed_out",
-            DialRequestOutcome::PeerLeft => "peer_left",
-        }
-    }
-}
-
-/// Reports of the boot-node machine, for metrics and logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BootNodeEvent {
-    /// A dial request went to a newly connected peer.
-    DialRequestSent {
-        /// The peer.
-        peer: PeerId,
-    },
-    /// A dial request ended.
-    DialRequestEnded {
-        /// The peer.
-        peer: PeerId,
-        /// How.
-        outcome: DialRequestOutcome,
-        /// Time since it was sent.
-        after: Duration,
-    },
-    /// A `/status` document was served.
-    StatusServed {
-        /// Whether it carried a signature.
-        signed: bool,
-    },
-    /// A signature was made (one per distinct peer list, renewed as it ages).
-    Signed {
-        /// Its expiry, Unix seconds.
-        expires_at: u64,
-    },
-    /// A signing job failed or timed out; lists without a valid signature are served unsigned.
-    SigningFailed {
-        /// Why.
-        reason: String,
-    },
-    /// An AutoNAT v1 dial request was answered.
-    DialBackServed {
-        /// The asker.
-        peer: PeerId,
-        /// `reachable`, `reachable_from_own_address_only`, `unreachable`, `refused`,
-        /// `bad_request`.
-        outcome: &'static str,
-        /// Time from the request to the answer.
-        after: Duration,
-    },
-    /// A load question to a member failed.
-    LoadFailed {
-        /// The member.
-        member: PeerId,
-        /// Why.
-        error: RequestFailure,
-    },
 }

@@ -30,6 +30,7 @@ use crate::signed::{record_sequence, SeenSequence, Trust, MAX_SEQUENCES};
 use crate::snapshot::Snapshot;
 use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
 
+mod deadlines;
 mod inputs;
 mod nat;
 mod sources;
@@ -298,32 +299,6 @@ impl BootstrapMachine {
         self.started + self.config.budget
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        let mut next: Option<Instant> = None;
-        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
-        match self.phase {
-            Phase::AwaitingStatus { deadline, .. } | Phase::AwaitingRetry { deadline } => {
-                consider(deadline)
-            }
-            Phase::GaveUp => return None,
-            _ => {}
-        }
-        if self.bootstrapping() {
-            consider(self.budget_deadline());
-            self.dials.values().for_each(|d| consider(d.deadline));
-            self.boot_conns
-                .values()
-                .for_each(|c| consider(c.probe_deadline));
-        }
-        if let Some(p) = &self.own_probe {
-            consider(p.deadline);
-        }
-        if let Some(t) = self.own_probe_retry {
-            consider(t);
-        }
-        next
-    }
-
     fn alloc_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -344,89 +319,6 @@ impl BootstrapMachine {
     }
 
     // ---- driving ---------------------------------------------------------------------------
-
-    /// Fires due deadlines and moves the bootstrap forward until it waits for something.
-    fn settle(&mut self) {
-        for _ in 0..MAX_FIRINGS_PER_CALL {
-            self.advance();
-            if !self.fire_one_deadline() {
-                return;
-            }
-        }
-        // Every firing removes a deadline or pushes one into the future, so the loop ends long
-        // before the guard; reaching it means a deadline re-arms at `now`: a bug.
-        panic!("invariant: deadlines fired in one call stay below {MAX_FIRINGS_PER_CALL}");
-    }
-
-    /// Fires the first due deadline, if any. Returns whether one fired.
-    fn fire_one_deadline(&mut self) -> bool {
-        let now = self.now;
-        if self.phase == Phase::GaveUp {
-            return false;
-        }
-        if self.bootstrapping() && now >= self.budget_deadline() {
-            self.give_up(GiveUpReason::BudgetExhausted);
-            return true;
-        }
-        match self.phase {
-            Phase::AwaitingStatus {
-                request,
-                url,
-                deadline,
-            } if now >= deadline => {
-                self.push(Action::CancelFetch { request });
-                let after = self.config.timeouts.http;
-                self.fail_source(Source::Url(url), Failure::HttpTimeout(after));
-                return true;
-            }
-            Phase::AwaitingRetry { deadline } if now >= deadline => {
-                self.start_round();
-                return true;
-            }
-            _ => {}
-        }
-        if self.bootstrapping() {
-            if let Some((&dial, _)) = self.dials.iter().find(|(_, d)| now >= d.deadline) {
-                if let Some(d) = self.dials.remove(&dial) {
-                    self.push(Action::CancelDial { dial });
-                    self.counters.dial_failures += 1;
-                    let after = self.config.timeouts.dial;
-                    self.note_dial_failure(
-                        d.source,
-                        Failure::DialTimeout {
-                            peer: d.peer,
-                            after,
-                        },
-                    );
-                }
-                return true;
-            }
-            if let Some((&peer, _)) = self
-                .boot_conns
-                .iter()
-                .find(|(_, c)| now >= c.probe_deadline)
-            {
-                if let Some(c) = self.drop_boot_conn(peer) {
-                    self.push(Action::Disconnect { peer });
-                    let after = self.config.timeouts.inbound_probe;
-                    self.note_dial_failure(c.source, Failure::NoInboundProbe { peer, after });
-                }
-                return true;
-            }
-        }
-        if let Some(p) = self.own_probe.take_if(|p| now >= p.deadline) {
-            self.on_own_probe_deadline(p);
-            return true;
-        }
-        if self.own_probe_retry.is_some_and(|t| now >= t) {
-            self.own_probe_retry = None;
-            if self.own_probe.is_none() && self.own_probes_left > 0 {
-                self.request_own_probe();
-            }
-            return true;
-        }
-        false
-    }
 
     /// Moves forward while the current phase has nothing to wait for.
     fn advance(&mut self) {
