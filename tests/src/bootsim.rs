@@ -140,14 +140,17 @@ struct Sim<'w> {
     load_replies: BTreeSet<Token>,
     /// Dial requests whose answer the world owes, by peer.
     owed: BTreeMap<PeerId, ProbeId>,
-    /// Dial-backs asked and not answered: who asked, when, and the ground truth.
+    /// Dial-backs asked and not answered: who asked over which connection, when, the ground
+    /// truth, and the shortest timeout the machine may give its legs (a round trip measured
+    /// before they start shortens it).
     dial_backs_owed: BTreeMap<
         Token,
         (
             PeerId,
+            Token,
             Instant,
             crate::bootworld::DialBackAsk,
-            Option<Duration>,
+            Duration,
         ),
     >,
     /// Round trips fed per open connection.
@@ -494,17 +497,25 @@ impl<'w> Sim<'w> {
                     return;
                 };
                 // A zero round trip stands for one not measured before the request.
+                let policy = &self.world.config.dial_back;
                 if !ask.rtt.is_zero() {
                     self.conn_rtt.insert(conn, ask.rtt);
+                    // Requests over this connection still waiting for a round trip start now.
+                    let floor = policy.timeout(Some(ask.rtt));
+                    for (_, c, _, _, f) in self.dial_backs_owed.values_mut() {
+                        if *c == conn {
+                            *f = (*f).min(floor);
+                        }
+                    }
                     self.feed(BootNodeInput::RoundTrip { conn, rtt: ask.rtt });
                 }
                 // What the machine knows of this connection's round trip (an earlier request
                 // of the same session may have measured it).
-                let measured = self.conn_rtt.get(&conn).copied();
+                let floor = policy.timeout(self.conn_rtt.get(&conn).copied());
                 for _ in 0..ask.times {
                     let reply = self.token();
                     self.dial_backs_owed
-                        .insert(reply, (peer, self.max_fed, ask, measured));
+                        .insert(reply, (peer, conn, self.max_fed, ask, floor));
                     let addrs = vec!["/ip4/192.168.1.2/tcp/4001".parse().expect("valid")];
                     // Its legs start in this step or once a round trip is known.
                     self.unstarted.entry(peer).or_default().push(ask);
@@ -683,7 +694,7 @@ impl<'w> Sim<'w> {
         if last {
             self.sessions.remove(&peer);
             // Its dial-back answers have nowhere to go: the machine must not send them.
-            self.dial_backs_owed.retain(|_, (p, _, _, _)| *p != peer);
+            self.dial_backs_owed.retain(|_, (p, ..)| *p != peer);
             self.unstarted.remove(&peer);
         }
         self.feed(BootNodeInput::ConnectionClosed { conn });
@@ -1179,7 +1190,7 @@ impl<'w> Sim<'w> {
             owed.is_some(),
             "a dial-back answer nobody is owed (twice, or after the peer left)",
         );
-        let Some((_, asked, ask, measured)) = owed else {
+        let Some((_, _, asked, ask, timeout)) = owed else {
             return;
         };
         let waited = self.max_fed.saturating_duration_since(asked);
@@ -1198,7 +1209,6 @@ impl<'w> Sim<'w> {
             !reachable || strangers,
             "answered reachable for an asker only contacted hosts can reach",
         );
-        let timeout = self.world.config.dial_back.timeout(measured);
         self.check(
             reachable
                 || !ask.reachable

@@ -101,13 +101,16 @@ impl BootNodeMachine {
         {
             self.autonat.recent.pop_front();
         }
-        let mine = self
-            .autonat
-            .recent
-            .iter()
-            .filter(|(_, p)| *p == peer)
-            .count();
-        if self.autonat.recent.len() >= policy.global as usize || mine >= policy.per_peer as usize {
+        // The throttles count dial-backs when they start; a request accepted but waiting for
+        // its round trip holds its place, so no period ever sees more starts than allowed.
+        let waiting = self.autonat.jobs.values().filter(|j| !j.started);
+        let holders = (self.autonat.recent.iter().map(|(_, p)| *p)).chain(waiting.map(|j| j.peer));
+        let (mut all, mut mine) = (0, 0);
+        for p in holders {
+            all += 1;
+            mine += usize::from(p == peer);
+        }
+        if all >= policy.global as usize || mine >= policy.per_peer as usize {
             let why = "throttled: too many dial-backs this period".to_string();
             return refuse(self, DialBackAnswer::Refused(why), "refused");
         }
@@ -116,7 +119,6 @@ impl BootNodeMachine {
             let why = format!("no dialable address at your observed IP {observed}");
             return refuse(self, DialBackAnswer::Refused(why), "refused");
         }
-        self.autonat.recent.push_back((now, peer));
         let job = DialBackId(self.alloc_id());
         let rtt = facts.and_then(|f| f.rtt);
         self.autonat.jobs.insert(
@@ -162,6 +164,7 @@ impl BootNodeMachine {
         j.started = true;
         j.deadline = self.now + timeout;
         let (peer, addrs) = (j.peer, j.targets.clone());
+        self.autonat.recent.push_back((self.now, peer));
         let legs: &[DialBackFrom] = if alternate {
             &[DialBackFrom::Alternate, DialBackFrom::Own]
         } else {
