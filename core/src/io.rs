@@ -82,6 +82,13 @@ pub enum Input {
         /// Our address as it sees it.
         observed: Multiaddr,
     },
+    /// The addresses this node can be dialed at (its listeners and external addresses), in
+    /// full, whenever they change. The families among them are the ones probed, each over a
+    /// connection of its own family; before the first, one probe goes over any connection.
+    Listening {
+        /// Every current address (at most 64 are read).
+        addrs: Vec<Multiaddr>,
+    },
     /// AutoNAT: `peer` asked us to be dialed back (libp2p-autonat's
     /// `InboundProbe::Request`). From a boot peer, this is the "fully connected" signal.
     InboundProbeRequest {
@@ -146,6 +153,9 @@ impl fmt::Debug for Input {
                 .field("peer", peer)
                 .field("observed", observed)
                 .finish(),
+            Input::Listening { addrs } => {
+                f.debug_struct("Listening").field("addrs", addrs).finish()
+            }
             Input::InboundProbeRequest { peer } => f
                 .debug_struct("InboundProbeRequest")
                 .field("peer", peer)
@@ -211,6 +221,9 @@ pub enum Action {
         probe: ProbeId,
         /// A connected boot peer.
         peer: PeerId,
+        /// Offer only our addresses of this family (the server dials back the IP it sees on
+        /// a connection of that family); `None`: every address.
+        family: Option<crate::nat::Family>,
     },
     /// Close connections to `peer`; it is no longer a boot candidate for now.
     Disconnect {

@@ -160,7 +160,9 @@ pub use errors::{DialError, HttpError, ProbeError, RequestFailure, ResolveError}
 pub use ids::{DialBackId, DialId, LoadAskId, ProbeId, RequestId, SignId, Token};
 pub use io::{Action, Input};
 pub use machine::{BootstrapMachine, Counters, PhaseName, Status};
-pub use nat::{Filtering, HolePunching, Mapping, NatBehaviour, NatVerdict};
+pub use nat::{
+    Family, FamilyNat, Filtering, HolePunching, Mapping, NatBehaviour, NatReport, NatVerdict,
+};
 pub use peer::{split_p2p, without_p2p, CachedPeer, KnownPeer};
 pub use report::{
     is_permanent_http_status, Event, Failure, GaveUp, GiveUpReason, Repeated, SourceName, Tried,

@@ -143,3 +143,105 @@ impl HolePunching {
         }
     }
 }
+
+/// An address family: verdicts are kept for each, since a node is often NATed on IPv4 and
+/// open or firewalled on IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+impl Family {
+    /// Both families, IPv4 first.
+    pub const ALL: [Family; 2] = [Family::Ipv4, Family::Ipv6];
+
+    /// The family of an IP address.
+    pub fn of_ip(ip: std::net::IpAddr) -> Family {
+        match ip {
+            std::net::IpAddr::V4(_) => Family::Ipv4,
+            std::net::IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+
+    /// The family of an address that starts with an IP; `None` for a DNS name or anything else.
+    pub fn of(addr: &Multiaddr) -> Option<Family> {
+        match addr.iter().next()? {
+            multiaddr::Protocol::Ip4(_) => Some(Family::Ipv4),
+            multiaddr::Protocol::Ip6(_) => Some(Family::Ipv6),
+            _ => None,
+        }
+    }
+
+    /// 0 for IPv4, 1 for IPv6.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Family::Ipv4 => 0,
+            Family::Ipv6 => 1,
+        }
+    }
+
+    /// "ipv4" or "ipv6".
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What one address family's probes found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FamilyNat {
+    /// Whether strangers can dial this node over this family.
+    pub verdict: NatVerdict,
+    /// Mapping and filtering seen over this family.
+    pub behaviour: NatBehaviour,
+}
+
+/// The verdict as a whole and per family, as [`crate::Event::NatChanged`] carries it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatReport {
+    /// Public if either family is (at its IPv4 address when both are), else private if either
+    /// is, else unknown; a verdict restored from the last run until a probe concludes.
+    pub verdict: NatVerdict,
+    /// IPv4 alone.
+    pub ipv4: FamilyNat,
+    /// IPv6 alone.
+    pub ipv6: FamilyNat,
+}
+
+impl NatReport {
+    /// One family's part.
+    pub fn family(&self, family: Family) -> &FamilyNat {
+        match family {
+            Family::Ipv4 => &self.ipv4,
+            Family::Ipv6 => &self.ipv6,
+        }
+    }
+
+    pub(crate) fn family_mut(&mut self, family: Family) -> &mut FamilyNat {
+        match family {
+            Family::Ipv4 => &mut self.ipv4,
+            Family::Ipv6 => &mut self.ipv6,
+        }
+    }
+
+    /// The family whose findings the whole verdict and behaviour report: the first public one,
+    /// else the first private one, else the first with any behaviour seen.
+    pub fn primary(&self) -> Option<Family> {
+        let pick =
+            |f: &dyn Fn(&FamilyNat) -> bool| Family::ALL.into_iter().find(|&x| f(self.family(x)));
+        pick(&|n| matches!(n.verdict, NatVerdict::Public(_)))
+            .or_else(|| pick(&|n| n.verdict == NatVerdict::Private))
+            .or_else(|| pick(&|n| n.behaviour != NatBehaviour::default()))
+    }
+}

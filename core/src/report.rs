@@ -8,7 +8,7 @@ use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 
 use crate::errors::{DialError, HttpError};
-use crate::nat::{NatBehaviour, NatVerdict};
+use crate::nat::{NatBehaviour, NatReport};
 use crate::status::{SkipCounts, StatusError};
 
 /// Whether an HTTP status says the URL will not work however often it is asked: a 4xx other
@@ -225,8 +225,8 @@ pub enum Event {
         /// Time since this bootstrap started.
         elapsed: Duration,
     },
-    /// The NAT verdict changed.
-    NatChanged(NatVerdict),
+    /// A NAT verdict changed: the whole one, or one family's (the report carries both).
+    NatChanged(NatReport),
     /// What is known of the NAT's mapping and filtering, or how the verdict was checked,
     /// changed.
     NatBehaviourChanged(NatBehaviour),

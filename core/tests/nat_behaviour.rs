@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::{
-    Action, AddressPolicy, BootstrapMachine, Config, Event, Filtering, Input, KnownPeer, Mapping,
-    Multiaddr, NatVerdict, PeerId, ProbeError, ProbeId, SourceKind,
+    Action, AddressPolicy, BootstrapMachine, Config, Event, Family, Filtering, Input, KnownPeer,
+    Mapping, Multiaddr, NatVerdict, PeerId, ProbeError, ProbeId, SourceKind,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -384,4 +384,171 @@ fn a_dial_to_a_second_ip_survives_connected_so_that_the_mapping_shows() {
         });
     }
     assert_eq!(c.m.status().behaviour.mapping, Mapping::EndpointIndependent);
+}
+
+// ---- per address family ------------------------------------------------------------------
+
+const V6_MAPPED: &str = "/ip6/2001:db8:2::10/tcp/4001";
+
+/// A dual-stack boot peer 1 (198.51.100.1 and 2001:db8:1::1), on a machine told it listens
+/// on `listening`; the dial connects over IPv4. Returns the machine, the probe it sent and the
+/// actions that followed the connection.
+type Probed = Option<(ProbeId, Option<Family>)>;
+
+fn dual_stack(listening: &[&str]) -> (Client, Probed, Vec<Action>) {
+    let mut config = seeds_config(1);
+    config.seeds[0]
+        .addrs
+        .push(addr("/ip6/2001:db8:1::1/tcp/4001"));
+    let mut c = Client::start(config);
+    let addrs = listening.iter().map(|a| addr(a)).collect();
+    c.feed(Input::Listening { addrs });
+    let (dial, peer) = c
+        .first(|a| match a {
+            Action::Dial { dial, peer, .. } => Some((dial, peer)),
+            _ => None,
+        })
+        .expect("a dial");
+    let via = Some(addr("/ip4/198.51.100.1/tcp/4001"));
+    c.feed(Input::DialSucceeded {
+        dial,
+        peer,
+        addr: via,
+    });
+    let after = c.drain();
+    let probe = after.iter().find_map(|a| match a {
+        Action::ProbeVia { probe, family, .. } => Some((*probe, *family)),
+        _ => None,
+    });
+    (c, probe, after)
+}
+
+/// The second-family dial among `actions`, with its addresses.
+fn second_dial(actions: &[Action]) -> Option<(pyrsia_boot_core::DialId, Vec<Multiaddr>)> {
+    actions.iter().find_map(|a| match a {
+        Action::Dial { dial, addrs, .. } => Some((*dial, addrs.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn each_family_is_probed_over_a_connection_of_its_own() {
+    // NATed on IPv4, open on IPv6: the common dual-stack home.
+    let (mut c, probe, after) = dual_stack(&[MAPPED, V6_MAPPED]);
+    let (v4_probe, family) = probe.expect("the IPv4 probe goes at once");
+    assert_eq!(family, Some(Family::Ipv4));
+    let (dial, addrs) = second_dial(&after).expect("a second connection over IPv6");
+    assert_eq!(addrs, [addr("/ip6/2001:db8:1::1/tcp/4001")]);
+    let via = Some(addr("/ip6/2001:db8:1::1/tcp/4001"));
+    c.feed(Input::DialSucceeded {
+        dial,
+        peer: id(1),
+        addr: via,
+    });
+    assert!(
+        !c.drain()
+            .iter()
+            .any(|a| matches!(a, Action::ProbeVia { .. })),
+        "one probe at a time"
+    );
+    c.answer(v4_probe, Err(ProbeError::DialBackFailed));
+    let v6_probe = c
+        .first(|a| match a {
+            Action::ProbeVia { probe, family, .. } => Some((probe, family)),
+            _ => None,
+        })
+        .expect("then the IPv6 probe");
+    assert_eq!(v6_probe.1, Some(Family::Ipv6));
+    c.dial_back_from(1, "/ip6/2001:db8:1::77/tcp/50000");
+    c.answer(v6_probe.0, Ok(addr(V6_MAPPED)));
+    let actions = c.drain();
+    let s = c.m.status();
+    assert_eq!(s.ipv4.verdict, NatVerdict::Private);
+    assert_eq!(
+        s.ipv4.behaviour.filtering,
+        Filtering::AddressAndPortDependent
+    );
+    assert_eq!(s.ipv6.verdict, NatVerdict::Public(addr(V6_MAPPED)));
+    assert_eq!(s.ipv6.behaviour.filtering, Filtering::EndpointIndependent);
+    assert_eq!(
+        s.nat,
+        NatVerdict::Public(addr(V6_MAPPED)),
+        "reachable somewhere"
+    );
+    assert!(actions.contains(&Action::AddExternalAddress(addr(V6_MAPPED))));
+    let last = actions.iter().rev().find_map(|a| match a {
+        Action::Report(Event::NatChanged(r)) => Some(r.clone()),
+        _ => None,
+    });
+    let last = last.expect("a NatChanged report");
+    assert_eq!(
+        (last.ipv4.verdict, last.ipv6.verdict),
+        (s.ipv4.verdict, s.ipv6.verdict)
+    );
+}
+
+#[test]
+fn a_family_this_node_has_no_address_of_is_not_probed() {
+    // IPv6 only, though the boot connection went over IPv4: no IPv4 probe (its verdict
+    // would be about an address we do not have), the IPv6 one waits for its connection.
+    let (mut c, probe, after) = dual_stack(&[V6_MAPPED]);
+    assert_eq!(probe, None);
+    let (dial, _) = second_dial(&after).expect("a connection over IPv6");
+    let via = Some(addr("/ip6/2001:db8:1::1/tcp/4001"));
+    c.feed(Input::DialSucceeded {
+        dial,
+        peer: id(1),
+        addr: via,
+    });
+    let family = c.first(|a| match a {
+        Action::ProbeVia { family, .. } => Some(family),
+        _ => None,
+    });
+    assert_eq!(family, Some(Some(Family::Ipv6)));
+}
+
+#[test]
+fn a_failed_second_family_dial_leaves_the_other_familys_verdict_alone() {
+    let (mut c, probe, after) = dual_stack(&[MAPPED, V6_MAPPED]);
+    let (dial, _) = second_dial(&after).expect("a second connection over IPv6");
+    c.feed(Input::DialFailed {
+        dial,
+        error: pyrsia_boot_core::DialError::Other("unreachable".into()),
+    });
+    let (v4_probe, _) = probe.expect("the IPv4 probe");
+    c.dial_back_from(1, "/ip4/198.51.100.201/tcp/50000");
+    c.answer(v4_probe, Ok(addr(MAPPED)));
+    let s = c.m.status();
+    assert_eq!(s.ipv4.verdict, NatVerdict::Public(addr(MAPPED)));
+    assert_eq!(s.ipv6.verdict, NatVerdict::Unknown);
+    c.feed(Input::InboundProbeRequest { peer: id(1) });
+    let phase = c.m.status().phase;
+    assert_eq!(
+        phase,
+        pyrsia_boot_core::PhaseName::Connected,
+        "the dial failure counted against nothing"
+    );
+}
+
+#[test]
+fn before_the_driver_names_its_addresses_one_probe_offers_them_all() {
+    let config = seeds_config(1);
+    let mut c = Client::start(config);
+    let (dial, peer) = c
+        .first(|a| match a {
+            Action::Dial { dial, peer, .. } => Some((dial, peer)),
+            _ => None,
+        })
+        .expect("a dial");
+    let via = Some(addr("/ip4/198.51.100.1/tcp/4001"));
+    c.feed(Input::DialSucceeded {
+        dial,
+        peer,
+        addr: via,
+    });
+    let family = c.first(|a| match a {
+        Action::ProbeVia { family, .. } => Some(family),
+        _ => None,
+    });
+    assert_eq!(family, Some(None));
 }

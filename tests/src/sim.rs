@@ -425,7 +425,8 @@ impl<'w> Sim<'w> {
             | Input::HttpResponse { .. }
             | Input::HttpFailed { .. }
             | Input::InboundConnection { .. }
-            | Input::ObservedAddr { .. } => {}
+            | Input::ObservedAddr { .. }
+            | Input::Listening { .. } => {}
         }
     }
 
@@ -511,7 +512,13 @@ impl<'w> Sim<'w> {
                 self.resolving.remove(&dial);
                 self.in_flight.remove(&dial);
             }
-            Action::ProbeVia { probe, peer } => {
+            Action::ProbeVia {
+                probe,
+                peer,
+                family,
+            } => {
+                // The simulated driver never reports its addresses: every probe offers all.
+                self.check(family.is_none(), "a probe for one family before Listening");
                 self.check(
                     self.conns.contains_key(&peer) || self.closing == Some(peer),
                     "ProbeVia to an unconnected peer",
@@ -748,10 +755,10 @@ impl<'w> Sim<'w> {
             }
             Event::NatChanged(v) => {
                 self.check(
-                    !matches!(v, NatVerdict::Public(_)) || !self.dialed_back.is_empty(),
+                    !matches!(v.verdict, NatVerdict::Public(_)) || !self.dialed_back.is_empty(),
                     "public without any dial-back connection",
                 );
-                self.last_nat = Some(v);
+                self.last_nat = Some(v.verdict);
             }
             Event::GaveUp(g) => self.gave_up = Some(g),
             Event::StatusFetched { .. }
@@ -796,6 +803,7 @@ impl<'w> Sim<'w> {
             Input::ObservedAddr { peer, observed } => {
                 format!("observed-by {} at {observed}", self.name(peer))
             }
+            Input::Listening { addrs } => format!("listening on {} address(es)", addrs.len()),
             Input::OwnProbeAnswered { probe, result } => {
                 let peer = self
                     .probes
@@ -820,7 +828,9 @@ impl<'w> Sim<'w> {
                 format!("resolve {dial} {} ({} name)", self.name(peer), names.len())
             }
             Action::CancelDial { dial } => format!("cancel {dial}"),
-            Action::ProbeVia { probe, peer } => format!("probe-via {probe} {}", self.name(peer)),
+            Action::ProbeVia { probe, peer, .. } => {
+                format!("probe-via {probe} {}", self.name(peer))
+            }
             Action::Disconnect { peer } => format!("disconnect {}", self.name(peer)),
             Action::AddExternalAddress(a) => format!("add-external {a}"),
             Action::RemoveExternalAddress(a) => format!("remove-external {a}"),
@@ -865,7 +875,7 @@ impl<'w> Sim<'w> {
                     elapsed.as_millis()
                 )
             }
-            Event::NatChanged(v) => format!("nat {}", v.name()),
+            Event::NatChanged(v) => format!("nat {}", v.verdict.name()),
             Event::NatBehaviourChanged(b) => format!(
                 "nat-behaviour mapping {} filtering {} verified {} stranger {}",
                 b.mapping.name(),

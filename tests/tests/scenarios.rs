@@ -388,7 +388,7 @@ fn reports_private_when_the_dial_back_fails() {
     let reports: Vec<&NatVerdict> = out
         .events()
         .filter_map(|e| match e {
-            Event::NatChanged(v) => Some(v),
+            Event::NatChanged(v) => Some(&v.verdict),
             _ => None,
         })
         .collect();

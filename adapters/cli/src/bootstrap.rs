@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, Swarm};
-use pyrsia_boot_core::{AddressPolicy, Config, Event, KnownPeer};
+use pyrsia_boot_core::{AddressPolicy, Config, Event, FamilyNat, KnownPeer, NatVerdict};
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
 use pyrsia_boot_libp2p::{Behaviour, Driver, Output, Runtime};
 use pyrsia_boot_smol::http::Tls;
@@ -208,7 +208,7 @@ async fn run_client<R: Runtime>(
     let start = Instant::now();
     // A verdict restored from the state file stands, marked stale, until this run confirms or
     // replaces it.
-    let mut nat = driver.machine().status().nat;
+    let nat = driver.machine().status().nat;
     if !as_json {
         println!("local peer {}", swarm.local_peer_id());
         if driver.machine().status().nat_stale {
@@ -248,16 +248,10 @@ async fn run_client<R: Runtime>(
                     break;
                 }
             }
-            Event::NatChanged(v) => {
-                nat = v;
-                settled = true;
-                if connected.is_some() {
-                    break;
-                }
-            }
-            Event::VerdictUnavailable { .. } => {
-                settled = true;
-                if connected.is_some() {
+            // Settled once no probe of either family is under way or about to be.
+            Event::NatChanged(_) | Event::VerdictUnavailable { .. } => {
+                settled = !driver.machine().status().verdict_pending;
+                if settled && connected.is_some() {
                     break;
                 }
             }
@@ -279,7 +273,7 @@ async fn run_client<R: Runtime>(
             "connected": connected.is_some(),
             "boot_peer": connected.map(|(p, _)| p.to_string()),
             "elapsed_ms": connected.map(|(_, e)| e.as_millis() as u64),
-            "nat": timeline::nat_json(&nat, &driver.machine().status().behaviour),
+            "nat": timeline::report_json(&driver.machine().status()),
             "external_addresses": swarm.external_addresses().map(|a| a.to_string()).collect::<Vec<_>>(),
             "nat_stale": driver.machine().status().nat_stale,
             "gave_up": gave_up.as_ref().map(|g| g.to_string()),
@@ -292,9 +286,21 @@ async fn run_client<R: Runtime>(
         } else {
             ""
         };
-        println!("verdict: {}{stale}", timeline::verdict_phrase(&nat));
-        let behaviour = driver.machine().status().behaviour;
-        println!("NAT: {}", timeline::behaviour_phrase(&nat, &behaviour));
+        let status = driver.machine().status();
+        println!("verdict: {}{stale}", timeline::verdict_phrase(&status.nat));
+        println!(
+            "NAT: {}",
+            timeline::behaviour_phrase(&status.nat, &status.behaviour)
+        );
+        // Per family, when both were probed (a dual-stack node).
+        let probed = |f: &FamilyNat| f.verdict != NatVerdict::Unknown;
+        if probed(&status.ipv4) && probed(&status.ipv6) {
+            for (name, f) in [("IPv4", &status.ipv4), ("IPv6", &status.ipv6)] {
+                let (v, b) = (&f.verdict, &f.behaviour);
+                let phrase = timeline::behaviour_phrase(v, b);
+                println!("{name}: {}; {phrase}", timeline::verdict_phrase(v));
+            }
+        }
     }
     if !linger.is_zero() {
         use std::io::Write;

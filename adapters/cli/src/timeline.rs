@@ -53,7 +53,15 @@ pub fn line(event: &Event) -> Option<String> {
             short(peer),
             elapsed.as_millis()
         ),
-        Event::NatChanged(v) => format!("NAT verdict: {}", verdict_phrase(v)),
+        Event::NatChanged(r) => {
+            let family = |f: &pyrsia_boot_core::FamilyNat| verdict_phrase(&f.verdict);
+            format!(
+                "NAT verdict: {} (IPv4 {}, IPv6 {})",
+                verdict_phrase(&r.verdict),
+                family(&r.ipv4),
+                family(&r.ipv6)
+            )
+        }
         Event::NatBehaviourChanged(b) => format!(
             "NAT behaviour: mapping {}, filtering {}{}",
             b.mapping.name(),
@@ -120,8 +128,10 @@ pub fn json_event(event: &Event, at: Duration) -> Value {
         Event::Connected { peer, elapsed } => {
             json!({"at_ms": ms, "event": "connected", "peer": peer.to_string(), "elapsed_ms": elapsed.as_millis() as u64})
         }
-        Event::NatChanged(v) => {
-            json!({"at_ms": ms, "event": "nat_changed", "verdict": v.name(), "address": public_address(v)})
+        Event::NatChanged(r) => {
+            let v = &r.verdict;
+            json!({"at_ms": ms, "event": "nat_changed", "verdict": v.name(), "address": public_address(v),
+                "ipv4": r.ipv4.verdict.name(), "ipv6": r.ipv6.verdict.name()})
         }
         Event::NatBehaviourChanged(b) => {
             json!({"at_ms": ms, "event": "nat_behaviour", "mapping": b.mapping.name(), "filtering": b.filtering.name(), "verified": b.verified, "stranger_reached": b.stranger_reached})
@@ -162,6 +172,16 @@ pub fn nat_json(v: &NatVerdict, b: &NatBehaviour) -> Value {
         "verified": b.verified,
         "stranger_reached": b.stranger_reached,
     })
+}
+
+/// The JSON report's `nat`: the whole verdict as [`nat_json`], plus `ipv4` and `ipv6` with the
+/// same fields for each family.
+pub fn report_json(status: &pyrsia_boot_core::Status) -> Value {
+    let mut whole = nat_json(&status.nat, &status.behaviour);
+    for (name, f) in [("ipv4", &status.ipv4), ("ipv6", &status.ipv6)] {
+        whole[name] = nat_json(&f.verdict, &f.behaviour);
+    }
+    whole
 }
 
 /// One line on what the NAT kind means for the user.

@@ -111,6 +111,8 @@ impl BootNodeConfig {
         };
         config.dial_back.policy = config.policy;
         config.dial_back.alternate = self.dial_back_from.is_some();
+        config.dial_back.alternate_family =
+            self.dial_back_from.map(pyrsia_boot_core::Family::of_ip);
         config.load_interval = self.load_interval;
         config.signing = self.signing.as_ref().map(|s| {
             let mut policy = SigningPolicy::new(s.key.public());

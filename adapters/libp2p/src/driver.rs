@@ -16,8 +16,8 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, Multiaddr, PeerId, Swarm};
 use pyrsia_boot_core::{
-    without_p2p, Action, BootstrapMachine, DialError, DialId, Event, HttpError, Input, ProbeError,
-    ProbeId, RequestFailure, RequestId, ResolveError, Snapshot,
+    without_p2p, Action, BootstrapMachine, DialError, DialId, Event, Family, HttpError, Input,
+    ProbeError, ProbeId, RequestFailure, RequestId, ResolveError, Snapshot,
 };
 
 use crate::behaviour::{Behaviour, Event as BehaviourEvent};
@@ -187,6 +187,10 @@ impl<R: Runtime> Driver<R> {
                     if let Some(input) = self.map_swarm_event::<B>(&event) {
                         self.machine.handle(Instant::now(), input);
                     }
+                    if changes_addresses(&event) {
+                        let addrs = dialable_addrs(swarm);
+                        self.machine.handle(Instant::now(), Input::Listening { addrs });
+                    }
                     // The actions this caused are carried out at the top of the next call.
                     return Output::Swarm(event);
                 }
@@ -249,8 +253,15 @@ impl<R: Runtime> Driver<R> {
                 // an unknown connection, which the machine never hears about.
                 self.dials.retain(|_, (d, _)| *d != dial);
             }
-            Action::ProbeVia { probe, peer } => {
-                let addrs = dialable_addrs(swarm);
+            Action::ProbeVia {
+                probe,
+                peer,
+                family,
+            } => {
+                let mut addrs = dialable_addrs(swarm);
+                if let Some(family) = family {
+                    addrs.retain(|a| Family::of(a) == Some(family));
+                }
                 let request = DialRequest {
                     peer: *swarm.local_peer_id(),
                     addrs,
@@ -457,6 +468,18 @@ pub(crate) fn request_failure(error: &request_response::OutboundFailure) -> Requ
         F::UnsupportedProtocols => RequestFailure::Unsupported,
         F::Io(e) => RequestFailure::Stream(e.to_string()),
     }
+}
+
+/// Whether `event` changes the addresses [`dialable_addrs`] returns.
+fn changes_addresses<E>(event: &SwarmEvent<E>) -> bool {
+    matches!(
+        event,
+        SwarmEvent::NewListenAddr { .. }
+            | SwarmEvent::ExpiredListenAddr { .. }
+            | SwarmEvent::ListenerClosed { .. }
+            | SwarmEvent::ExternalAddrConfirmed { .. }
+            | SwarmEvent::ExternalAddrExpired { .. }
+    )
 }
 
 /// The addresses a dial-back may reach: our listen and confirmed external addresses, minus

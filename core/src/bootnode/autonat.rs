@@ -86,7 +86,7 @@ impl BootNodeMachine {
             let why = "the DIAL names another peer than the one asking".to_string();
             return refuse(self, DialBackAnswer::BadRequest(why), "bad_request");
         }
-        let facts = self.conn_facts.get(&conn).copied();
+        let (conn, facts) = self.asking_conn_of_family(conn, peer, addrs);
         let Some(observed) = facts.and_then(|f| f.ip) else {
             let why = "no observed address for the asking connection".to_string();
             return refuse(self, DialBackAnswer::Refused(why), "refused");
@@ -119,6 +119,9 @@ impl BootNodeMachine {
             let why = format!("no dialable address at your observed IP {observed}");
             return refuse(self, DialBackAnswer::Refused(why), "refused");
         }
+        // The alternate address dials back only its own family.
+        let alternate = policy.alternate
+            && (policy.alternate_family).is_none_or(|f| f == crate::nat::Family::of_ip(observed));
         let job = DialBackId(self.alloc_id());
         let rtt = facts.and_then(|f| f.rtt);
         self.autonat.jobs.insert(
@@ -132,7 +135,7 @@ impl BootNodeMachine {
                 started: false,
                 deadline: now + policy.rtt_wait,
                 own: Leg::Pending,
-                alternate: policy.alternate.then_some(Leg::Pending),
+                alternate: alternate.then_some(Leg::Pending),
             },
         );
         // Ping measures every new connection at once, and a dial request often arrives first:
@@ -141,6 +144,39 @@ impl BootNodeMachine {
         if rtt.is_some() {
             self.start_dial_back(job, rtt);
         }
+    }
+
+    /// The connection whose observed IP a dial-back goes to: the asking one, unless the request
+    /// names only addresses of the other family and the same (authenticated) peer has a
+    /// connection of that family open too. Its IP is as much the asker's as the asking one's,
+    /// and a client probing each family cannot choose which of its connections carries the
+    /// request.
+    fn asking_conn_of_family(
+        &self,
+        conn: Token,
+        peer: PeerId,
+        addrs: &[Multiaddr],
+    ) -> (Token, Option<ConnFacts>) {
+        let facts = self.conn_facts.get(&conn).copied();
+        let family = |ip: IpAddr| ip.is_ipv4();
+        let here = facts.and_then(|f| f.ip).map(family);
+        let asked: Vec<bool> = (addrs.iter())
+            .filter_map(|a| ip_and_tcp_port(a).map(|(ip, _)| family(ip)))
+            .collect();
+        let Some(&wanted) = asked.first() else {
+            return (conn, facts);
+        };
+        if here.is_none_or(|h| h == wanted) || asked.iter().any(|&f| f != wanted) {
+            return (conn, facts);
+        }
+        (self.conns.iter())
+            .filter(|(_, p)| **p == peer)
+            .find_map(|(c, _)| {
+                let f = self.conn_facts.get(c).copied()?;
+                f.ip.is_some_and(|ip| family(ip) == wanted)
+                    .then_some((*c, Some(f)))
+            })
+            .unwrap_or((conn, facts))
     }
 
     /// A round trip was measured on `conn`: dial-backs asked over it and waiting start now.
@@ -156,11 +192,11 @@ impl BootNodeMachine {
 
     fn start_dial_back(&mut self, job: DialBackId, rtt: Option<Duration>) {
         let policy = &self.config.dial_back;
-        let (timeout, attempts, alternate) =
-            (policy.timeout(rtt), policy.attempts, policy.alternate);
+        let (timeout, attempts) = (policy.timeout(rtt), policy.attempts);
         let Some(j) = self.autonat.jobs.get_mut(&job) else {
             return;
         };
+        let alternate = j.alternate.is_some();
         j.started = true;
         j.deadline = self.now + timeout;
         let (peer, addrs) = (j.peer, j.targets.clone());
@@ -344,5 +380,77 @@ mod tests {
             .collect();
         assert_eq!(t, want);
         assert!(dial_back_targets(observed, &addrs, &|_| false).is_empty());
+    }
+
+    /// A request over the asker's IPv4 connection that names only IPv6 addresses is dialed
+    /// back at the IPv6 address the same peer connected from, never elsewhere.
+    #[test]
+    fn a_request_for_the_other_family_goes_to_the_askers_connection_of_that_family() {
+        use crate::{BootNodeAction, BootNodeConfig, BootNodeInput};
+        let key = |b: u8| {
+            libp2p_identity::Keypair::ed25519_from_bytes([b; 32])
+                .expect("32 bytes")
+                .public()
+                .to_peer_id()
+        };
+        let (me, asker) = (key(1), key(2));
+        let mut config = BootNodeConfig::new(me);
+        config.dial_back.policy = crate::AddressPolicy::allow_private();
+        config.dial_back.alternate = true;
+        config.dial_back.alternate_family = Some(crate::Family::Ipv4);
+        // The test's starting instant, handed to the machine like any other.
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let mut m = BootNodeMachine::new(config, now);
+        let open = |m: &mut BootNodeMachine, conn: u64, remote: &str| {
+            let remote = remote.parse().expect("valid");
+            m.handle(
+                now,
+                BootNodeInput::ConnectionOpened {
+                    conn: Token(conn),
+                    peer: asker,
+                    inbound: true,
+                    remote,
+                },
+            );
+            m.handle(
+                now,
+                BootNodeInput::RoundTrip {
+                    conn: Token(conn),
+                    rtt: Duration::from_millis(5),
+                },
+            );
+        };
+        open(&mut m, 10, "/ip4/203.0.113.50/tcp/40000");
+        open(&mut m, 11, "/ip6/2001:db8:2::10/tcp/40001");
+        while m.poll_action().is_some() {}
+        let asked = |m: &mut BootNodeMachine, reply: u64, addr: &str| {
+            let addrs = vec![addr.parse().expect("valid")];
+            m.handle(
+                now,
+                BootNodeInput::DialBackAsked {
+                    reply: Token(reply),
+                    conn: Token(10),
+                    peer: asker,
+                    claimed: asker,
+                    addrs,
+                },
+            );
+            let legs: Vec<(DialBackFrom, Vec<Multiaddr>)> = std::iter::from_fn(|| m.poll_action())
+                .filter_map(|a| match a {
+                    BootNodeAction::DialBack { from, addrs, .. } => Some((from, addrs)),
+                    _ => None,
+                })
+                .collect();
+            legs
+        };
+        let v6 = asked(&mut m, 20, "/ip6/fd00::10/tcp/4001");
+        let want: Vec<Multiaddr> = vec!["/ip6/2001:db8:2::10/tcp/4001".parse().expect("valid")];
+        // The IPv4 alternate address cannot dial an IPv6 one: only the own leg goes.
+        assert_eq!(v6, [(DialBackFrom::Own, want)]);
+        let v4 = asked(&mut m, 21, "/ip4/192.168.1.2/tcp/4001");
+        let want: Vec<Multiaddr> = vec!["/ip4/203.0.113.50/tcp/4001".parse().expect("valid")];
+        let both = [DialBackFrom::Alternate, DialBackFrom::Own].map(|f| (f, want.clone()));
+        assert_eq!(v4, both);
     }
 }

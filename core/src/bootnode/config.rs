@@ -107,6 +107,9 @@ pub struct DialBackPolicy {
     /// The driver also dials back from a second address that is never advertised (as a STUN
     /// server's alternate address): an OK then means a host the node never contacted got in.
     pub alternate: bool,
+    /// The alternate address's family: a dial-back to the other family has no alternate leg
+    /// (its OK then means only the contacted host got in). `None`: any family.
+    pub alternate_family: Option<crate::nat::Family>,
 }
 
 impl Default for DialBackPolicy {
@@ -123,6 +126,7 @@ impl Default for DialBackPolicy {
             unmeasured_timeout: Duration::from_secs(3),
             max_timeout: Duration::from_secs(10),
             alternate: false,
+            alternate_family: None,
         }
     }
 }

@@ -19,6 +19,11 @@ impl BootstrapMachine {
             self.boot_conns
                 .values()
                 .for_each(|c| consider(c.probe_deadline));
+        } else {
+            // After Connected only a second-family dial keeps its deadline.
+            (self.dials.values())
+                .filter(|d| d.second_family)
+                .for_each(|d| consider(d.deadline));
         }
         if let Some(p) = &self.own_probe {
             consider(p.deadline);
@@ -75,6 +80,10 @@ impl BootstrapMachine {
                     self.push(Action::CancelDial { dial });
                     self.counters.dial_failures += 1;
                     let after = self.config.timeouts.dial;
+                    if d.second_family {
+                        // The peer is connected over the other family: nothing failed there.
+                        return true;
+                    }
                     self.note_dial_failure(
                         d.source,
                         Failure::DialTimeout {
@@ -98,14 +107,25 @@ impl BootstrapMachine {
                 return true;
             }
         }
+        let late = (self.dials.iter()).find(|(_, d)| d.second_family && now >= d.deadline);
+        if let Some((&dial, _)) = late {
+            self.dials.remove(&dial);
+            self.push(Action::CancelDial { dial });
+            self.counters.dial_failures += 1;
+            // That family goes unprobed: say so if nothing else will.
+            self.probe_next_family();
+            return true;
+        }
         if let Some(p) = self.own_probe.take_if(|p| now >= p.deadline) {
             self.on_own_probe_deadline(p);
             return true;
         }
         if self.own_probe_retry.is_some_and(|t| now >= t) {
             self.own_probe_retry = None;
-            if self.own_probe.is_none() && self.own_probes_left > 0 {
+            if self.own_probe.is_none() && self.own_probes_left[self.last_family.index()] > 0 {
                 self.request_own_probe();
+            } else {
+                self.probe_next_family();
             }
             return true;
         }

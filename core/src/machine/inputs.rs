@@ -28,6 +28,11 @@ impl BootstrapMachine {
                 peer,
                 ref addr,
             } => match self.dials.remove(&dial) {
+                Some(d)
+                    if d.peer == peer && d.second_family && self.boot_conns.contains_key(&peer) =>
+                {
+                    self.on_second_family_connection(peer, addr.as_ref())
+                }
                 Some(d) if d.peer == peer => self.on_boot_connection(d, addr.clone()),
                 Some(d) => {
                     self.counters.dial_failures += 1;
@@ -47,6 +52,11 @@ impl BootstrapMachine {
                 None => self.ignore(&input, "no dial with this id is pending"),
             },
             Input::DialFailed { dial, ref error } => match self.dials.remove(&dial) {
+                Some(d) if d.second_family => {
+                    // That family stays unprobed; the peer is still connected over the other.
+                    self.counters.dial_failures += 1;
+                    tracing::debug!(peer = %d.peer, %error, "second-family dial failed");
+                }
                 Some(d) => {
                     self.counters.dial_failures += 1;
                     let failure = Failure::Dial {
@@ -69,6 +79,7 @@ impl BootstrapMachine {
                 self.on_inbound_connection(peer, remote.as_ref())
             }
             Input::ObservedAddr { peer, ref observed } => self.on_observed_addr(peer, observed),
+            Input::Listening { ref addrs } => self.on_listening(addrs),
             Input::InboundProbeRequest { peer } => {
                 if !self.boot_conns.contains_key(&peer) {
                     return self.ignore(&input, "not from a boot peer we dialed");
@@ -187,6 +198,15 @@ impl BootstrapMachine {
     pub(super) fn on_boot_connection(&mut self, dial: PendingDial, addr: Option<Multiaddr>) {
         let peer = dial.peer;
         self.counters.boot_connections += 1;
+        let remote_ip = (addr.as_ref())
+            .and_then(crate::addr::ip_and_tcp_port)
+            .map(|(ip, _)| ip);
+        let family = remote_ip.map_or(Family::Ipv4, Family::of_ip);
+        let other_addrs = (dial.addrs.iter())
+            .filter(|a| Family::of(a).is_some_and(|f| f != family))
+            .take(nat::MAX_OTHER_ADDRS)
+            .cloned()
+            .collect();
         // Prefer the address the connection used; else keep the dialed list for the cache.
         let addrs = match addr.clone() {
             Some(a) if dial.addrs.contains(&a) => vec![a],
@@ -195,10 +215,9 @@ impl BootstrapMachine {
         self.boot_conns.insert(
             peer,
             BootConn {
-                remote_ip: addr
-                    .as_ref()
-                    .and_then(crate::addr::ip_and_tcp_port)
-                    .map(|(ip, _)| ip),
+                remote_ip,
+                other_ip: None,
+                other_addrs,
                 addrs,
                 source: dial.source,
                 probe_deadline: self.now + self.config.timeouts.inbound_probe,
@@ -207,8 +226,13 @@ impl BootstrapMachine {
         self.report(Event::BootPeerConnected { peer, addr });
         // After a refusal the pending retry asks (through any boot connection), not this one.
         if self.own_probe.is_none() && self.own_probe_retry.is_none() {
-            self.send_own_probe(peer);
+            if self.wanted(family) {
+                self.send_own_probe(peer, family);
+            } else {
+                self.probe_next_family();
+            }
         }
+        self.dial_other_family(peer);
         if self.bootstrapping() {
             self.phase = Phase::AwaitingProbe;
         }
@@ -235,7 +259,7 @@ impl BootstrapMachine {
         self.candidates.clear();
         let observer = self.second_observer_dial(peer);
         for (dial, d) in std::mem::take(&mut self.dials) {
-            if Some(dial) == observer {
+            if Some(dial) == observer || d.second_family {
                 self.dials.insert(dial, d);
             } else {
                 self.push(Action::CancelDial { dial });

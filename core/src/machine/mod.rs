@@ -21,7 +21,7 @@ use crate::config::{CandidateOrder, Config, ConnectedRule, SourceKind};
 use crate::errors::{DialError, ProbeError, ResolveError};
 use crate::ids::{DialId, ProbeId, RequestId};
 use crate::io::{Action, Input};
-use crate::nat::{NatBehaviour, NatVerdict};
+use crate::nat::{Family, NatBehaviour, NatReport, NatVerdict};
 use crate::peer::{CachedPeer, KnownPeer};
 use crate::report::{
     is_permanent_http_status, Event, Failure, GaveUp, GiveUpReason, Repeated, SourceName, Tried,
@@ -87,6 +87,9 @@ struct PendingDial {
     deadline: Instant,
     /// Waiting for [`Input::Resolved`] before the dial itself starts.
     resolving: bool,
+    /// A second connection to a connected boot peer, over the other address family, so that
+    /// family can be probed over a connection of its own.
+    second_family: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -94,15 +97,34 @@ struct BootConn {
     addrs: Vec<Multiaddr>,
     /// The IP the connection went to, when the driver said.
     remote_ip: Option<IpAddr>,
+    /// The IP of a second connection to the same peer over the other family.
+    other_ip: Option<IpAddr>,
+    /// The dialed addresses of the other family (for that second connection).
+    other_addrs: Vec<Multiaddr>,
     source: Source,
     /// When the peer must have sent its AutoNAT dial request (ignored after Connected).
     probe_deadline: Instant,
+}
+
+impl BootConn {
+    /// Whether a connection of `family` goes to this peer.
+    fn has(&self, family: Family) -> bool {
+        let is = |ip: Option<IpAddr>| ip.is_some_and(|ip| Family::of_ip(ip) == family);
+        is(self.remote_ip) || is(self.other_ip)
+    }
+
+    /// The family of the first connection (IPv4 when the driver did not say).
+    fn family(&self) -> Family {
+        self.remote_ip.map_or(Family::Ipv4, Family::of_ip)
+    }
 }
 
 #[derive(Debug, Clone)]
 struct OwnProbe {
     probe: ProbeId,
     peer: PeerId,
+    /// The family probed (the verdict it gives is that family's).
+    family: Family,
     /// The answer's deadline; once an unverified OK is held, the end of its grace.
     deadline: Instant,
     /// Dial-back connections from the probed peer seen while the request was open.
@@ -138,13 +160,20 @@ pub struct BootstrapMachine {
     omitted: u32,
     /// Boot URLs (by index) that answered a permanent HTTP status in this bootstrap.
     dead_urls: BTreeSet<usize>,
-    own_probes_left: u32,
+    /// Dial-back requests left in this bootstrap, per family (IPv4, IPv6).
+    own_probes_left: [u32; 2],
+    /// The family of the latest own probe (what a retry asks about).
+    last_family: Family,
+    /// The families among this node's addresses ([`Input::Listening`]); `None` until told.
+    listening: Option<BTreeSet<Family>>,
     // Across bootstraps.
     own_probe: Option<OwnProbe>,
     /// When to ask for a dial-back again after a refusal.
     own_probe_retry: Option<Instant>,
-    nat: NatVerdict,
+    /// The whole verdict (restored from the last run until a probe concludes) and each family's.
+    nat: NatReport,
     nat_stale: bool,
+    /// The whole behaviour last reported (the primary family's).
     behaviour: NatBehaviour,
     /// Where this node has sent packets: a dial-back from elsewhere came from a stranger.
     contacted: nat::Contacted,
@@ -202,10 +231,15 @@ impl BootstrapMachine {
             tried: Vec::new(),
             omitted: 0,
             dead_urls: BTreeSet::new(),
-            own_probes_left: 0,
+            own_probes_left: [0; 2],
+            last_family: Family::Ipv4,
+            listening: None,
             own_probe: None,
             own_probe_retry: None,
-            nat,
+            nat: NatReport {
+                verdict: nat,
+                ..NatReport::default()
+            },
             nat_stale,
             behaviour: NatBehaviour::default(),
             contacted: nat::Contacted::default(),
@@ -268,9 +302,12 @@ impl BootstrapMachine {
             boot_peer: self.boot_peer,
             boot_connections: self.boot_conns.len(),
             round: self.round,
-            nat: self.nat.clone(),
+            nat: self.nat.verdict.clone(),
             nat_stale: self.nat_stale,
             behaviour: self.behaviour,
+            verdict_pending: self.verdict_pending(),
+            ipv4: self.nat.ipv4.clone(),
+            ipv6: self.nat.ipv6.clone(),
             counters: self.counters,
         }
     }

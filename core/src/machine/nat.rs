@@ -6,54 +6,196 @@
 //! or from a contacted host on a port we never sent to.
 
 use super::*;
-use crate::nat::NatBehaviour;
+use crate::nat::{FamilyNat, NatBehaviour};
 
 impl BootstrapMachine {
-    pub(super) fn send_own_probe(&mut self, peer: PeerId) {
-        if self.own_probes_left == 0 {
+    /// Whether a verdict is sought for `family`: one of this node's addresses is of it (once
+    /// the driver said), or, before that, one of its boot connections is.
+    pub(super) fn wanted(&self, family: Family) -> bool {
+        match &self.listening {
+            Some(families) => families.contains(&family),
+            None => self.boot_conns.values().any(|c| c.has(family)),
+        }
+    }
+
+    fn settled(&self, family: Family) -> bool {
+        self.nat.family(family).verdict != NatVerdict::Unknown
+    }
+
+    /// A boot peer connected over `family`; peers that answered OK without dialing back are
+    /// chosen only when no other is left.
+    pub(super) fn probe_peer(&self, family: Family) -> Option<PeerId> {
+        let with = || (self.boot_conns.iter()).filter(move |(_, c)| c.has(family));
+        let unverified = &self.unverified_peers;
+        (with().find(|(p, _)| !unverified.contains(p)))
+            .or_else(|| with().next())
+            .map(|(p, _)| *p)
+    }
+
+    pub(super) fn send_own_probe(&mut self, peer: PeerId, family: Family) {
+        let left = &mut self.own_probes_left[family.index()];
+        if *left == 0 {
             return;
         }
-        self.own_probes_left -= 1;
+        *left -= 1;
         self.counters.own_probes += 1;
+        self.last_family = family;
         let probe = ProbeId(self.alloc_id());
         self.own_probe = Some(OwnProbe {
             probe,
             peer,
+            family,
             deadline: self.now + self.config.timeouts.own_probe,
             dial_backs: DialBacks::default(),
             held_ok: None,
         });
-        self.push(Action::ProbeVia { probe, peer });
+        // Until the driver has said which addresses we have, offer them all.
+        let family = self.listening.is_some().then_some(family);
+        self.push(Action::ProbeVia {
+            probe,
+            peer,
+            family,
+        });
     }
 
-    /// After an own probe went unanswered: ask again, through any boot connection, while the
-    /// verdict is still unconfirmed; when no attempt is left, say so once.
+    /// After an own probe went unanswered: ask again about the same family, through a boot
+    /// connection of that family, while its verdict is unconfirmed; when no attempt is left,
+    /// say so once, and go on to the other family.
     pub(super) fn request_own_probe(&mut self) {
-        // Peers that answered OK without dialing back are asked only when no other is left.
-        let unverified = &self.unverified_peers;
-        let peer = (self.boot_conns.keys().find(|p| !unverified.contains(p)))
-            .or_else(|| self.boot_conns.keys().next());
-        if let Some(&peer) = peer {
-            self.request_own_probe_via(peer);
-        } else if self.nat == NatVerdict::Unknown || self.nat_stale {
-            self.verdict_unavailable_if_spent();
+        let family = self.last_family;
+        match self.probe_peer(family) {
+            Some(peer) => self.request_own_probe_via(peer, family),
+            None if !self.settled(family) => self.verdict_unavailable_if_spent(family),
+            None => {}
         }
+        self.probe_next_family();
     }
 
     /// [`Self::request_own_probe`] through `peer`.
-    pub(super) fn request_own_probe_via(&mut self, peer: PeerId) {
-        if self.nat != NatVerdict::Unknown && !self.nat_stale {
+    pub(super) fn request_own_probe_via(&mut self, peer: PeerId, family: Family) {
+        if self.settled(family) {
             return;
         }
-        self.send_own_probe(peer);
-        self.verdict_unavailable_if_spent();
+        self.send_own_probe(peer, family);
+        self.verdict_unavailable_if_spent(family);
     }
 
-    fn verdict_unavailable_if_spent(&mut self) {
-        if self.own_probe.is_none() && self.own_probes_left == 0 {
+    /// With no probe under way: probe the first family that is sought, has no verdict, has
+    /// attempts left and a boot connection to ask over.
+    pub(super) fn probe_next_family(&mut self) {
+        if self.own_probe.is_some() || self.own_probe_retry.is_some() {
+            return;
+        }
+        for family in Family::ALL {
+            if !self.wanted(family)
+                || self.settled(family)
+                || self.own_probes_left[family.index()] == 0
+            {
+                continue;
+            }
+            if let Some(peer) = self.probe_peer(family) {
+                return self.send_own_probe(peer, family);
+            }
+        }
+    }
+
+    /// See [`Status::verdict_pending`].
+    pub(super) fn verdict_pending(&self) -> bool {
+        let unprobed =
+            |f: Family| self.wanted(f) && !self.settled(f) && self.own_probes_left[f.index()] > 0;
+        self.own_probe.is_some()
+            || (self.own_probe_retry.is_some() && Family::ALL.into_iter().any(unprobed))
+            || (self.dials.values())
+                .any(|d| d.second_family && Family::ALL.into_iter().any(unprobed))
+    }
+
+    fn verdict_unavailable_if_spent(&mut self, family: Family) {
+        if self.own_probe.is_none() && self.own_probes_left[family.index()] == 0 {
             let attempts = self.config.own_probe_attempts;
             self.report(Event::VerdictUnavailable { attempts });
         }
+    }
+
+    /// The driver's current addresses: the families among them are the ones probed.
+    pub(super) fn on_listening(&mut self, addrs: &[Multiaddr]) {
+        // A wildcard listener also reports `::1` and `fe80::` addresses that no boot peer can
+        // dial back: those count only when nothing else is there (a test on loopback).
+        use crate::addr::AddrClass;
+        let addrs = &addrs[..addrs.len().min(64)];
+        let local = |a: &&Multiaddr| {
+            matches!(
+                classify(a),
+                AddrClass::Loopback | AddrClass::LinkLocal | AddrClass::Unspecified
+            )
+        };
+        let mut families: BTreeSet<Family> = (addrs.iter())
+            .filter(|a| !local(a))
+            .filter_map(Family::of)
+            .collect();
+        if families.is_empty() {
+            families = addrs.iter().filter_map(Family::of).collect();
+        }
+        if self.listening.as_ref() == Some(&families) {
+            return;
+        }
+        self.listening = Some(families);
+        let peers: Vec<PeerId> = self.boot_conns.keys().copied().collect();
+        for peer in peers {
+            self.dial_other_family(peer);
+        }
+        self.probe_next_family();
+    }
+
+    /// A boot peer we are connected to over one family: when this node also has an address of
+    /// the other, no boot connection goes over that one yet and the peer listed addresses of
+    /// it, dial those too. The other family's probe then goes over a connection of its own
+    /// (a server dials back the IP it sees on the connection the request came over).
+    pub(super) fn dial_other_family(&mut self, peer: PeerId) {
+        let Some(conn) = self.boot_conns.get(&peer) else {
+            return;
+        };
+        let family = conn.family();
+        let Some(other) = Family::ALL.into_iter().find(|&f| f != family) else {
+            return;
+        };
+        let sought = self.listening.as_ref().is_some_and(|l| l.contains(&other));
+        let connected = self.boot_conns.values().any(|c| c.has(other));
+        let dialing = self.dials.values().any(|d| d.second_family);
+        if !sought || connected || dialing || conn.other_addrs.is_empty() {
+            return;
+        }
+        let (addrs, source) = (conn.other_addrs.clone(), conn.source);
+        let dial = DialId(self.alloc_id());
+        self.push(Action::Dial {
+            dial,
+            peer,
+            addrs: addrs.clone(),
+        });
+        self.dials.insert(
+            dial,
+            PendingDial {
+                peer,
+                addrs,
+                source,
+                deadline: self.now + self.config.timeouts.dial,
+                resolving: false,
+                second_family: true,
+            },
+        );
+    }
+
+    /// The second-family dial to the connected boot peer `peer` connected.
+    pub(super) fn on_second_family_connection(&mut self, peer: PeerId, addr: Option<&Multiaddr>) {
+        let ip = addr
+            .and_then(crate::addr::ip_and_tcp_port)
+            .map(|(ip, _)| ip);
+        let Some(conn) = self.boot_conns.get_mut(&peer) else {
+            return;
+        };
+        if ip.is_some_and(|ip| Family::of_ip(ip) != conn.family()) {
+            conn.other_ip = ip;
+        }
+        self.probe_next_family();
     }
 
     /// The awaited dial-back request `p` was answered.
@@ -81,43 +223,62 @@ impl BootstrapMachine {
                 let max = self.config.timeouts.own_probe_retry;
                 let delay = max / 2 + self.rng.duration_up_to(max / 2);
                 self.own_probe_retry = Some(self.now + delay);
-                if self.own_probes_left == 0 {
+                if !self.settled(p.family) {
                     // No attempt left to wait for: say so now.
-                    self.request_own_probe();
+                    self.verdict_unavailable_if_spent(p.family);
                 }
             }
         }
     }
 
-    pub(super) fn set_verdict(&mut self, verdict: NatVerdict) {
-        let stale = std::mem::replace(&mut self.nat_stale, false);
-        if verdict == self.nat && !stale {
+    /// One family's findings changed: the swarm's external addresses follow its public
+    /// address, and the whole verdict and behaviour are recomputed and reported.
+    pub(super) fn set_family(&mut self, family: Family, found: FamilyNat) {
+        let old = self.nat.family(family).clone();
+        let stale = self.nat_stale;
+        if found == old && !stale {
             return;
         }
-        let advertised = match (&self.nat, stale) {
-            (NatVerdict::Public(old), false) => Some(old.clone()),
-            _ => None,
-        };
-        match (advertised, &verdict) {
-            (Some(old), NatVerdict::Public(new)) if old == *new => {}
-            (old, new) => {
-                if let Some(old) = old {
-                    self.push(Action::RemoveExternalAddress(old));
-                }
-                if let NatVerdict::Public(new) = new {
-                    self.push(Action::AddExternalAddress(new.clone()));
-                }
+        if old.verdict != found.verdict {
+            if let NatVerdict::Public(old) = &old.verdict {
+                self.push(Action::RemoveExternalAddress(old.clone()));
+            }
+            if let NatVerdict::Public(new) = &found.verdict {
+                self.push(Action::AddExternalAddress(new.clone()));
             }
         }
-        self.nat = verdict.clone();
-        self.report(Event::NatChanged(verdict));
-        self.persist();
+        let verdict_changed = old.verdict != found.verdict;
+        *self.nat.family_mut(family) = found;
+        let primary = self.nat.primary();
+        let behaviour =
+            primary.map_or_else(NatBehaviour::default, |f| self.nat.family(f).behaviour);
+        if behaviour != self.behaviour {
+            self.behaviour = behaviour;
+            self.report(Event::NatBehaviourChanged(behaviour));
+        }
+        if !verdict_changed && !stale {
+            return;
+        }
+        // A restored verdict stands until this run's first conclusion replaces it.
+        let whole = primary.map_or(NatVerdict::Unknown, |f| self.nat.family(f).verdict.clone());
+        let conclusive = self.nat.ipv4.verdict != NatVerdict::Unknown
+            || self.nat.ipv6.verdict != NatVerdict::Unknown;
+        if stale && !conclusive {
+            return;
+        }
+        self.nat_stale = false;
+        let whole_changed = whole != self.nat.verdict;
+        self.nat.verdict = whole;
+        self.report(Event::NatChanged(self.nat.clone()));
+        if whole_changed || stale {
+            self.persist();
+        }
     }
 
     pub(super) fn persist(&mut self) {
         let snapshot = Snapshot {
             good_peers: self.good_peers.clone(),
-            nat: self.nat.clone(),
+            nat: self.nat.verdict.clone(),
             boot_sequences: self.sequences.clone(),
         };
         self.push(Action::PersistState(snapshot));
@@ -215,6 +376,9 @@ pub const DIAL_BACK_GRACE: std::time::Duration = std::time::Duration::from_milli
 /// node's alternate address) before the verdict settles without that proof.
 pub const STRANGER_SETTLE: std::time::Duration = std::time::Duration::from_millis(150);
 
+/// Most addresses of the other family kept per boot connection, for a second-family dial.
+pub(super) const MAX_OTHER_ADDRS: usize = 8;
+
 /// Most boot peer IPs whose observation of us is kept.
 const MAX_OBSERVERS: usize = 8;
 /// Most boot peers remembered for answering OK without dialing back.
@@ -250,29 +414,38 @@ impl BootstrapMachine {
 
     /// The peer at `peer` observes us at `observed` (identify): evidence for the mapping.
     pub(super) fn on_observed_addr(&mut self, peer: PeerId, observed: &Multiaddr) {
-        let Some(remote) = self.boot_conns.get(&peer).and_then(|c| c.remote_ip) else {
+        let Some((ip, Some(port))) = crate::addr::ip_and_tcp_port(observed) else {
             return;
         };
-        let Some((ip, Some(port))) = crate::addr::ip_and_tcp_port(observed) else {
+        let family = Family::of_ip(ip);
+        // The boot peer's IP on the connection of the observed address's family.
+        let Some(remote) = (self.boot_conns.get(&peer)).and_then(|c| {
+            [c.remote_ip, c.other_ip]
+                .into_iter()
+                .flatten()
+                .find(|r| Family::of_ip(*r) == family)
+        }) else {
             return;
         };
         if self.observed.len() >= MAX_OBSERVERS && !self.observed.contains_key(&remote) {
             return;
         }
         self.observed.insert(remote, (ip, port));
-        let mut seen = self.observed.values();
-        let first = seen.next().copied();
-        let mapping = if self.observed.len() < 2 {
+        let mut seen = (self.observed.iter())
+            .filter(|(r, _)| Family::of_ip(**r) == family)
+            .map(|(_, o)| *o);
+        let first = seen.next();
+        let mut rest = seen.peekable();
+        let mapping = if rest.peek().is_none() {
             crate::nat::Mapping::Unknown
-        } else if seen.all(|o| Some(*o) == first) {
+        } else if rest.all(|o| Some(o) == first) {
             crate::nat::Mapping::EndpointIndependent
         } else {
             crate::nat::Mapping::AddressDependent
         };
-        self.set_behaviour(NatBehaviour {
-            mapping,
-            ..self.behaviour
-        });
+        let mut found = self.nat.family(family).clone();
+        found.behaviour.mapping = mapping;
+        self.set_family(family, found);
     }
 
     /// The own probe's deadline passed: unanswered, or an OK whose dial-back never came.
@@ -298,11 +471,17 @@ impl BootstrapMachine {
     fn conclude(&mut self, p: OwnProbe, result: Result<Multiaddr, ()>) {
         use crate::nat::Filtering;
         let seen = p.dial_backs;
+        // The family probed, or the one the server says it reached us over.
+        let family = match &result {
+            Ok(addr) => Family::of(addr).unwrap_or(p.family),
+            Err(()) => p.family,
+        };
+        let before = self.nat.family(family).behaviour;
         let filtering = match (&result, seen) {
             (_, DialBacks { stranger: true, .. }) => Filtering::EndpointIndependent,
             // A stock server dials from the contacted host only: its OK proves only that the
             // filtering is not address-and-port-dependent; an earlier stranger's proof stands.
-            (Ok(_), _) => match self.behaviour.filtering {
+            (Ok(_), _) => match before.filtering {
                 Filtering::EndpointIndependent => Filtering::EndpointIndependent,
                 _ => Filtering::Unknown,
             },
@@ -321,23 +500,17 @@ impl BootstrapMachine {
             // The server could not reach us: what arrived agrees unless a stranger got in.
             Err(()) => (NatVerdict::Private, !seen.stranger),
         };
-        self.set_behaviour(NatBehaviour {
+        let behaviour = NatBehaviour {
             filtering,
             verified,
             stranger_reached: seen.stranger,
-            ..self.behaviour
-        });
-        self.set_verdict(verdict);
+            ..before
+        };
+        self.set_family(family, FamilyNat { verdict, behaviour });
         let counts = self.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
         if counts && self.bootstrapping() && self.boot_conns.contains_key(&p.peer) {
             self.become_connected(p.peer);
         }
-    }
-
-    fn set_behaviour(&mut self, behaviour: NatBehaviour) {
-        if behaviour != self.behaviour {
-            self.behaviour = behaviour;
-            self.report(Event::NatBehaviourChanged(behaviour));
-        }
+        self.probe_next_family();
     }
 }

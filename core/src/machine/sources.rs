@@ -12,7 +12,7 @@ impl BootstrapMachine {
         self.omitted = 0;
         self.dead_urls.clear();
         self.boot_peer = None;
-        self.own_probes_left = self.config.own_probe_attempts;
+        self.own_probes_left = [self.config.own_probe_attempts; 2];
         self.sources.clear();
         for kind in self.config.source_order.clone() {
             match kind {
@@ -290,6 +290,7 @@ impl BootstrapMachine {
                     source: c.source,
                     deadline: self.now + self.config.timeouts.dial,
                     resolving,
+                    second_family: false,
                 },
             );
         }
@@ -297,14 +298,13 @@ impl BootstrapMachine {
 
     pub(super) fn drop_boot_conn(&mut self, peer: PeerId) -> Option<BootConn> {
         let conn = self.boot_conns.remove(&peer)?;
-        if self.own_probe.as_ref().is_some_and(|p| p.peer == peer) {
+        if let Some(p) = self.own_probe.take_if(|p| p.peer == peer) {
             // The awaited dial-back request went with its connection: ask through another boot
-            // connection if there is one (a new connection asks by itself otherwise), so the
-            // verdict does not stay unknown for want of a question.
-            self.own_probe = None;
-            if let Some(&other) = self.boot_conns.keys().next() {
+            // connection of its family if there is one (a new connection asks by itself
+            // otherwise), so the verdict does not stay unknown for want of a question.
+            if let Some(other) = self.probe_peer(p.family) {
                 if self.own_probe_retry.is_none() {
-                    self.request_own_probe_via(other);
+                    self.request_own_probe_via(other, p.family);
                 }
             }
         }

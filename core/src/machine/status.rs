@@ -68,6 +68,13 @@ pub struct Status {
     pub nat_stale: bool,
     /// Mapping, filtering and how the verdict was checked.
     pub behaviour: NatBehaviour,
+    /// Whether a probe is under way or about to be (a retry, or a second-family connection
+    /// being dialed for one): wait for it before reading the verdicts as final.
+    pub verdict_pending: bool,
+    /// What the IPv4 probes found.
+    pub ipv4: crate::nat::FamilyNat,
+    /// What the IPv6 probes found.
+    pub ipv6: crate::nat::FamilyNat,
     /// Counters.
     pub counters: Counters,
 }
