@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::{
-    Action, AddressPolicy, BootstrapMachine, Config, Event, Family, Filtering, Input, KnownPeer,
-    Mapping, Multiaddr, NatVerdict, PeerId, ProbeError, ProbeId, SourceKind,
+    Action, AddressPolicy, BootstrapMachine, Config, DialId, Event, Family, Filtering, Input,
+    KnownPeer, Mapping, Multiaddr, NatVerdict, PeerId, ProbeError, ProbeId, SourceKind,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -391,11 +391,9 @@ fn a_dial_to_a_second_ip_survives_connected_so_that_the_mapping_shows() {
 const V6_MAPPED: &str = "/ip6/2001:db8:2::10/tcp/4001";
 
 /// A dual-stack boot peer 1 (198.51.100.1 and 2001:db8:1::1), on a machine told it listens
-/// on `listening`; the dial connects over IPv4. Returns the machine, the probe it sent and the
-/// actions that followed the connection.
-type Probed = Option<(ProbeId, Option<Family>)>;
-
-fn dual_stack(listening: &[&str]) -> (Client, Probed, Vec<Action>) {
+/// on `listening`; the IPv4 dial connects. Returns the machine, the probe it sent, and the dial
+/// of the IPv6 address if the machine made one.
+fn dual_stack(listening: &[&str]) -> (Client, Probed, Option<(DialId, Vec<Multiaddr>)>) {
     let mut config = seeds_config(1);
     config.seeds[0]
         .addrs
@@ -403,41 +401,46 @@ fn dual_stack(listening: &[&str]) -> (Client, Probed, Vec<Action>) {
     let mut c = Client::start(config);
     let addrs = listening.iter().map(|a| addr(a)).collect();
     c.feed(Input::Listening { addrs });
-    let (dial, peer) = c
-        .first(|a| match a {
-            Action::Dial { dial, peer, .. } => Some((dial, peer)),
-            _ => None,
-        })
-        .expect("a dial");
-    let via = Some(addr("/ip4/198.51.100.1/tcp/4001"));
+    let mut dials = dials(&c.drain());
+    let v4 = addr("/ip4/198.51.100.1/tcp/4001");
+    let main = dials
+        .iter()
+        .position(|(_, a)| a.contains(&v4))
+        .expect("an IPv4 dial");
+    let (dial, _) = dials.remove(main);
     c.feed(Input::DialSucceeded {
         dial,
-        peer,
-        addr: via,
+        peer: id(1),
+        addr: Some(v4),
     });
     let after = c.drain();
     let probe = after.iter().find_map(|a| match a {
         Action::ProbeVia { probe, family, .. } => Some((*probe, *family)),
         _ => None,
     });
-    (c, probe, after)
+    dials.extend(self::dials(&after));
+    (c, probe, dials.pop())
 }
 
-/// The second-family dial among `actions`, with its addresses.
-fn second_dial(actions: &[Action]) -> Option<(pyrsia_boot_core::DialId, Vec<Multiaddr>)> {
-    actions.iter().find_map(|a| match a {
-        Action::Dial { dial, addrs, .. } => Some((*dial, addrs.clone())),
-        _ => None,
-    })
+type Probed = Option<(ProbeId, Option<Family>)>;
+
+/// The dials among `actions`, with their addresses.
+fn dials(actions: &[Action]) -> Vec<(DialId, Vec<Multiaddr>)> {
+    (actions.iter())
+        .filter_map(|a| match a {
+            Action::Dial { dial, addrs, .. } => Some((*dial, addrs.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
 fn each_family_is_probed_over_a_connection_of_its_own() {
     // NATed on IPv4, open on IPv6: the common dual-stack home.
-    let (mut c, probe, after) = dual_stack(&[MAPPED, V6_MAPPED]);
+    let (mut c, probe, v6_dial) = dual_stack(&[MAPPED, V6_MAPPED]);
     let (v4_probe, family) = probe.expect("the IPv4 probe goes at once");
     assert_eq!(family, Some(Family::Ipv4));
-    let (dial, addrs) = second_dial(&after).expect("a second connection over IPv6");
+    let (dial, addrs) = v6_dial.expect("a second connection over IPv6");
     assert_eq!(addrs, [addr("/ip6/2001:db8:1::1/tcp/4001")]);
     let via = Some(addr("/ip6/2001:db8:1::1/tcp/4001"));
     c.feed(Input::DialSucceeded {
@@ -491,9 +494,9 @@ fn each_family_is_probed_over_a_connection_of_its_own() {
 fn a_family_this_node_has_no_address_of_is_not_probed() {
     // IPv6 only, though the boot connection went over IPv4: no IPv4 probe (its verdict
     // would be about an address we do not have), the IPv6 one waits for its connection.
-    let (mut c, probe, after) = dual_stack(&[V6_MAPPED]);
+    let (mut c, probe, v6_dial) = dual_stack(&[V6_MAPPED]);
     assert_eq!(probe, None);
-    let (dial, _) = second_dial(&after).expect("a connection over IPv6");
+    let (dial, _) = v6_dial.expect("a connection over IPv6");
     let via = Some(addr("/ip6/2001:db8:1::1/tcp/4001"));
     c.feed(Input::DialSucceeded {
         dial,
@@ -509,8 +512,8 @@ fn a_family_this_node_has_no_address_of_is_not_probed() {
 
 #[test]
 fn a_failed_second_family_dial_leaves_the_other_familys_verdict_alone() {
-    let (mut c, probe, after) = dual_stack(&[MAPPED, V6_MAPPED]);
-    let (dial, _) = second_dial(&after).expect("a second connection over IPv6");
+    let (mut c, probe, v6_dial) = dual_stack(&[MAPPED, V6_MAPPED]);
+    let (dial, _) = v6_dial.expect("a second connection over IPv6");
     c.feed(Input::DialFailed {
         dial,
         error: pyrsia_boot_core::DialError::Other("unreachable".into()),
@@ -551,4 +554,28 @@ fn before_the_driver_names_its_addresses_one_probe_offers_them_all() {
         _ => None,
     });
     assert_eq!(family, Some(None));
+}
+
+#[test]
+fn a_caller_waiting_for_both_families_hears_when_one_cannot_be_probed() {
+    // The CLI waits until no probe is pending; it must hear when the IPv6 connection fails
+    // after the IPv4 verdict, or it would wait forever.
+    let (mut c, probe, v6_dial) = dual_stack(&[MAPPED, V6_MAPPED]);
+    let (v4_probe, _) = probe.expect("the IPv4 probe");
+    c.answer(v4_probe, Err(ProbeError::DialBackFailed));
+    assert!(
+        c.m.status().verdict_pending,
+        "the IPv6 dial is still under way"
+    );
+    let unavailable = |actions: &[Action]| {
+        (actions.iter()).any(|a| matches!(a, Action::Report(Event::VerdictUnavailable { .. })))
+    };
+    assert!(!unavailable(&c.drain()));
+    let (dial, _) = v6_dial.expect("the IPv6 dial");
+    c.feed(Input::DialFailed {
+        dial,
+        error: pyrsia_boot_core::DialError::Other("unreachable".into()),
+    });
+    assert!(!c.m.status().verdict_pending);
+    assert!(unavailable(&c.drain()), "said once nothing more is coming");
 }

@@ -9,9 +9,9 @@
 #    contacts)                 ("internet" segment, the boot     port forwards, loss
 #                               cluster lives here)
 #
-# Documentation (203.0.113.0/24) and RFC 1918 (192.168.77.0/24) addresses only. No namespace
-# has a route to the host and the router has no default route: nothing leaves the lab. IPv6 is
-# off inside the lab. Every namespace is created and removed by this script; the host's own
+# Documentation (203.0.113.0/24, 2001:db8::/32) and RFC 1918 (192.168.77.0/24) addresses only.
+# No namespace has a route to the host and the router has no default route: nothing leaves the
+# lab. IPv6 is off inside the lab unless NATLAB_V6 is set. Every namespace is created and removed by this script; the host's own
 # interfaces, routes and rules are never touched.
 #
 # Usage: natlab.sh up | down | status
@@ -28,12 +28,17 @@
 #   symmetric           a new public port per destination (address-and-port-dependent mapping),
 #                       address-and-port-dependent filtering
 # NATLAB_LOSS, percent of packets the router drops at random in each direction (default 0).
+# NATLAB_V6 off (default) | open | closed: a dual-stack lab. The public segment is
+# 2001:db8:1::/64 (boot node ::10, alternate ::12, second boot node ::13, pub2 ::11, router ::1),
+# the client's LAN 2001:db8:2::/64 (client ::2, router ::1), routed without NAT through a
+# stateful IPv6 firewall that admits unsolicited inbound connections (open) or not (closed).
 set -euo pipefail
 
 PREFIX=${NATLAB_PREFIX:-pbnat-}
 WAN_POLICY=${NATLAB_WAN_POLICY:-drop}
 NAT_KIND=${NATLAB_NAT:-port-restricted}
 LOSS=${NATLAB_LOSS:-0}
+V6=${NATLAB_V6:-off}
 NODES=(pub pub2 rtr priv)
 
 ns() { printf '%s%s' "$PREFIX" "$1"; }
@@ -80,6 +85,50 @@ init_ns() {
             echo 0 > /proc/sys/net/ipv4/conf/$c/rp_filter
             echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6
         done'
+    if [[ $V6 != off ]]; then
+        in_ns "$node" sh -c '
+            for c in all default lo; do
+                echo 0 > /proc/sys/net/ipv6/conf/$c/disable_ipv6
+                echo 0 > /proc/sys/net/ipv6/conf/$c/accept_ra
+                # No duplicate address detection: a tentative link-local address delays
+                # neighbour discovery, and the first SYNs of a fresh lab are lost.
+                echo 0 > /proc/sys/net/ipv6/conf/$c/accept_dad
+            done'
+    fi
+}
+
+# The dual-stack segment's addresses, routes and the router's IPv6 firewall (NATLAB_V6).
+ipv6_up() {
+    local refuse="drop" loss="" admit=""
+    [[ $V6 == open || $V6 == closed ]] || die "NATLAB_V6 must be off, open or closed"
+    [[ $WAN_POLICY == reject ]] && refuse="reject"
+    [[ $LOSS -gt 0 ]] && loss="numgen random mod 100 < $LOSS drop"
+    [[ $V6 == open ]] && admit='iifname "wan0" oifname "lan0" meta l4proto tcp accept'
+    local a
+    # nodad: an address is usable at once, not "tentative" for a second (a bind would fail).
+    # The last one added is the preferred source: the boot node's own (::10), as on IPv4.
+    for a in 13 12 10; do ip -n "$(ns pub)" addr add "2001:db8:1::$a/64" dev br0 nodad; done
+    ip -n "$(ns pub2)" addr add 2001:db8:1::11/64 dev eth0 nodad
+    ip -n "$(ns rtr)" addr add 2001:db8:1::1/64 dev wan0 nodad
+    ip -n "$(ns rtr)" addr add 2001:db8:2::1/64 dev lan0 nodad
+    ip -n "$(ns priv)" addr add 2001:db8:2::2/64 dev eth0 nodad
+    ip -n "$(ns priv)" -6 route add default via 2001:db8:2::1
+    ip -n "$(ns pub)" -6 route add 2001:db8:2::/64 via 2001:db8:1::1
+    ip -n "$(ns pub2)" -6 route add 2001:db8:2::/64 via 2001:db8:1::1
+    in_ns rtr sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding'
+    in_ns rtr nft -f - <<EOF
+table ip6 natlab6 {
+    chain forward {
+        type filter hook forward priority filter; policy drop;
+        $loss
+        iifname "lan0" oifname "wan0" accept
+        iifname "wan0" oifname "lan0" ct state established,related accept
+        iifname "wan0" oifname "lan0" icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } accept
+        $admit
+        iifname "wan0" $refuse
+    }
+}
+EOF
 }
 
 router_rules() {
@@ -167,8 +216,9 @@ up() {
 
     in_ns rtr sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
     router_rules
+    [[ $V6 != off ]] && ipv6_up
     trap - ERR
-    echo "natlab: up (prefix $PREFIX, WAN policy $WAN_POLICY, NAT $NAT_KIND, loss $LOSS %)"
+    echo "natlab: up (prefix $PREFIX, WAN policy $WAN_POLICY, NAT $NAT_KIND, loss $LOSS %, IPv6 $V6)"
 }
 
 forward() {
@@ -204,7 +254,7 @@ status() {
     local node
     for node in "${NODES[@]}"; do
         if ip netns list 2>/dev/null | grep -qw -- "$(ns "$node")"; then
-            echo "$(ns "$node"): $(ip -n "$(ns "$node")" -4 -o addr show | awk '$2 != "lo" {printf "%s ", $4}')"
+            echo "$(ns "$node"): $(ip -n "$(ns "$node")" -o addr show scope global | awk '$2 != "lo" {printf "%s ", $4}')"
         else
             echo "$(ns "$node"): absent"
         fi

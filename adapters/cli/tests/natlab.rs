@@ -217,6 +217,63 @@ fn a_symmetric_nat_is_private_and_hole_punching_unlikely(runtime: &str) {
     nat_kind_is_reported_as_a_stranger_finds_it(runtime, "symmetric", 0);
 }
 
+/// A dual-stack client, NATed on IPv4 (port-restricted) and routed on IPv6 through a firewall
+/// that is open or closed: each family's verdict matches what a stranger finds at that family's
+/// address, and an open IPv6 address reaches the swarm.
+fn each_family_is_judged_as_a_stranger_finds_it(runtime: &str, v6: &'static str) {
+    let case = format!("dual stack, IPv6 firewall {v6}");
+    let Some(lab) = Lab::up_dual(&case, "port-restricted", v6) else {
+        return;
+    };
+    let listen6 = format!("/ip6/{BOOT_IP6}/tcp/44000");
+    let extra = ["--listen", &listen6, "--dial-back-from", ALTERNATE_IP];
+    let a = lab.boot_node(runtime, 44000, 8080, &extra);
+    let (report, got_in) = lab.bootstrap_and_ask_strangers(runtime, &a.url, CLIENT_PORT, true);
+    report.assert_connected();
+    assert_eq!(got_in, [false, v6 == "open"], "the lab itself ({case})");
+    for (family, stranger_got_in) in [("ipv4", got_in[0]), ("ipv6", got_in[1])] {
+        let verdict = report.family(family, "verdict");
+        assert_eq!(
+            verdict == "public",
+            stranger_got_in,
+            "{family} verdict {verdict}, the stranger got in: {stranger_got_in} ({case}): {}",
+            report.json
+        );
+        assert_ne!(
+            verdict, "unknown",
+            "{family} was not probed ({case}): {}",
+            report.json
+        );
+    }
+    if v6 == "open" {
+        let at = format!("/ip6/{CLIENT_IP6}/tcp/{CLIENT_PORT}/");
+        assert!(
+            report.family("ipv6", "address").starts_with(&at),
+            "{}",
+            report.json
+        );
+        let external = report.json["external_addresses"].to_string();
+        assert!(external.contains(&at), "not in the swarm: {}", report.json);
+        assert_eq!(
+            report.verdict(),
+            "public",
+            "reachable over IPv6: {}",
+            report.json
+        );
+    } else {
+        assert_eq!(report.verdict(), "private", "{}", report.json);
+    }
+    report.timing(runtime, &case);
+}
+
+fn a_dual_stack_client_open_on_ipv6_is_public_there_only(runtime: &str) {
+    each_family_is_judged_as_a_stranger_finds_it(runtime, "open");
+}
+
+fn a_dual_stack_client_firewalled_on_ipv6_is_private_on_both(runtime: &str) {
+    each_family_is_judged_as_a_stranger_finds_it(runtime, "closed");
+}
+
 macro_rules! on_both_runtimes {
     ($($case:ident),* $(,)?) => {
         mod smol {
@@ -238,4 +295,6 @@ on_both_runtimes!(
     an_address_restricted_nat_is_private_to_strangers,
     a_port_restricted_nat_is_private_to_strangers,
     a_symmetric_nat_is_private_and_hole_punching_unlikely,
+    a_dual_stack_client_open_on_ipv6_is_public_there_only,
+    a_dual_stack_client_firewalled_on_ipv6_is_private_on_both,
 );

@@ -80,7 +80,7 @@ impl BootstrapMachine {
                     self.push(Action::CancelDial { dial });
                     self.counters.dial_failures += 1;
                     let after = self.config.timeouts.dial;
-                    if d.second_family {
+                    if d.second_family || self.boot_conns.contains_key(&d.peer) {
                         // The peer is connected over the other family: nothing failed there.
                         return true;
                     }

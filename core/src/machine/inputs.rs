@@ -28,9 +28,8 @@ impl BootstrapMachine {
                 peer,
                 ref addr,
             } => match self.dials.remove(&dial) {
-                Some(d)
-                    if d.peer == peer && d.second_family && self.boot_conns.contains_key(&peer) =>
-                {
+                // The other family's dial to a boot peer already connected (either may win).
+                Some(d) if d.peer == peer && self.boot_conns.contains_key(&peer) => {
                     self.on_second_family_connection(peer, addr.as_ref())
                 }
                 Some(d) if d.peer == peer => self.on_boot_connection(d, addr.clone()),
@@ -52,7 +51,7 @@ impl BootstrapMachine {
                 None => self.ignore(&input, "no dial with this id is pending"),
             },
             Input::DialFailed { dial, ref error } => match self.dials.remove(&dial) {
-                Some(d) if d.second_family => {
+                Some(d) if d.second_family || self.boot_conns.contains_key(&d.peer) => {
                     // That family stays unprobed; the peer is still connected over the other.
                     self.counters.dial_failures += 1;
                     tracing::debug!(peer = %d.peer, %error, "second-family dial failed");
@@ -223,6 +222,11 @@ impl BootstrapMachine {
                 probe_deadline: self.now + self.config.timeouts.inbound_probe,
             },
         );
+        // A dial of the other family to this peer still under way now stands for the second
+        // connection: not a candidate failing if it fails, kept past Connected.
+        for d in self.dials.values_mut().filter(|d| d.peer == peer) {
+            d.second_family = true;
+        }
         self.report(Event::BootPeerConnected { peer, addr });
         // After a refusal the pending retry asks (through any boot connection), not this one.
         if self.own_probe.is_none() && self.own_probe_retry.is_none() {

@@ -164,6 +164,8 @@ pub struct BootstrapMachine {
     own_probes_left: [u32; 2],
     /// The family of the latest own probe (what a retry asks about).
     last_family: Family,
+    /// [`Status::verdict_pending`] after the previous input.
+    was_pending: bool,
     /// The families among this node's addresses ([`Input::Listening`]); `None` until told.
     listening: Option<BTreeSet<Family>>,
     // Across bootstraps.
@@ -233,6 +235,7 @@ impl BootstrapMachine {
             dead_urls: BTreeSet::new(),
             own_probes_left: [0; 2],
             last_family: Family::Ipv4,
+            was_pending: false,
             listening: None,
             own_probe: None,
             own_probe_retry: None,
@@ -278,6 +281,7 @@ impl BootstrapMachine {
         }
         self.on_input(input);
         self.settle();
+        self.end_of_probing();
     }
 
     /// The next action for the driver, if any. Drain until `None` after every `handle`.

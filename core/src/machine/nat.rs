@@ -109,6 +109,28 @@ impl BootstrapMachine {
                 .any(|d| d.second_family && Family::ALL.into_iter().any(unprobed))
     }
 
+    /// Probing stops being pending only with a report saying so: a verdict, or, when the last
+    /// thing pending went away without one and a family is left without a verdict (its
+    /// connection failed), that none is coming. A caller waiting for the verdicts needs no
+    /// timer of its own.
+    pub(super) fn end_of_probing(&mut self) {
+        let pending = self.verdict_pending();
+        let was = std::mem::replace(&mut self.was_pending, pending);
+        let said = (self.actions.iter()).any(|a| {
+            matches!(
+                a,
+                Action::Report(Event::NatChanged(_) | Event::VerdictUnavailable { .. })
+            )
+        });
+        let unsettled = Family::ALL
+            .into_iter()
+            .any(|f| self.wanted(f) && !self.settled(f));
+        if was && !pending && !said && unsettled {
+            let attempts = self.config.own_probe_attempts;
+            self.report(Event::VerdictUnavailable { attempts });
+        }
+    }
+
     fn verdict_unavailable_if_spent(&mut self, family: Family) {
         if self.own_probe.is_none() && self.own_probes_left[family.index()] == 0 {
             let attempts = self.config.own_probe_attempts;

@@ -275,24 +275,53 @@ impl BootstrapMachine {
                     peer: c.peer,
                     names,
                 });
-            } else {
-                self.push(Action::Dial {
-                    dial,
-                    peer: c.peer,
-                    addrs: literal.clone(),
-                });
             }
-            self.dials.insert(
-                dial,
-                PendingDial {
+            let (literal, other) = if resolving {
+                (literal, Vec::new())
+            } else {
+                self.split_by_family(literal)
+            };
+            for (dial, addrs, second_family) in [(dial, literal, false), (DialId(0), other, true)] {
+                if second_family && addrs.is_empty() {
+                    continue;
+                }
+                let dial = if second_family {
+                    DialId(self.alloc_id())
+                } else {
+                    dial
+                };
+                if !resolving {
+                    self.push(Action::Dial {
+                        dial,
+                        peer: c.peer,
+                        addrs: addrs.clone(),
+                    });
+                }
+                let pending = PendingDial {
                     peer: c.peer,
-                    addrs: literal,
+                    addrs,
                     source: c.source,
                     deadline: self.now + self.config.timeouts.dial,
                     resolving,
-                    second_family: false,
-                },
-            );
+                    second_family,
+                };
+                self.dials.insert(dial, pending);
+            }
+        }
+    }
+
+    /// A node with an address of another family than a boot peer's first address dials the
+    /// peer twice at once, once per family, so each family gets a connection to be probed
+    /// over. (One dial with both would race them and abort the loser, whose 4-tuple a later
+    /// dial from the same reused port would collide with.) Otherwise `(addrs, [])`.
+    fn split_by_family(&self, addrs: Vec<Multiaddr>) -> (Vec<Multiaddr>, Vec<Multiaddr>) {
+        let first = addrs.first().and_then(Family::of);
+        let wants_other = |first: Family| (self.listening.iter().flatten()).any(|&f| f != first);
+        match first {
+            Some(first) if wants_other(first) => addrs
+                .into_iter()
+                .partition(|a| Family::of(a).is_none_or(|f| f == first)),
+            _ => (addrs, Vec::new()),
         }
     }
 

@@ -16,6 +16,9 @@ pub const ALTERNATE_IP: &str = "203.0.113.12";
 /// A second boot node's address.
 pub const SECOND_BOOT_IP: &str = "203.0.113.13";
 pub const PUBLIC_CLIENT_IP: &str = "203.0.113.11";
+/// The boot node's IPv6 address and the NATed client's (routed, not NATed) in a dual-stack lab.
+pub const BOOT_IP6: &str = "2001:db8:1::10";
+pub const CLIENT_IP6: &str = "2001:db8:2::2";
 /// The port clients listen on (and the router forwards, when asked).
 pub const CLIENT_PORT: u16 = 4001;
 
@@ -49,6 +52,8 @@ pub struct Lab {
     /// The router's NAT kind (`NATLAB_NAT`) and random loss in percent (`NATLAB_LOSS`).
     pub nat: &'static str,
     pub loss: u32,
+    /// The IPv6 segment (`NATLAB_V6`): off, or routed through a firewall that is open or closed.
+    pub v6: &'static str,
 }
 
 impl Lab {
@@ -59,6 +64,15 @@ impl Lab {
 
     /// [`Lab::up`] with the router's NAT kind and loss.
     pub fn up_with(case: &str, nat: &'static str, loss: u32) -> Option<Lab> {
+        Lab::up_full(case, nat, loss, "off")
+    }
+
+    /// A dual-stack lab: [`Lab::up_with`] plus the IPv6 segment behind a firewall `v6`.
+    pub fn up_dual(case: &str, nat: &'static str, v6: &'static str) -> Option<Lab> {
+        Lab::up_full(case, nat, 0, v6)
+    }
+
+    fn up_full(case: &str, nat: &'static str, loss: u32, v6: &'static str) -> Option<Lab> {
         if let Some(why) = unavailable() {
             assert!(
                 std::env::var("PYRSIA_BOOT_NATLAB").as_deref() != Ok("require"),
@@ -76,6 +90,7 @@ impl Lab {
             ),
             nat,
             loss,
+            v6,
         };
         let out = lab.script(&["up"]);
         assert!(out.status.success(), "natlab up failed: {out:?}");
@@ -89,6 +104,7 @@ impl Lab {
             .env("NATLAB_PREFIX", &self.prefix)
             .env("NATLAB_NAT", self.nat)
             .env("NATLAB_LOSS", self.loss.to_string())
+            .env("NATLAB_V6", self.v6)
             .output()
             .expect("bash runs")
     }
@@ -173,7 +189,26 @@ impl Lab {
         url: &str,
         port: u16,
     ) -> (Report, bool) {
-        let args = client_args(runtime, url, port, &["--linger", "6"]);
+        let (report, got_in) = self.bootstrap_and_ask_strangers(runtime, url, port, false);
+        (report, got_in[0])
+    }
+
+    /// [`Lab::bootstrap_and_ask_a_stranger`], the client listening on both families when
+    /// `dual`; the stranger also tries the client's IPv6 address then. Returns whether it got
+    /// in at each: `[IPv4 mapped address, IPv6 address]`.
+    pub fn bootstrap_and_ask_strangers(
+        &self,
+        runtime: &str,
+        url: &str,
+        port: u16,
+        dual: bool,
+    ) -> (Report, Vec<bool>) {
+        let listen6 = format!("/ip6/::/tcp/{port}");
+        let mut extra = vec!["--linger", "6"];
+        if dual {
+            extra.extend(["--listen", &listen6]);
+        }
+        let args = client_args(runtime, url, port, &extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut child = self
             .command("priv", &args)
@@ -194,25 +229,36 @@ impl Lab {
                 panic!("the client printed nothing")
             }
         };
-        // Three connection attempts at once, each with 4 s (three SYNs): under random loss a
-        // single attempt's handshake fails often enough to make the ground truth itself wrong.
-        let target = format!("/dev/tcp/{ROUTER_WAN_IP}/{port}");
+        let mut targets = vec![ROUTER_WAN_IP];
+        if dual {
+            targets.push(CLIENT_IP6);
+        }
+        let got_in = targets
+            .iter()
+            .map(|ip| self.stranger_gets_in(ip, port))
+            .collect();
+        let status = child.wait().expect("the client ends");
+        let report = Report {
+            ok: status.success(),
+            json,
+        };
+        (report, got_in)
+    }
+
+    /// Whether the stranger in `pub2` opens a TCP connection to `ip`:`port`. Three attempts
+    /// at once, each with 4 s (three SYNs): under random loss a single attempt's handshake
+    /// fails often enough to make the ground truth itself wrong.
+    fn stranger_gets_in(&self, ip: &str, port: u16) -> bool {
+        let target = format!("/dev/tcp/{ip}/{port}");
         let attempt = format!("timeout 4 bash -c 'exec 3<>{target}'");
         let any = format!("{attempt} & {attempt} & {attempt} & ok=1; for _ in 1 2 3; do wait -n && ok=0; done; exit $ok");
-        let stranger = Command::new("ip")
+        Command::new("ip")
             .args(["netns", "exec", &format!("{}pub2", self.prefix)])
             .args(["bash", "-c", &any])
             .stderr(Stdio::null())
             .status()
-            .expect("the stranger runs");
-        let status = child.wait().expect("the client ends");
-        (
-            Report {
-                ok: status.success(),
-                json,
-            },
-            stranger.success(),
-        )
+            .expect("the stranger runs")
+            .success()
     }
 }
 
@@ -286,6 +332,10 @@ impl Report {
     pub fn nat(&self, field: &str) -> &str {
         self.json["nat"][field].as_str().unwrap_or("none")
     }
+    /// One family's field: `family` is "ipv4" or "ipv6".
+    pub fn family(&self, family: &str, field: &str) -> &str {
+        self.json["nat"][family][field].as_str().unwrap_or("none")
+    }
     pub fn boot_peer(&self) -> &str {
         self.json["boot_peer"].as_str().unwrap_or("")
     }
@@ -300,15 +350,31 @@ impl Report {
     pub fn assert_connected(&self) {
         assert!(self.ok && self.json["connected"] == true, "{}", self.json);
     }
+    /// Milliseconds from start to the first verdict other than "unknown" for `family`.
+    pub fn family_at(&self, family: &str) -> Option<u64> {
+        self.json["events"]
+            .as_array()?
+            .iter()
+            .find(|e| e["event"] == "nat_changed" && e[family] != "unknown")
+            .and_then(|e| e["at_ms"].as_u64())
+    }
     /// One line per measurement, collected by `just natlab`.
     pub fn timing(&self, runtime: &str, case: &str) {
-        say(&format!(
+        let ms = |t: Option<u64>| t.map_or("-".into(), |t| t.to_string());
+        let mut line = format!(
             "natlab timing [{runtime}] {case}: connected {} ms, verdict {} ({}) {} ms",
-            self.at("connected").map_or("-".into(), |t| t.to_string()),
+            ms(self.at("connected")),
             self.verdict(),
             self.address(),
-            self.at("nat_changed").map_or("-".into(), |t| t.to_string()),
-        ));
+            ms(self.at("nat_changed")),
+        );
+        if self.family("ipv6", "verdict") != "unknown" {
+            for family in ["ipv4", "ipv6"] {
+                let (v, at) = (self.family(family, "verdict"), self.family_at(family));
+                line += &format!("; {family} {v} {} ms", ms(at));
+            }
+        }
+        say(&line);
     }
 }
 
