@@ -4,7 +4,9 @@
 //!
 //! Run (root, nftables, conntrack): `cargo bench -p pyrsia-boot --bench natlab_verdicts`.
 //! `NATLAB_RUNS` (default 10) runs per case without loss; 20 at 10 % loss, 10 at 30 %;
-//! `NATLAB_KINDS` (comma-separated) narrows the NAT kinds, `NATLAB_STOCK_ONLY` runs only the
+//! `NATLAB_KINDS` (comma-separated) narrows the NAT kinds (`dual-open` and `dual-closed` are
+//! the dual-stack lab: per-family verdicts, each against a stranger at that family's address;
+//! 0 and 10 % loss), `NATLAB_STOCK_ONLY` runs only the
 //! stock pair. Each case is its own lab; its boot
 //! nodes (two IPs, the first dialing back from an alternate address too) stay up while fresh
 //! `pyrsia-boot bootstrap` processes run one after another.
@@ -23,6 +25,8 @@ const KINDS: [&str; 4] = [
     "full-cone",
     "symmetric",
 ];
+/// The dual-stack cases, run after the kinds unless `NATLAB_KINDS` names them.
+const DUAL: [&str; 2] = ["dual-open", "dual-closed"];
 
 #[derive(Default)]
 struct Tally {
@@ -79,6 +83,46 @@ fn ours(lab: &Lab, runtime: &str, nat: &str, runs: u32) -> Tally {
         }
     }
     t
+}
+
+/// A dual-stack client, NATed (port-restricted) on IPv4 and behind an IPv6 firewall that is
+/// `lab.v6`: one tally per family, each verdict against the stranger at that family's address.
+fn dual(lab: &Lab, runtime: &str, runs: u32) -> [Tally; 2] {
+    let a = lab.dual_stack_boot_node(runtime);
+    let mut tallies = [Tally::default(), Tally::default()];
+    for run in 0..runs {
+        let port = 4001 + u16::try_from(run).expect("few runs");
+        let (report, got_in) = lab.bootstrap_and_ask_strangers(runtime, &a.url, port, true);
+        for (i, family) in ["ipv4", "ipv6"].into_iter().enumerate() {
+            let t = &mut tallies[i];
+            t.runs += 1;
+            if let Some(ms) = report.at("connected") {
+                t.connected.push(ms);
+            }
+            let verdict = report.family(family, "verdict");
+            let want = if family == "ipv6" && lab.v6 == "open" {
+                "public"
+            } else {
+                "private"
+            };
+            match verdict {
+                "public" | "private" => {
+                    if let Some(ms) = report.family_at(family) {
+                        t.verdict.push(ms);
+                    }
+                    if (verdict == "public") != got_in[i] || verdict != want {
+                        t.wrong += 1;
+                        eprintln!(
+                            "WRONG [{runtime} {family} v6 {}]: stranger {}: {}",
+                            lab.v6, got_in[i], report.json
+                        );
+                    }
+                }
+                _ => t.unknown += 1,
+            }
+        }
+    }
+    tallies
 }
 
 /// The stock pair: a stock AutoNAT server where our boot node was, a Pyrsia-configured stock
@@ -141,11 +185,37 @@ fn main() {
         .unwrap_or(10);
     let kinds: Vec<String> = match std::env::var("NATLAB_KINDS") {
         Ok(k) => k.split(',').map(str::to_string).collect(),
-        Err(_) => KINDS.iter().map(|k| k.to_string()).collect(),
+        Err(_) => KINDS.iter().chain(&DUAL).map(|k| k.to_string()).collect(),
     };
     println!("| NAT kind | runtime | loss | runs | Connected median / max (ms) | verdict median / max (ms) | wrong | unknown | kind misreported |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for kind in &kinds {
+        if let Some(v6) = kind.strip_prefix("dual-") {
+            let v6: &'static str = ["open", "closed"]
+                .into_iter()
+                .find(|k| *k == v6)
+                .expect("dual-open or dual-closed");
+            for (loss, runs) in [(0, base), (10, base * 2)] {
+                for runtime in ["smol", "async-std"] {
+                    let Some(lab) = Lab::up_full("bench dual", "port-restricted", loss, v6) else {
+                        return;
+                    };
+                    for (family, mut t) in
+                        ["IPv4", "IPv6"].into_iter().zip(dual(&lab, runtime, runs))
+                    {
+                        println!(
+                            "| dual stack, IPv6 firewall {v6}: {family} | {runtime} | {loss} % | {} | {} | {} | {} | {} | - |",
+                            t.runs,
+                            stats(&mut t.connected),
+                            stats(&mut t.verdict),
+                            t.wrong,
+                            t.unknown,
+                        );
+                    }
+                }
+            }
+            continue;
+        }
         let kind: &'static str = KINDS.iter().find(|k| *k == kind).expect("a known NAT kind");
         let stock_only = std::env::var_os("NATLAB_STOCK_ONLY").is_some();
         for (loss, runs) in [(0, base), (10, base * 2), (30, base)] {

@@ -225,9 +225,7 @@ fn each_family_is_judged_as_a_stranger_finds_it(runtime: &str, v6: &'static str)
     let Some(lab) = Lab::up_dual(&case, "port-restricted", v6) else {
         return;
     };
-    let listen6 = format!("/ip6/{BOOT_IP6}/tcp/44000");
-    let extra = ["--listen", &listen6, "--dial-back-from", ALTERNATE_IP];
-    let a = lab.boot_node(runtime, 44000, 8080, &extra);
+    let a = lab.dual_stack_boot_node(runtime);
     let (report, got_in) = lab.bootstrap_and_ask_strangers(runtime, &a.url, CLIENT_PORT, true);
     report.assert_connected();
     assert_eq!(got_in, [false, v6 == "open"], "the lab itself ({case})");

@@ -72,7 +72,8 @@ impl Lab {
         Lab::up_full(case, nat, 0, v6)
     }
 
-    fn up_full(case: &str, nat: &'static str, loss: u32, v6: &'static str) -> Option<Lab> {
+    /// [`Lab::up_with`] and the IPv6 segment `v6` ("off", "open", "closed").
+    pub fn up_full(case: &str, nat: &'static str, loss: u32, v6: &'static str) -> Option<Lab> {
         if let Some(why) = unavailable() {
             assert!(
                 std::env::var("PYRSIA_BOOT_NATLAB").as_deref() != Ok("require"),
@@ -282,6 +283,16 @@ impl Lab {
             &["--dial-back-from", alternate, "--cluster-peer", &b.p2p_addr],
         );
         (a, b)
+    }
+}
+
+impl Lab {
+    /// A boot node listening on both families (the dual-stack lab), dialing back from the
+    /// IPv4 alternate address too.
+    pub fn dual_stack_boot_node(&self, runtime: &str) -> BootNode {
+        let listen6 = format!("/ip6/{BOOT_IP6}/tcp/44000");
+        let extra = ["--listen", &listen6, "--dial-back-from", ALTERNATE_IP];
+        self.boot_node(runtime, 44000, 8080, &extra)
     }
 }
 
