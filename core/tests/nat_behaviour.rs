@@ -448,20 +448,21 @@ fn each_family_is_probed_over_a_connection_of_its_own() {
         peer: id(1),
         addr: via,
     });
-    assert!(
-        !c.drain()
-            .iter()
-            .any(|a| matches!(a, Action::ProbeVia { .. })),
-        "one probe at a time"
-    );
-    c.answer(v4_probe, Err(ProbeError::DialBackFailed));
+    // Both families at once, each over its own connection to the same boot peer.
     let v6_probe = c
         .first(|a| match a {
             Action::ProbeVia { probe, family, .. } => Some((probe, family)),
             _ => None,
         })
-        .expect("then the IPv6 probe");
+        .expect("the IPv6 probe, while the IPv4 one is under way");
     assert_eq!(v6_probe.1, Some(Family::Ipv6));
+    assert!(c.m.status().verdict_pending);
+    c.answer(v4_probe, Err(ProbeError::DialBackFailed));
+    assert!(
+        c.m.status().verdict_pending,
+        "the IPv6 answer is still to come"
+    );
+    // A dial-back over IPv6 belongs to the IPv6 probe, not the IPv4 one.
     c.dial_back_from(1, "/ip6/2001:db8:1::77/tcp/50000");
     c.answer(v6_probe.0, Ok(addr(V6_MAPPED)));
     let actions = c.drain();

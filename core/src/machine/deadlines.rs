@@ -25,9 +25,10 @@ impl BootstrapMachine {
                 .filter(|d| d.second_family)
                 .for_each(|d| consider(d.deadline));
         }
-        if let Some(p) = &self.own_probe {
-            consider(p.deadline);
-        }
+        self.own_probes
+            .iter()
+            .flatten()
+            .for_each(|p| consider(p.deadline));
         if let Some(t) = self.own_probe_retry {
             consider(t);
         }
@@ -116,17 +117,15 @@ impl BootstrapMachine {
             self.probe_next_family();
             return true;
         }
-        if let Some(p) = self.own_probe.take_if(|p| now >= p.deadline) {
-            self.on_own_probe_deadline(p);
-            return true;
+        for slot in 0..self.own_probes.len() {
+            if let Some(p) = self.own_probes[slot].take_if(|p| now >= p.deadline) {
+                self.on_own_probe_deadline(p);
+                return true;
+            }
         }
         if self.own_probe_retry.is_some_and(|t| now >= t) {
             self.own_probe_retry = None;
-            if self.own_probe.is_none() && self.own_probes_left[self.last_family.index()] > 0 {
-                self.request_own_probe();
-            } else {
-                self.probe_next_family();
-            }
+            self.request_own_probe();
             return true;
         }
         false

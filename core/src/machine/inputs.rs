@@ -88,13 +88,13 @@ impl BootstrapMachine {
                     self.become_connected(peer);
                 }
             }
-            Input::OwnProbeAnswered { probe, ref result } => match self
-                .own_probe
-                .take_if(|p| p.probe == probe && p.held_ok.is_none())
-            {
-                Some(p) => self.on_own_probe(p, result),
-                _ => self.ignore(&input, "no dial-back request with this id is awaited"),
-            },
+            Input::OwnProbeAnswered { probe, ref result } => {
+                let awaited = |p: &mut OwnProbe| p.probe == probe && p.held_ok.is_none();
+                match self.own_probes.iter_mut().find_map(|s| s.take_if(awaited)) {
+                    Some(p) => self.on_own_probe(p, result),
+                    None => self.ignore(&input, "no dial-back request with this id is awaited"),
+                }
+            }
         }
     }
 
@@ -229,12 +229,14 @@ impl BootstrapMachine {
         }
         self.report(Event::BootPeerConnected { peer, addr });
         // After a refusal the pending retry asks (through any boot connection), not this one.
-        if self.own_probe.is_none() && self.own_probe_retry.is_none() {
-            if self.wanted(family) {
+        // Asked over this connection even if its family has a verdict (each bootstrap
+        // confirms it); the other family's probe goes too if it can.
+        if self.own_probe_retry.is_none() {
+            let family = self.slot_family(family);
+            if self.wanted(family) && self.own_probes[family.index()].is_none() {
                 self.send_own_probe(peer, family);
-            } else {
-                self.probe_next_family();
             }
+            self.probe_next_family();
         }
         self.dial_other_family(peer);
         if self.bootstrapping() {

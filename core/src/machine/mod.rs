@@ -162,14 +162,15 @@ pub struct BootstrapMachine {
     dead_urls: BTreeSet<usize>,
     /// Dial-back requests left in this bootstrap, per family (IPv4, IPv6).
     own_probes_left: [u32; 2],
-    /// The family of the latest own probe (what a retry asks about).
-    last_family: Family,
+    /// Whether `VerdictUnavailable` was said for a family in this bootstrap.
+    unavailable_said: [bool; 2],
     /// [`Status::verdict_pending`] after the previous input.
     was_pending: bool,
     /// The families among this node's addresses ([`Input::Listening`]); `None` until told.
     listening: Option<BTreeSet<Family>>,
     // Across bootstraps.
-    own_probe: Option<OwnProbe>,
+    /// The dial-back request under way per family (IPv4, IPv6): the families are probed at once.
+    own_probes: [Option<OwnProbe>; 2],
     /// When to ask for a dial-back again after a refusal.
     own_probe_retry: Option<Instant>,
     /// The whole verdict (restored from the last run until a probe concludes) and each family's.
@@ -234,10 +235,10 @@ impl BootstrapMachine {
             omitted: 0,
             dead_urls: BTreeSet::new(),
             own_probes_left: [0; 2],
-            last_family: Family::Ipv4,
+            unavailable_said: [false; 2],
             was_pending: false,
             listening: None,
-            own_probe: None,
+            own_probes: [None, None],
             own_probe_retry: None,
             nat: NatReport {
                 verdict: nat,

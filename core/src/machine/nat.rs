@@ -11,21 +11,39 @@ use crate::nat::{FamilyNat, NatBehaviour};
 impl BootstrapMachine {
     /// Whether a verdict is sought for `family`: one of this node's addresses is of it (once
     /// the driver said), or, before that, one of its boot connections is.
+    ///
+    /// Before the driver has said ([`Input::Listening`]), the machine probes as if there were
+    /// one family: one request at a time, over any boot connection, in the IPv4 slot; its
+    /// answer still lands on the family of the address reached.
     pub(super) fn wanted(&self, family: Family) -> bool {
         match &self.listening {
             Some(families) => families.contains(&family),
-            None => self.boot_conns.values().any(|c| c.has(family)),
+            None => family == Family::Ipv4 && !self.boot_conns.is_empty(),
+        }
+    }
+
+    /// The probe slot for a connection of `family` (see [`Self::wanted`]).
+    pub(super) fn slot_family(&self, family: Family) -> Family {
+        match self.listening {
+            Some(_) => family,
+            None => Family::Ipv4,
         }
     }
 
     fn settled(&self, family: Family) -> bool {
-        self.nat.family(family).verdict != NatVerdict::Unknown
+        match self.listening {
+            Some(_) => self.nat.family(family).verdict != NatVerdict::Unknown,
+            None => Family::ALL
+                .iter()
+                .any(|&f| self.nat.family(f).verdict != NatVerdict::Unknown),
+        }
     }
 
     /// A boot peer connected over `family`; peers that answered OK without dialing back are
     /// chosen only when no other is left.
     pub(super) fn probe_peer(&self, family: Family) -> Option<PeerId> {
-        let with = || (self.boot_conns.iter()).filter(move |(_, c)| c.has(family));
+        let legacy = self.listening.is_none();
+        let with = || (self.boot_conns.iter()).filter(move |(_, c)| legacy || c.has(family));
         let unverified = &self.unverified_peers;
         (with().find(|(p, _)| !unverified.contains(p)))
             .or_else(|| with().next())
@@ -34,14 +52,13 @@ impl BootstrapMachine {
 
     pub(super) fn send_own_probe(&mut self, peer: PeerId, family: Family) {
         let left = &mut self.own_probes_left[family.index()];
-        if *left == 0 {
+        if *left == 0 || self.own_probes[family.index()].is_some() {
             return;
         }
         *left -= 1;
         self.counters.own_probes += 1;
-        self.last_family = family;
         let probe = ProbeId(self.alloc_id());
-        self.own_probe = Some(OwnProbe {
+        self.own_probes[family.index()] = Some(OwnProbe {
             probe,
             peer,
             family,
@@ -58,17 +75,20 @@ impl BootstrapMachine {
         });
     }
 
-    /// After an own probe went unanswered: ask again about the same family, through a boot
-    /// connection of that family, while its verdict is unconfirmed; when no attempt is left,
-    /// say so once, and go on to the other family.
+    /// After an own probe went unanswered: ask again about each family without a verdict and
+    /// without a request under way, through a boot connection of that family; when no attempt
+    /// is left for one, say so once.
     pub(super) fn request_own_probe(&mut self) {
-        let family = self.last_family;
-        match self.probe_peer(family) {
-            Some(peer) => self.request_own_probe_via(peer, family),
-            None if !self.settled(family) => self.verdict_unavailable_if_spent(family),
-            None => {}
+        for family in Family::ALL {
+            if !self.wanted(family) || self.own_probes[family.index()].is_some() {
+                continue;
+            }
+            match self.probe_peer(family) {
+                Some(peer) => self.request_own_probe_via(peer, family),
+                None if !self.settled(family) => self.verdict_unavailable_if_spent(family),
+                None => {}
+            }
         }
-        self.probe_next_family();
     }
 
     /// [`Self::request_own_probe`] through `peer`.
@@ -80,21 +100,23 @@ impl BootstrapMachine {
         self.verdict_unavailable_if_spent(family);
     }
 
-    /// With no probe under way: probe the first family that is sought, has no verdict, has
-    /// attempts left and a boot connection to ask over.
+    /// Unless a refused request's back-off is running: probe every family that is sought, has
+    /// no verdict and no request under way, has attempts left and a boot connection to ask
+    /// over. The families are probed at once, each over its own connection.
     pub(super) fn probe_next_family(&mut self) {
-        if self.own_probe.is_some() || self.own_probe_retry.is_some() {
+        if self.own_probe_retry.is_some() {
             return;
         }
         for family in Family::ALL {
             if !self.wanted(family)
                 || self.settled(family)
+                || self.own_probes[family.index()].is_some()
                 || self.own_probes_left[family.index()] == 0
             {
                 continue;
             }
             if let Some(peer) = self.probe_peer(family) {
-                return self.send_own_probe(peer, family);
+                self.send_own_probe(peer, family);
             }
         }
     }
@@ -103,7 +125,7 @@ impl BootstrapMachine {
     pub(super) fn verdict_pending(&self) -> bool {
         let unprobed =
             |f: Family| self.wanted(f) && !self.settled(f) && self.own_probes_left[f.index()] > 0;
-        self.own_probe.is_some()
+        self.own_probes.iter().any(Option::is_some)
             || (self.own_probe_retry.is_some() && Family::ALL.into_iter().any(unprobed))
             || (self.dials.values())
                 .any(|d| d.second_family && Family::ALL.into_iter().any(unprobed))
@@ -132,7 +154,10 @@ impl BootstrapMachine {
     }
 
     fn verdict_unavailable_if_spent(&mut self, family: Family) {
-        if self.own_probe.is_none() && self.own_probes_left[family.index()] == 0 {
+        let i = family.index();
+        if self.own_probes[i].is_none() && self.own_probes_left[i] == 0 && !self.unavailable_said[i]
+        {
+            self.unavailable_said[i] = true;
             let attempts = self.config.own_probe_attempts;
             self.report(Event::VerdictUnavailable { attempts });
         }
@@ -236,7 +261,8 @@ impl BootstrapMachine {
                 };
                 p.held_ok = Some(addr.clone());
                 p.deadline = self.now + wait;
-                self.own_probe = Some(p);
+                let slot = p.family.index();
+                self.own_probes[slot] = Some(p);
             }
             Err(ProbeError::DialBackFailed) => self.conclude(p, Err(())),
             Err(ProbeError::Refused | ProbeError::ServerFailed(_) | ProbeError::Request(_)) => {
@@ -410,9 +436,19 @@ impl BootstrapMachine {
     /// A new inbound connection from `peer`: a dial-back, if it is the peer we asked.
     pub(super) fn on_inbound_connection(&mut self, peer: PeerId, remote: Option<&Multiaddr>) {
         let origin = self.contacted.origin(remote);
-        let Some(p) = self.own_probe.as_mut().filter(|p| p.peer == peer) else {
+        // The dial-back of the probe of its own family (two may be under way at one peer).
+        let family = remote.and_then(Family::of);
+        let asked = |p: &Option<OwnProbe>| p.as_ref().is_some_and(|p| p.peer == peer);
+        let slot = (family
+            .map(Family::index)
+            .filter(|&i| asked(&self.own_probes[i])))
+        .or_else(|| self.own_probes.iter().position(asked));
+        let Some(slot) = slot else {
             return;
         };
+        let p = self.own_probes[slot]
+            .as_mut()
+            .expect("invariant: found just above");
         match origin {
             Origin::Stranger => p.dial_backs.stranger = true,
             Origin::ContactedHost => p.dial_backs.contacted_host = true,
@@ -422,8 +458,7 @@ impl BootstrapMachine {
             return;
         }
         if p.dial_backs.stranger {
-            let mut p = self
-                .own_probe
+            let mut p = self.own_probes[slot]
                 .take()
                 .expect("invariant: matched just above");
             let addr = p.held_ok.take().expect("invariant: checked just above");
@@ -493,10 +528,18 @@ impl BootstrapMachine {
     fn conclude(&mut self, p: OwnProbe, result: Result<Multiaddr, ()>) {
         use crate::nat::Filtering;
         let seen = p.dial_backs;
-        // The family probed, or the one the server says it reached us over.
+        // The family probed, or the one the server says it reached us over; before the
+        // driver said which families it has, that of the connection asked over.
+        let asked = match self.listening {
+            Some(_) => p.family,
+            None => self
+                .boot_conns
+                .get(&p.peer)
+                .map_or(p.family, BootConn::family),
+        };
         let family = match &result {
-            Ok(addr) => Family::of(addr).unwrap_or(p.family),
-            Err(()) => p.family,
+            Ok(addr) => Family::of(addr).unwrap_or(asked),
+            Err(()) => asked,
         };
         let before = self.nat.family(family).behaviour;
         let filtering = match (&result, seen) {

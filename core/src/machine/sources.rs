@@ -13,6 +13,7 @@ impl BootstrapMachine {
         self.dead_urls.clear();
         self.boot_peer = None;
         self.own_probes_left = [self.config.own_probe_attempts; 2];
+        self.unavailable_said = [false; 2];
         self.sources.clear();
         for kind in self.config.source_order.clone() {
             match kind {
@@ -134,7 +135,7 @@ impl BootstrapMachine {
             self.push(Action::CancelFetch { request });
         }
         self.candidates.clear();
-        self.own_probe = None;
+        self.own_probes = [None, None];
         self.own_probe_retry = None;
         let report = GaveUp {
             reason,
@@ -327,7 +328,10 @@ impl BootstrapMachine {
 
     pub(super) fn drop_boot_conn(&mut self, peer: PeerId) -> Option<BootConn> {
         let conn = self.boot_conns.remove(&peer)?;
-        if let Some(p) = self.own_probe.take_if(|p| p.peer == peer) {
+        for slot in 0..self.own_probes.len() {
+            let Some(p) = self.own_probes[slot].take_if(|p| p.peer == peer) else {
+                continue;
+            };
             // The awaited dial-back request went with its connection: ask through another boot
             // connection of its family if there is one (a new connection asks by itself
             // otherwise), so the verdict does not stay unknown for want of a question.
