@@ -5,7 +5,8 @@
 //! boot-node CPU time and peak RSS; writes the Connected curve to `docs/scale.svg`.
 //! Run: `cargo bench -p pyrsia-boot --bench scale` (`SCALE_STEPS=1,10,100` to choose steps;
 //! `SCALE_COMPARE_RETRY=1` runs every step a second time with the dial-back retry backoff
-//! shrunk to 1 ms — asking again at once after a refusal — for a side-by-side row).
+//! shrunk to 1 ms — asking again at once after a refusal — for a side-by-side row;
+//! `SCALE_THREADS=1,2` runs the steps once per boot-node `--threads` value instead).
 //!
 //! Clients are Pyrsia-like: one boot peer each (`max_concurrent_dials = 1`), client i asks boot
 //! node i mod 3 first and the other two as fallbacks.
@@ -26,8 +27,10 @@ use pyrsia_boot_smol::SmolRuntime;
 struct Node(common::BootNode);
 
 impl Node {
-    fn start() -> Node {
-        Node(common::loopback_boot_node(&[
+    /// A node on `--threads` `threads` (the CLI's default, one per core, when `None`).
+    fn start(threads: Option<u16>) -> Node {
+        let threads = threads.map(|t| t.to_string());
+        let mut args = vec![
             // Every client here comes from 127.0.0.1: lift the per-address limits.
             "--http-max-connections-per-ip",
             "256",
@@ -35,7 +38,11 @@ impl Node {
             "100000",
             "--max-connections-per-ip",
             "100000",
-        ]))
+        ];
+        if let Some(t) = &threads {
+            args.extend(["--threads", t.as_str()]);
+        }
+        Node(common::loopback_boot_node(&args))
     }
 
     fn pid(&self) -> u32 {
@@ -268,7 +275,10 @@ fn main() {
         .collect();
     let compare = std::env::var("SCALE_COMPARE_RETRY").is_ok_and(|v| v == "1");
     let backoff = pyrsia_boot_core::Timeouts::default().own_probe_retry;
-    let nodes: Vec<Node> = (0..3).map(|_| Node::start()).collect();
+    if let Ok(list) = std::env::var("SCALE_THREADS") {
+        return compare_threads(&list, &steps, backoff);
+    }
+    let nodes: Vec<Node> = (0..3).map(|_| Node::start(None)).collect();
     let mut results = Vec::new();
     smol::block_on(async {
         // Warm-up (not reported): first connections, lazy statics.
@@ -286,5 +296,22 @@ fn main() {
     match plot(&results, &svg) {
         Ok(()) => println!("plot: {}", svg.display()),
         Err(e) => println!("plot failed: {e}"),
+    }
+}
+
+/// `SCALE_THREADS=1,2`: the steps once per boot-node `--threads` value, side by side in one
+/// run (fresh nodes per value; the plot is left alone).
+fn compare_threads(list: &str, steps: &[usize], backoff: Duration) {
+    for threads in list.split(',').filter_map(|t| t.trim().parse::<u16>().ok()) {
+        let nodes: Vec<Node> = (0..3).map(|_| Node::start(Some(threads))).collect();
+        smol::block_on(async {
+            step(&nodes, 3, backoff).await;
+            for &n in steps {
+                report(
+                    &format!("backoff, --threads {threads}"),
+                    &step(&nodes, n, backoff).await,
+                );
+            }
+        });
     }
 }

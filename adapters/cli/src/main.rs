@@ -46,6 +46,11 @@ struct Cli {
     /// async-std (plain http:// boot URLs only; https needs smol).
     #[arg(long, value_enum, default_value_t = RuntimeChoice::Smol, global = true)]
     runtime: RuntimeChoice,
+    /// Worker threads of the runtime's executor, which runs the connection tasks (TCP, noise
+    /// handshakes, yamux, the protocols); the swarm's own loop stays on one thread. Default:
+    /// one per core (SMOL_THREADS or ASYNC_STD_THREAD_COUNT, when set, stand instead).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,6 +100,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let rt = cli.runtime;
+    executor_threads(rt, cli.threads);
     let run = async move {
         match cli.command {
             Command::Bootstrap(args) => bootstrap::bootstrap(rt, args).await,
@@ -108,6 +114,23 @@ fn main() -> ExitCode {
     match rt {
         RuntimeChoice::Smol => smol::block_on(run),
         RuntimeChoice::AsyncStd => async_std::task::block_on(run),
+    }
+}
+
+/// Sets the runtime's executor thread count, before its executor first starts (below, in
+/// `block_on`). Each runtime reads it from the environment then: smol's global executor runs
+/// one thread unless told (`SMOL_THREADS`), which on an operator's many-core machine would put
+/// every handshake on one core; async-std starts one per core (`ASYNC_STD_THREAD_COUNT`).
+fn executor_threads(rt: RuntimeChoice, threads: Option<u16>) {
+    let var = match rt {
+        RuntimeChoice::Smol => "SMOL_THREADS",
+        RuntimeChoice::AsyncStd => "ASYNC_STD_THREAD_COUNT",
+    };
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let n = threads.map_or(cores, usize::from);
+    // No other thread exists yet: nothing reads the environment concurrently.
+    if threads.is_some() || std::env::var_os(var).is_none() {
+        std::env::set_var(var, n.to_string());
     }
 }
 

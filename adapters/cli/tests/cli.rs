@@ -231,3 +231,37 @@ fn listen_is_repeatable_for_both_address_families_on_node_and_client() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(json(&out)["connected"], true);
 }
+
+/// The process's threads whose name starts with `prefix` (Linux: /proc/PID/task/*/comm), once
+/// at least `want` are there or 5 s have passed: a new thread names itself after it starts.
+fn threads_named(pid: u32, prefix: &str, want: usize) -> usize {
+    let count = || {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("a Linux /proc");
+        (tasks.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok()))
+            .filter(|name| name.starts_with(prefix))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let n = count();
+        if n >= want || std::time::Instant::now() >= deadline {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_boot_node_runs_its_connection_tasks_on_one_thread_per_core_or_as_told() {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // smol's global executor runs one thread unless told: the CLI tells it.
+    let node = loopback_boot_node(&[]);
+    assert_eq!(threads_named(node.process.0.id(), "smol-", cores), cores);
+    let node = loopback_boot_node(&["--threads", "3"]);
+    assert_eq!(threads_named(node.process.0.id(), "smol-", 3), 3);
+    // async-std's grows past its minimum when tasks block; the minimum is what is asked for.
+    let node = loopback_boot_node(&["--runtime", "async-std", "--threads", "3"]);
+    assert!(threads_named(node.process.0.id(), "async-std/runti", 3) >= 3);
+    let out = run(&["--threads", "0", "demo"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
