@@ -8,8 +8,12 @@
 //! `/status`, connects, gets the dial request (Connected), gets its own dial-back (verdict),
 //! and disconnects; the cost is the node's user + system CPU time over a batch, per join.
 //!
+//! Beside them, the handshake floor: libp2p's own noise and yamux setup alone, per join (see
+//! `handshake_floor`), and the whole process's cost over it.
+//!
 //! Run: `cargo bench -p pyrsia-boot --bench join_cost` (`JOIN_ROUNDS`, `JOIN_BATCH` to change
-//! the 7 rounds of 200 process joins).
+//! the 7 rounds of 200 process joins; `JOIN_NODE_THREADS` and `JOIN_DIAL_BACK_ATTEMPTS` pass
+//! `--threads` and `--dial-back-attempts` to the node).
 #![allow(clippy::print_stdout)]
 
 #[path = "../tests/common/mod.rs"]
@@ -162,26 +166,81 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The handshake floor: CPU per connection of libp2p's own noise XX handshake and yamux setup
+/// (the boot node's transport upgrade, `secure_and_multiplex`) over the in-memory transport,
+/// both ends in this process, `conns` connections one after another between two swarms with
+/// no behaviour. Both ends of one connection do what a boot node does for one join's two
+/// connections (the joiner's, where it answers the handshake, and its dial-back, where it
+/// starts one), so this is a floor per join. It leaves out TCP, multistream-select's protocol
+/// negotiations, identify, ping and the AutoNAT messages: a lower bound.
+async fn handshake_floor(conns: usize) -> f64 {
+    use futures::StreamExt;
+    use libp2p::core::transport::MemoryTransport;
+    use libp2p::swarm::{dummy, SwarmEvent};
+    static PORT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(47_000);
+    let swarm = |key: &libp2p::identity::Keypair| {
+        let transport = pyrsia_boot_smol::secure_and_multiplex(MemoryTransport::default(), key)
+            .expect("noise keys");
+        let id = key.public().to_peer_id();
+        let config = pyrsia_boot_smol::swarm_config();
+        libp2p::Swarm::new(transport, dummy::Behaviour, id, config)
+    };
+    let (ka, kb) = (
+        libp2p::identity::Keypair::generate_ed25519(),
+        libp2p::identity::Keypair::generate_ed25519(),
+    );
+    let (mut a, mut b) = (swarm(&ka), swarm(&kb));
+    let port = PORT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let addr: libp2p::Multiaddr = format!("/memory/{port}").parse().expect("valid");
+    a.listen_on(addr.clone()).expect("listens");
+    while !matches!(a.select_next_some().await, SwarmEvent::NewListenAddr { .. }) {}
+    let a_id = *a.local_peer_id();
+    let cpu0 = cpu_seconds(std::process::id());
+    for _ in 0..conns {
+        b.dial(addr.clone()).expect("dials");
+        let (mut up_a, mut up_b) = (false, false);
+        while !(up_a && up_b) {
+            futures::select! {
+                e = a.select_next_some() => up_a |= matches!(e, SwarmEvent::ConnectionEstablished { .. }),
+                e = b.select_next_some() => up_b |= matches!(e, SwarmEvent::ConnectionEstablished { .. }),
+            }
+        }
+        let _ = b.disconnect_peer_id(a_id);
+    }
+    (cpu_seconds(std::process::id()) - cpu0) / conns as f64
+}
+
 fn main() {
     let rounds = env_or("JOIN_ROUNDS", 7);
     let batch = env_or("JOIN_BATCH", 200);
-    let node = common::loopback_boot_node(&[
+    let threads = std::env::var("JOIN_NODE_THREADS").ok();
+    let mut args = vec![
         "--http-max-connections-per-ip",
         "256",
         "--max-connections-per-ip",
         "100000",
-    ]);
-    let (mut machine, mut process) = (Vec::new(), Vec::new());
+    ];
+    if let Some(t) = &threads {
+        args.extend(["--threads", t.as_str()]);
+    }
+    let attempts = std::env::var("JOIN_DIAL_BACK_ATTEMPTS").ok();
+    if let Some(n) = &attempts {
+        args.extend(["--dial-back-attempts", n.as_str()]);
+    }
+    let node = common::loopback_boot_node(&args);
+    let (mut machine, mut process, mut floor) = (Vec::new(), Vec::new(), Vec::new());
     smol::block_on(async {
         // One warm-up batch of each.
         machine_joins(20_000);
         process_joins(&node, 25).await;
+        handshake_floor(50).await;
         for _ in 0..rounds {
             machine.push(machine_joins(100_000));
             process.push(process_joins(&node, batch).await);
+            floor.push(handshake_floor(batch * 2).await);
         }
     });
-    let (m, p) = (median(machine), median(process));
+    let (m, p, f) = (median(machine), median(process), median(floor));
     println!("## Cost of one join (median of {rounds} rounds, side by side)\n");
     println!("| what | per join |");
     println!("|---|---:|");
@@ -194,4 +253,10 @@ fn main() {
         p * 1e3
     );
     println!("| machine / whole | {:.2} % |", 100.0 * m / p);
+    println!(
+        "| handshake floor (noise XX + yamux, both ends of one in-memory connection; {} per round) | {:.3} ms |",
+        batch * 2,
+        f * 1e3
+    );
+    println!("| whole / floor | {:.2}× |", p / f);
 }

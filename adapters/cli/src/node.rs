@@ -44,6 +44,12 @@ pub(crate) struct NodeArgs {
     /// reached it, so an address-restricted NAT is reported private, as strangers find it.
     #[arg(long, value_name = "IP")]
     dial_back_from: Option<std::net::IpAddr>,
+    /// Connection attempts per dial-back, started together: more survive a lost SYN (a
+    /// dropped one would otherwise wait out the timeout), and each that connects costs this
+    /// node a handshake.
+    #[arg(long, value_name = "N", default_value_t = pyrsia_boot_core::DialBackPolicy::default().attempts,
+          value_parser = clap::value_parser!(u32).range(1..=8))]
+    dial_back_attempts: u32,
     /// Most libp2p connections at once, inbound and outbound (abuse limit).
     #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_connections)]
     max_connections: u32,
@@ -118,6 +124,7 @@ pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         private_network: args.private_network,
         signing: signing.clone(),
         dial_back_from: args.dial_back_from,
+        dial_back_attempts: Some(args.dial_back_attempts),
         also_listen: args.listen.iter().skip(1).cloned().collect(),
         limits: AbuseLimits {
             max_connections: args.max_connections,

@@ -50,6 +50,9 @@ pub struct BootNodeConfig {
     /// [`crate::alternate`]): an AutoNAT OK then means a host the peer never contacted got
     /// in. `None`: dial-backs come from this node's own address only (a stock server's OK).
     pub dial_back_from: Option<std::net::IpAddr>,
+    /// Connection attempts per dial-back leg, started together (`None`: the core's default):
+    /// more survive a lost SYN, each one that connects costs a handshake.
+    pub dial_back_attempts: Option<u32>,
     /// More libp2p listen addresses beside the first (another address family, another port).
     pub also_listen: Vec<Multiaddr>,
 }
@@ -88,6 +91,7 @@ impl Default for BootNodeConfig {
             limits: crate::limits::AbuseLimits::default(),
             signing: None,
             dial_back_from: None,
+            dial_back_attempts: None,
             also_listen: Vec::new(),
         }
     }
@@ -111,6 +115,9 @@ impl BootNodeConfig {
         };
         config.dial_back.policy = config.policy;
         config.dial_back.alternate = self.dial_back_from.is_some();
+        if let Some(n) = self.dial_back_attempts {
+            config.dial_back.attempts = n;
+        }
         config.dial_back.alternate_family =
             self.dial_back_from.map(pyrsia_boot_core::Family::of_ip);
         config.load_interval = self.load_interval;

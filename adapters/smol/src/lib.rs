@@ -103,14 +103,29 @@ pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn build_transport(
     key: &identity::Keypair,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, noise::Error> {
-    Ok(
-        libp2p_tcp::async_io::Transport::new(libp2p_tcp::Config::default().nodelay(true))
-            .upgrade(Version::V1Lazy)
-            .authenticate(noise::Config::new(key)?)
-            .multiplex(yamux::Config::default())
-            .timeout(CONNECTION_TIMEOUT)
-            .boxed(),
-    )
+    let tcp = libp2p_tcp::async_io::Transport::new(libp2p_tcp::Config::default().nodelay(true));
+    secure_and_multiplex(tcp, key)
+}
+
+/// What [`build_transport`] puts on TCP (noise, yamux, the connection timeout), on any
+/// transport: the benches measure the same handshakes over libp2p's in-memory transport.
+pub fn secure_and_multiplex<T>(
+    transport: T,
+    key: &identity::Keypair,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, noise::Error>
+where
+    T: Transport + Send + Unpin + 'static,
+    T::Output: futures::AsyncRead + futures::AsyncWrite + Unpin + Send + 'static,
+    T::Error: Send + Sync,
+    T::Dial: Send,
+    T::ListenerUpgrade: Send,
+{
+    Ok(transport
+        .upgrade(Version::V1Lazy)
+        .authenticate(noise::Config::new(key)?)
+        .multiplex(yamux::Config::default())
+        .timeout(CONNECTION_TIMEOUT)
+        .boxed())
 }
 
 /// A swarm configuration whose tasks run on smol, with pyrsia-boot's idle timeout.
