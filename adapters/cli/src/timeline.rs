@@ -54,7 +54,7 @@ pub fn line(event: &Event) -> Option<String> {
             elapsed.as_millis()
         ),
         Event::NatChanged(r) => {
-            let family = |f: &pyrsia_boot_core::FamilyNat| f.verdict.to_string();
+            let family = |f: &pyrsia_boot_core::FamilyNat| f.verdict.name();
             format!(
                 "NAT verdict: {} (IPv4 {}, IPv6 {})",
                 verdict_phrase(&r.verdict),
