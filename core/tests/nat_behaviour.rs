@@ -45,6 +45,14 @@ impl Client {
         self.drain().into_iter().find_map(pick)
     }
 
+    /// The first dial among the queued actions (the rest are dropped).
+    fn first_dial(&mut self) -> Option<(DialId, PeerId)> {
+        self.first(|a| match a {
+            Action::Dial { dial, peer, .. } => Some((dial, peer)),
+            _ => None,
+        })
+    }
+
     fn connected_to(n: u8) -> (Client, ProbeId) {
         let config = seeds_config(n);
         let mut c = Client::start(config);
@@ -314,12 +322,7 @@ fn after_contacting_a_host_by_dns_name_no_dial_back_counts_as_a_strangers() {
         .expect("fetches the URL first");
     let error = pyrsia_boot_core::HttpError::Connect("refused".into());
     c.feed(Input::HttpFailed { request, error });
-    let (dial, peer) = c
-        .first(|a| match a {
-            Action::Dial { dial, peer, .. } => Some((dial, peer)),
-            _ => None,
-        })
-        .expect("then dials the seed");
+    let (dial, peer) = c.first_dial().expect("then dials the seed");
     let addr1 = Some(addr("/ip4/198.51.100.1/tcp/4001"));
     c.feed(Input::DialSucceeded {
         dial,
@@ -538,12 +541,7 @@ fn a_failed_second_family_dial_leaves_the_other_familys_verdict_alone() {
 fn before_the_driver_names_its_addresses_one_probe_offers_them_all() {
     let config = seeds_config(1);
     let mut c = Client::start(config);
-    let (dial, peer) = c
-        .first(|a| match a {
-            Action::Dial { dial, peer, .. } => Some((dial, peer)),
-            _ => None,
-        })
-        .expect("a dial");
+    let (dial, peer) = c.first_dial().expect("a dial");
     let via = Some(addr("/ip4/198.51.100.1/tcp/4001"));
     c.feed(Input::DialSucceeded {
         dial,

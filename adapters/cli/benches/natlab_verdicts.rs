@@ -38,6 +38,20 @@ struct Tally {
     runs: u32,
 }
 
+impl Tally {
+    /// The table row: `case`, `runtime`, `loss`, then the tally, then `last` (kind misreported).
+    fn row(&mut self, case: &str, runtime: &str, loss: u32, last: &str) -> String {
+        format!(
+            "| {case} | {runtime} | {loss} % | {} | {} | {} | {} | {} | {last} |",
+            self.runs,
+            stats(&mut self.connected),
+            stats(&mut self.verdict),
+            self.wrong,
+            self.unknown,
+        )
+    }
+}
+
 fn stats(v: &mut [u64]) -> String {
     if v.is_empty() {
         return "-".into();
@@ -203,14 +217,8 @@ fn main() {
                     for (family, mut t) in
                         ["IPv4", "IPv6"].into_iter().zip(dual(&lab, runtime, runs))
                     {
-                        println!(
-                            "| dual stack, IPv6 firewall {v6}: {family} | {runtime} | {loss} % | {} | {} | {} | {} | {} | - |",
-                            t.runs,
-                            stats(&mut t.connected),
-                            stats(&mut t.verdict),
-                            t.wrong,
-                            t.unknown,
-                        );
+                        let case = format!("dual stack, IPv6 firewall {v6}: {family}");
+                        println!("{}", t.row(&case, runtime, loss, "-"));
                     }
                 }
             }
@@ -227,19 +235,12 @@ fn main() {
                     return;
                 };
                 let mut t = ours(&lab, runtime, kind, runs);
-                println!(
-                    "| {kind} | {runtime} | {loss} % | {} | {} | {} | {} | {} | {} |",
-                    t.runs,
-                    stats(&mut t.connected),
-                    stats(&mut t.verdict),
-                    t.wrong,
-                    t.unknown,
-                    if loss == 0 {
-                        t.kind_wrong.to_string()
-                    } else {
-                        format!("({})", t.kind_wrong)
-                    },
-                );
+                let kind_wrong = if loss == 0 {
+                    t.kind_wrong.to_string()
+                } else {
+                    format!("({})", t.kind_wrong)
+                };
+                println!("{}", t.row(kind, runtime, loss, &kind_wrong));
             }
         }
         let Some(lab) = Lab::up_with("bench stock", kind, 0) else {
