@@ -21,7 +21,7 @@ pub const PROTOCOL_VERSION: &str = "/pyrsia-boot/1.0.0";
 pub struct Behaviour {
     /// Connection limits in total (a boot node's [`AbuseLimits`]; none for a node). First, so
     /// a refused connection costs no other behaviour any work.
-    pub limits: connection_limits::Behaviour,
+    pub limits: crate::limits::PeerlessLimits,
     /// Inbound connections per remote IP.
     pub ip_limit: IpLimit,
     /// Identify: tells each side its observed address and the other's listen addresses.
@@ -149,7 +149,7 @@ impl Behaviour {
             ..autonat::Config::default()
         };
         Behaviour {
-            limits: connection_limits::Behaviour::new(connection_limits),
+            limits: crate::limits::PeerlessLimits::new(connection_limits),
             ip_limit: IpLimit::new(boot.then_some(limits.max_per_ip)),
             identify: identify::Behaviour::new(
                 identify::Config::new(PROTOCOL_VERSION.to_string(), key.clone())

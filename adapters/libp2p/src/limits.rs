@@ -12,8 +12,9 @@ use libp2p::core::transport::PortUse;
 use libp2p::core::Endpoint;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{
-    dummy, ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, ListenFailure,
-    NetworkBehaviour, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
+    behaviour::ConnectionEstablished, dummy, ConnectionClosed, ConnectionDenied, ConnectionId,
+    FromSwarm, ListenFailure, NetworkBehaviour, THandler, THandlerInEvent, THandlerOutEvent,
+    ToSwarm,
 };
 use libp2p::{Multiaddr, PeerId};
 
@@ -175,5 +176,116 @@ impl NetworkBehaviour for IpLimit {
 
     fn poll(&mut self, _: &mut Context<'_>) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
         Poll::Pending
+    }
+}
+
+/// libp2p's connection limits (established in all, pending inbound), with every peer shown to
+/// it as one. connection-limits 0.5 empties a peer's entry when its last connection closes
+/// but never removes it, so a boot node kept an entry for every joiner it ever saw: its RSS
+/// grew by ~0.35 KiB per join under churn (BENCHMARKS §17). No per-peer limit is configured,
+/// so nothing it decides depends on which peer a connection belongs to.
+pub struct PeerlessLimits {
+    inner: libp2p::connection_limits::Behaviour,
+    /// The one peer id the inner behaviour ever sees.
+    anyone: PeerId,
+}
+
+impl std::fmt::Debug for PeerlessLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerlessLimits").finish_non_exhaustive()
+    }
+}
+
+impl PeerlessLimits {
+    /// `limits` without a per-peer limit (one would count all peers together).
+    pub fn new(limits: libp2p::connection_limits::ConnectionLimits) -> Self {
+        PeerlessLimits {
+            inner: libp2p::connection_limits::Behaviour::new(limits),
+            anyone: PeerId::from_bytes(&[0, 0]).expect("the identity multihash of nothing"),
+        }
+    }
+}
+
+impl NetworkBehaviour for PeerlessLimits {
+    type ConnectionHandler =
+        <libp2p::connection_limits::Behaviour as NetworkBehaviour>::ConnectionHandler;
+    type ToSwarm = <libp2p::connection_limits::Behaviour as NetworkBehaviour>::ToSwarm;
+
+    fn handle_pending_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<(), ConnectionDenied> {
+        self.inner
+            .handle_pending_inbound_connection(id, local, remote)
+    }
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        _peer: PeerId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        (self.inner).handle_established_inbound_connection(id, self.anyone, local, remote)
+    }
+
+    fn handle_pending_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: Option<PeerId>,
+        addrs: &[Multiaddr],
+        role: Endpoint,
+    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
+        let peer = peer.map(|_| self.anyone);
+        self.inner
+            .handle_pending_outbound_connection(id, peer, addrs, role)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        _peer: PeerId,
+        addr: &Multiaddr,
+        role: Endpoint,
+        port_use: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        (self.inner).handle_established_outbound_connection(id, self.anyone, addr, role, port_use)
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
+        let anyone = self.anyone;
+        let event = match event {
+            FromSwarm::ConnectionEstablished(e) => {
+                FromSwarm::ConnectionEstablished(ConnectionEstablished {
+                    peer_id: anyone,
+                    ..e
+                })
+            }
+            FromSwarm::ConnectionClosed(e) => FromSwarm::ConnectionClosed(ConnectionClosed {
+                peer_id: anyone,
+                ..e
+            }),
+            other => other,
+        };
+        self.inner.on_swarm_event(event);
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        _peer: PeerId,
+        id: ConnectionId,
+        event: THandlerOutEvent<Self>,
+    ) {
+        self.inner
+            .on_connection_handler_event(self.anyone, id, event);
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
+        self.inner.poll(cx)
     }
 }
