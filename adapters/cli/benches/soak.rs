@@ -182,7 +182,10 @@ fn plot(
         .x_desc("seconds")
         .y_desc("boot node RSS (MiB)")
         .draw()?;
-    chart.draw_series(LineSeries::new(samples.iter().copied(), BLUE.stroke_width(2)))?;
+    chart.draw_series(LineSeries::new(
+        samples.iter().copied(),
+        BLUE.stroke_width(2),
+    ))?;
     root.present()?;
     Ok(())
 }
