@@ -31,6 +31,7 @@ use crate::snapshot::Snapshot;
 use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
 
 mod deadlines;
+mod families;
 mod inputs;
 mod nat;
 mod sources;
