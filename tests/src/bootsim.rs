@@ -157,6 +157,8 @@ struct Sim<'w> {
     conn_rtt: BTreeMap<Token, Duration>,
     /// Dial-back legs the machine started, by job: the asker.
     dial_back_legs: BTreeMap<DialBackId, PeerId>,
+    /// Connection attempts asked so far per leg (for the attempts invariant).
+    dial_back_launched: BTreeMap<(DialBackId, DialBackFrom), u32>,
     /// When each peer's dial-backs started (for the throttle invariant).
     dial_back_starts: Vec<(Instant, PeerId)>,
     /// Per peer, its accepted dial-back requests whose legs have not started, in order.
@@ -232,6 +234,7 @@ impl<'w> Sim<'w> {
             dial_backs_owed: BTreeMap::new(),
             conn_rtt: BTreeMap::new(),
             dial_back_legs: BTreeMap::new(),
+            dial_back_launched: BTreeMap::new(),
             dial_back_starts: Vec::new(),
             unstarted: BTreeMap::new(),
             job_asks: BTreeMap::new(),
@@ -1138,8 +1141,16 @@ impl<'w> Sim<'w> {
                     .all(|a| a.iter().next() == observed.iter().next()),
             "a dial-back to an address other than the asker's observed IP",
         );
+        // A leg's attempts may come in more than one action (the first alone, the rest after
+        // the stagger), never more in all than the policy's.
+        let launched = self.dial_back_launched.entry((job, from)).or_insert(0);
+        *launched += attempts;
+        let first = *launched == attempts;
+        let total = policy.attempts.clamp(1, 8);
+        let first_ok = attempts == 1 || (attempts == total && policy.stagger_min.is_zero());
+        let launched_ok = *launched <= total;
         self.check(
-            (1..=8).contains(&attempts) && attempts == policy.attempts.clamp(1, 8),
+            attempts >= 1 && launched_ok && (!first || first_ok),
             "dial-back attempts outside the policy",
         );
         let period = policy.period;

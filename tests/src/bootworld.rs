@@ -282,6 +282,8 @@ impl BootWorld {
         config.policy = policy;
         config.dial_back.policy = policy;
         config.dial_back.attempts = u.int_in_range(1..=4)?;
+        config.dial_back.stagger_min = millis(u, 0, 1_000)?;
+        config.dial_back.stagger_rtt_multiple = u.int_in_range(0..=6)?;
         config.dial_back.per_peer = u.int_in_range(1..=5)?;
         config.dial_back.min_timeout = millis(u, 1, 2_000)?;
         config.dial_back.rtt_multiple = u.int_in_range(0..=10)?;

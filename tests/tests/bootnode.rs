@@ -520,12 +520,13 @@ fn with_an_alternate_address_ok_means_a_stranger_got_in() {
             pyrsia_boot_core::DialBackAnswer::DialError(why) if why.contains("address-dependent"))),
         "{answers:?}"
     );
-    let legs = out
-        .actions
-        .iter()
-        .filter(|(_, a)| matches!(a, BootNodeAction::DialBack { .. }))
-        .count();
-    assert_eq!(legs, 4, "two legs per request");
+    let legs: std::collections::BTreeSet<_> = (out.actions.iter())
+        .filter_map(|(_, a)| match a {
+            BootNodeAction::DialBack { job, from, .. } => Some((*job, *from)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(legs.len(), 4, "two legs per request");
 }
 
 #[test]
@@ -545,7 +546,9 @@ fn a_request_before_any_round_trip_waits_briefly_for_one_then_takes_the_long_tim
         .filter(|(_, a)| matches!(a, BootNodeAction::DialBack { .. }))
         .map(|(t, _)| *t)
         .collect();
-    assert_eq!(started, [610 * MS], "500 ms after the request at 110 ms");
+    // The first attempt 500 ms after the request at 110 ms; the rest a quarter of the
+    // unmeasured 3 s timeout later, since it did not connect.
+    assert_eq!(started, [610 * MS, 1_360 * MS]);
     let answers = dial_back_answers(&out);
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, 3_610 * MS, "{answers:?}");

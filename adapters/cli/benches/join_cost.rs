@@ -12,8 +12,9 @@
 //! `handshake_floor`), and the whole process's cost over it.
 //!
 //! Run: `cargo bench -p pyrsia-boot --bench join_cost` (`JOIN_ROUNDS`, `JOIN_BATCH` to change
-//! the 7 rounds of 200 process joins; `JOIN_NODE_THREADS` and `JOIN_DIAL_BACK_ATTEMPTS` pass
-//! `--threads` and `--dial-back-attempts` to the node).
+//! the 7 rounds of 200 process joins; `JOIN_NODE_THREADS`, `JOIN_DIAL_BACK_ATTEMPTS` and
+//! `JOIN_DIAL_BACK_STAGGER_MS` pass `--threads`, `--dial-back-attempts` and
+//! `--dial-back-stagger-ms` to the node).
 #![allow(clippy::print_stdout)]
 
 #[path = "../tests/common/mod.rs"]
@@ -226,6 +227,10 @@ fn main() {
     let attempts = std::env::var("JOIN_DIAL_BACK_ATTEMPTS").ok();
     if let Some(n) = &attempts {
         args.extend(["--dial-back-attempts", n.as_str()]);
+    }
+    let stagger = std::env::var("JOIN_DIAL_BACK_STAGGER_MS").ok();
+    if let Some(ms) = &stagger {
+        args.extend(["--dial-back-stagger-ms", ms.as_str()]);
     }
     let node = common::loopback_boot_node(&args);
     let (mut machine, mut process, mut floor) = (Vec::new(), Vec::new(), Vec::new());

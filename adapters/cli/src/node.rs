@@ -44,12 +44,19 @@ pub(crate) struct NodeArgs {
     /// reached it, so an address-restricted NAT is reported private, as strangers find it.
     #[arg(long, value_name = "IP")]
     dial_back_from: Option<std::net::IpAddr>,
-    /// Connection attempts per dial-back, started together: more survive a lost SYN (a
-    /// dropped one would otherwise wait out the timeout), and each that connects costs this
-    /// node a handshake.
+    /// Connection attempts per dial-back: more survive a lost SYN (a dropped one would
+    /// otherwise wait out the timeout). The first starts alone, the others only if it has not
+    /// connected after --dial-back-stagger-ms plus four round trips, so a reachable peer costs
+    /// this node one handshake.
     #[arg(long, value_name = "N", default_value_t = pyrsia_boot_core::DialBackPolicy::default().attempts,
           value_parser = clap::value_parser!(u32).range(1..=8))]
     dial_back_attempts: u32,
+    /// How long the first dial-back attempt goes alone before the others join it, in ms, plus
+    /// four round trips of the asking connection (0: all attempts start together, each one
+    /// that connects costing a handshake).
+    #[arg(long, value_name = "MS",
+          default_value_t = pyrsia_boot_core::DialBackPolicy::default().stagger_min.as_millis() as u64)]
+    dial_back_stagger_ms: u64,
     /// Most libp2p connections at once, inbound and outbound (abuse limit).
     #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_connections)]
     max_connections: u32,
@@ -125,6 +132,7 @@ pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         signing: signing.clone(),
         dial_back_from: args.dial_back_from,
         dial_back_attempts: Some(args.dial_back_attempts),
+        dial_back_stagger: Some(Duration::from_millis(args.dial_back_stagger_ms)),
         also_listen: args.listen.iter().skip(1).cloned().collect(),
         limits: AbuseLimits {
             max_connections: args.max_connections,

@@ -50,9 +50,13 @@ pub struct BootNodeConfig {
     /// [`crate::alternate`]): an AutoNAT OK then means a host the peer never contacted got
     /// in. `None`: dial-backs come from this node's own address only (a stock server's OK).
     pub dial_back_from: Option<std::net::IpAddr>,
-    /// Connection attempts per dial-back leg, started together (`None`: the core's default):
-    /// more survive a lost SYN, each one that connects costs a handshake.
+    /// Connection attempts per dial-back leg (`None`: the core's default): more survive a
+    /// lost SYN.
     pub dial_back_attempts: Option<u32>,
+    /// How long the first attempt goes alone before the others join it, plus a few round
+    /// trips ([`pyrsia_boot_core::DialBackPolicy::stagger_min`]; zero: all together, each one
+    /// that connects costing a handshake). `None`: the core's default.
+    pub dial_back_stagger: Option<Duration>,
     /// More libp2p listen addresses beside the first (another address family, another port).
     pub also_listen: Vec<Multiaddr>,
 }
@@ -92,6 +96,7 @@ impl Default for BootNodeConfig {
             signing: None,
             dial_back_from: None,
             dial_back_attempts: None,
+            dial_back_stagger: None,
             also_listen: Vec::new(),
         }
     }
@@ -117,6 +122,9 @@ impl BootNodeConfig {
         config.dial_back.alternate = self.dial_back_from.is_some();
         if let Some(n) = self.dial_back_attempts {
             config.dial_back.attempts = n;
+        }
+        if let Some(t) = self.dial_back_stagger {
+            config.dial_back.stagger_min = t;
         }
         config.dial_back.alternate_family =
             self.dial_back_from.map(pyrsia_boot_core::Family::of_ip);

@@ -4,9 +4,11 @@
 //! from the very IP the asker contacted. Behind a router that silently drops unsolicited
 //! packets that makes every "private" verdict take the full 10 s, and behind an
 //! address-restricted cone NAT it makes a node "public" that no stranger can reach. This server
-//! times each dial-back by the round trip measured on the asking connection, starts several
-//! attempts at once so one lost SYN does not decide, and with an alternate address answers OK
-//! only when the dial-back from that never-contacted address got in.
+//! times each dial-back by the round trip measured on the asking connection, keeps several
+//! attempts so one lost SYN does not decide (the first alone, the others only if it has not
+//! connected after a few round trips, so a reachable peer costs one handshake), and with an
+//! alternate address answers OK only when the dial-back from that never-contacted address got
+//! in.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
@@ -33,9 +35,20 @@ pub(super) struct ConnFacts {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Leg {
-    Pending,
+    /// Under way (or not started yet), with this many attempts asked of the driver.
+    Pending {
+        launched: u32,
+    },
     Reached(Multiaddr),
     Failed,
+}
+
+impl Leg {
+    const NEW: Leg = Leg::Pending { launched: 0 };
+
+    fn pending(&self) -> bool {
+        matches!(self, Leg::Pending { .. })
+    }
 }
 
 /// One dial-back under way.
@@ -51,6 +64,8 @@ pub(super) struct Job {
     started: bool,
     /// When the legs' answers are due; before they start, when to start without a round trip.
     pub(super) deadline: Instant,
+    /// When a pending leg's remaining attempts start (`None`: none remain to start).
+    rest_at: Option<Instant>,
     own: Leg,
     /// `None` without an alternate address.
     alternate: Option<Leg>,
@@ -134,8 +149,9 @@ impl BootNodeMachine {
                 targets,
                 started: false,
                 deadline: now + policy.rtt_wait,
-                own: Leg::Pending,
-                alternate: alternate.then_some(Leg::Pending),
+                rest_at: None,
+                own: Leg::NEW,
+                alternate: alternate.then_some(Leg::NEW),
             },
         );
         // Ping measures every new connection at once, and a dial request often arrives first:
@@ -192,29 +208,64 @@ impl BootNodeMachine {
 
     fn start_dial_back(&mut self, job: DialBackId, rtt: Option<Duration>) {
         let policy = &self.config.dial_back;
-        let (timeout, attempts) = (policy.timeout(rtt), policy.attempts);
+        let (timeout, stagger) = (policy.timeout(rtt), policy.stagger(rtt));
+        let first = if policy.stagger_min.is_zero() {
+            policy.attempts
+        } else {
+            1
+        };
         let Some(j) = self.autonat.jobs.get_mut(&job) else {
             return;
         };
-        let alternate = j.alternate.is_some();
         j.started = true;
         j.deadline = self.now + timeout;
-        let (peer, addrs) = (j.peer, j.targets.clone());
-        self.autonat.recent.push_back((self.now, peer));
-        let legs: &[DialBackFrom] = if alternate {
-            &[DialBackFrom::Alternate, DialBackFrom::Own]
-        } else {
-            &[DialBackFrom::Own]
+        j.rest_at = (first < policy.attempts).then_some(self.now + stagger);
+        self.autonat.recent.push_back((self.now, j.peer));
+        // The stranger's leg first: it decides when there is one.
+        self.launch(job, DialBackFrom::Alternate, first);
+        self.launch(job, DialBackFrom::Own, first);
+    }
+
+    /// Asks the driver for up to `n` more attempts of a pending leg, within the policy's total.
+    fn launch(&mut self, job: DialBackId, from: DialBackFrom, n: u32) {
+        let total = self.config.dial_back.attempts;
+        let Some(j) = self.autonat.jobs.get_mut(&job) else {
+            return;
         };
-        for &from in legs {
-            self.push(BootNodeAction::DialBack {
-                job,
-                from,
-                peer,
-                addrs: addrs.clone(),
-                attempts,
-            });
+        let leg = match from {
+            DialBackFrom::Own => &mut j.own,
+            DialBackFrom::Alternate => match &mut j.alternate {
+                Some(leg) => leg,
+                None => return,
+            },
+        };
+        let Leg::Pending { launched } = leg else {
+            return;
+        };
+        let attempts = n.min(total.saturating_sub(*launched));
+        if attempts == 0 {
+            return;
         }
+        *launched += attempts;
+        let (peer, addrs) = (j.peer, j.targets.clone());
+        self.push(BootNodeAction::DialBack {
+            job,
+            from,
+            peer,
+            addrs,
+            attempts,
+        });
+    }
+
+    /// The first attempts have not connected in time: the rest of every pending leg start.
+    fn launch_rest(&mut self, job: DialBackId) {
+        let Some(j) = self.autonat.jobs.get_mut(&job) else {
+            return;
+        };
+        j.rest_at = None;
+        let all = self.config.dial_back.attempts;
+        self.launch(job, DialBackFrom::Alternate, all);
+        self.launch(job, DialBackFrom::Own, all);
     }
 
     pub(super) fn on_dialed_back(
@@ -233,13 +284,19 @@ impl BootNodeMachine {
                 None => return false,
             },
         };
-        if *leg != Leg::Pending {
+        let Leg::Pending { launched } = *leg else {
             return false;
-        }
-        *leg = match result {
-            Ok(addr) => Leg::Reached(addr.clone()),
-            Err(_) => Leg::Failed,
         };
+        match result {
+            Ok(addr) => *leg = Leg::Reached(addr.clone()),
+            // Every attempt asked so far failed (a refusal, not silence): the remaining ones
+            // start now rather than wait for the stagger.
+            Err(_) if launched < self.config.dial_back.attempts && self.now < j.deadline => {
+                self.launch(job, from, u32::MAX);
+                return true;
+            }
+            Err(_) => *leg = Leg::Failed,
+        }
         self.answer_if_decided(job);
         true
     }
@@ -251,15 +308,23 @@ impl BootNodeMachine {
             return;
         };
         let deciding = j.alternate.as_ref().unwrap_or(&j.own);
-        let pending = j.own == Leg::Pending || j.alternate == Some(Leg::Pending);
+        let pending = j.own.pending() || j.alternate.as_ref().is_some_and(Leg::pending);
         if matches!(deciding, Leg::Reached(_)) || !pending {
             self.finish_dial_back(job);
         }
     }
 
-    /// Dial-backs whose timeout passed: what has not connected by now counts as failed.
+    /// Dial-backs whose timeout passed: what has not connected by now counts as failed. Those
+    /// whose first attempts are due for company get the rest.
     pub(super) fn expire_dial_backs(&mut self) {
         let now = self.now;
+        let staggered: Vec<DialBackId> = (self.autonat.jobs.iter())
+            .filter(|(_, j)| j.rest_at.is_some_and(|t| now >= t) && now < j.deadline)
+            .map(|(id, _)| *id)
+            .collect();
+        for job in staggered {
+            self.launch_rest(job);
+        }
         let due: Vec<(DialBackId, bool)> = (self.autonat.jobs.iter())
             .filter(|(_, j)| now >= j.deadline)
             .map(|(id, j)| (*id, j.started))
@@ -294,7 +359,7 @@ impl BootNodeMachine {
                 "unreachable",
             ),
         };
-        if j.started && (j.own == Leg::Pending || j.alternate == Some(Leg::Pending)) {
+        if j.started && (j.own.pending() || j.alternate.as_ref().is_some_and(Leg::pending)) {
             self.push(BootNodeAction::CancelDialBack { job });
         }
         self.push(BootNodeAction::AnswerDialBack {
@@ -323,7 +388,10 @@ impl BootNodeMachine {
     }
 
     pub(super) fn next_dial_back_deadline(&self) -> Option<Instant> {
-        self.autonat.jobs.values().map(|j| j.deadline).min()
+        (self.autonat.jobs.values())
+            .flat_map(|j| [Some(j.deadline), j.rest_at])
+            .flatten()
+            .min()
     }
 }
 

@@ -78,7 +78,9 @@ pub struct BootNodeConfig {
 ///
 /// A dial-back goes only to the IP the request came from (the AutoNAT rule that keeps a
 /// server from being aimed at third parties), from a new port, as several connection attempts
-/// at once so that one lost SYN does not decide the verdict. Its timeout follows the round trip
+/// so that one lost SYN does not decide the verdict: one at once, the others only when it has
+/// not connected after [`DialBackPolicy::stagger`] (a reachable peer then costs one handshake,
+/// not one per attempt). Its timeout follows the round trip
 /// measured on the asking connection instead of a fixed 10 s: a node behind a router that
 /// drops unsolicited packets hears "unreachable" within a second.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +93,15 @@ pub struct DialBackPolicy {
     pub global: u32,
     /// The throttles' period.
     pub period: Duration,
-    /// Connection attempts per dial-back, started together.
+    /// Connection attempts per dial-back (per leg).
     pub attempts: u32,
+    /// The first attempt starts alone; the others start when it has not connected after this
+    /// plus [`DialBackPolicy::stagger_rtt_multiple`] round trips (or at once when it failed).
+    /// Zero starts them all together.
+    pub stagger_min: Duration,
+    /// Round trips the first attempt is given before the others start (a connection takes
+    /// about four: TCP, noise XX, the multiplexer).
+    pub stagger_rtt_multiple: u32,
     /// The timeout is `rtt_multiple` round trips plus this, at least.
     pub min_timeout: Duration,
     /// Round trips a dial-back may take (TCP handshake, noise, multiplexer: about four).
@@ -120,6 +129,8 @@ impl Default for DialBackPolicy {
             global: 120,
             period: Duration::from_secs(1),
             attempts: 4,
+            stagger_min: Duration::from_millis(150),
+            stagger_rtt_multiple: 4,
             min_timeout: Duration::from_millis(600),
             rtt_multiple: 8,
             rtt_wait: Duration::from_millis(500),
@@ -139,6 +150,17 @@ impl DialBackPolicy {
             None => self.unmeasured_timeout,
         };
         t.min(self.max_timeout)
+    }
+
+    /// When, after a dial-back starts, its remaining attempts start if the first has not
+    /// connected: never later than half the timeout, so they keep time to connect.
+    pub fn stagger(&self, rtt: Option<Duration>) -> Duration {
+        let timeout = self.timeout(rtt);
+        let t = match rtt {
+            Some(rtt) => self.stagger_min + rtt.saturating_mul(self.stagger_rtt_multiple),
+            None => self.stagger_min.max(timeout / 4),
+        };
+        t.min(timeout / 2)
     }
 }
 

@@ -258,7 +258,9 @@ pub enum BootNodeAction {
     },
     /// Dial `peer` back at `addrs` from a new port (`allocate_new_port`), `attempts`
     /// connection attempts at once, from the listed source; answer with
-    /// [`BootNodeInput::DialedBack`] when the first connection is up or every attempt failed.
+    /// [`BootNodeInput::DialedBack`] when the first connection is up or every attempt of this
+    /// leg under way failed. The same leg may be asked for more attempts later (its first
+    /// attempt alone has not connected in time): they join the ones still under way.
     DialBack {
         /// Echo this back.
         job: DialBackId,
@@ -268,7 +270,7 @@ pub enum BootNodeAction {
         peer: PeerId,
         /// Where: the asker's observed IP, with the ports it asked for.
         addrs: Vec<Multiaddr>,
-        /// Parallel attempts.
+        /// Attempts to start now, in parallel.
         attempts: u32,
     },
     /// Stop waiting for a dial-back (its timeout passed): a late connection is not reported.
