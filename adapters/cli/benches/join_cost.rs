@@ -8,8 +8,9 @@
 //! `/status`, connects, gets the dial request (Connected), gets its own dial-back (verdict),
 //! and disconnects; the cost is the node's user + system CPU time over a batch, per join.
 //!
-//! Beside them, the handshake floor: libp2p's own noise and yamux setup alone, per join (see
-//! `handshake_floor`), and the whole process's cost over it.
+//! Beside them, the handshake floor: libp2p's own components doing a join's three connections
+//! (noise, yamux, identify) and nothing else, the boot node's share (see `handshake_floor`),
+//! and the whole process's cost over it.
 //!
 //! Run: `cargo bench -p pyrsia-boot --bench join_cost` (`JOIN_ROUNDS`, `JOIN_BATCH` to change
 //! the 7 rounds of 200 process joins; `JOIN_NODE_THREADS`, `JOIN_DIAL_BACK_ATTEMPTS` and
@@ -167,48 +168,73 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The handshake floor: CPU per connection of libp2p's own noise XX handshake and yamux setup
-/// (the boot node's transport upgrade, `secure_and_multiplex`) over the in-memory transport,
-/// both ends in this process, `conns` connections one after another between two swarms with
-/// no behaviour. Both ends of one connection do what a boot node does for one join's two
-/// connections (the joiner's, where it answers the handshake, and its dial-back, where it
-/// starts one), so this is a floor per join. It leaves out TCP, multistream-select's protocol
-/// negotiations, identify, ping and the AutoNAT messages: a lower bound.
-async fn handshake_floor(conns: usize) -> f64 {
+/// The handshake floor, per join: the CPU of libp2p's own components doing exactly the
+/// connections a join needs, over the in-memory transport, both ends in this process. A join
+/// is three connections: the joiner's to the boot node, the boot node's dial-back, and the
+/// joiner's AutoNAT server dialing the boot node back (the stock server's `InboundProbe`
+/// request, the "fully connected" signal, always comes with that dial). Each goes through the
+/// boot node's transport upgrade (`secure_and_multiplex`: noise XX, yamux) and runs identify
+/// both ways (`identify::Behaviour`, signed peer records); then it is closed. Initiator and
+/// responder do the same noise work, and the boot node is responder twice and initiator once,
+/// so its share is half of the six ends: the floor per join. It leaves out TCP,
+/// ping, the AutoNAT messages and HTTP: a lower bound.
+async fn handshake_floor(joins: usize) -> f64 {
     use futures::StreamExt;
     use libp2p::core::transport::MemoryTransport;
-    use libp2p::swarm::{dummy, SwarmEvent};
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::{identify, Multiaddr, Swarm};
     static PORT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(47_000);
+    type Floor = Swarm<identify::Behaviour>;
     let swarm = |key: &libp2p::identity::Keypair| {
         let transport = pyrsia_boot_smol::secure_and_multiplex(MemoryTransport::default(), key)
             .expect("noise keys");
         let id = key.public().to_peer_id();
-        let config = pyrsia_boot_smol::swarm_config();
-        libp2p::Swarm::new(transport, dummy::Behaviour, id, config)
+        let behaviour =
+            identify::Behaviour::new(identify::Config::new("/floor/1.0.0".into(), key.public()));
+        Swarm::new(transport, behaviour, id, pyrsia_boot_smol::swarm_config())
     };
-    let (ka, kb) = (
+    async fn listen(s: &mut Floor) -> Multiaddr {
+        let port = PORT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let addr: Multiaddr = format!("/memory/{port}").parse().expect("valid");
+        s.listen_on(addr.clone()).expect("listens");
+        while !matches!(s.select_next_some().await, SwarmEvent::NewListenAddr { .. }) {}
+        addr
+    }
+    /// Both ends up and identified, driving both swarms.
+    async fn settle(a: &mut Floor, b: &mut Floor) {
+        let mut seen = [0u8; 2];
+        let done = |e: &SwarmEvent<identify::Event>| {
+            u8::from(matches!(
+                e,
+                SwarmEvent::ConnectionEstablished { .. }
+                    | SwarmEvent::Behaviour(identify::Event::Received { .. })
+            ))
+        };
+        while seen != [2, 2] {
+            futures::select! {
+                e = a.select_next_some() => seen[0] += done(&e),
+                e = b.select_next_some() => seen[1] += done(&e),
+            }
+        }
+    }
+    let (boot_key, joiner_key) = (
         libp2p::identity::Keypair::generate_ed25519(),
         libp2p::identity::Keypair::generate_ed25519(),
     );
-    let (mut a, mut b) = (swarm(&ka), swarm(&kb));
-    let port = PORT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let addr: libp2p::Multiaddr = format!("/memory/{port}").parse().expect("valid");
-    a.listen_on(addr.clone()).expect("listens");
-    while !matches!(a.select_next_some().await, SwarmEvent::NewListenAddr { .. }) {}
-    let a_id = *a.local_peer_id();
+    let (mut boot, mut joiner) = (swarm(&boot_key), swarm(&joiner_key));
+    let (boot_addr, joiner_addr) = (listen(&mut boot).await, listen(&mut joiner).await);
+    let boot_id = *boot.local_peer_id();
     let cpu0 = cpu_seconds(std::process::id());
-    for _ in 0..conns {
-        b.dial(addr.clone()).expect("dials");
-        let (mut up_a, mut up_b) = (false, false);
-        while !(up_a && up_b) {
-            futures::select! {
-                e = a.select_next_some() => up_a |= matches!(e, SwarmEvent::ConnectionEstablished { .. }),
-                e = b.select_next_some() => up_b |= matches!(e, SwarmEvent::ConnectionEstablished { .. }),
-            }
-        }
-        let _ = b.disconnect_peer_id(a_id);
+    for _ in 0..joins {
+        joiner.dial(boot_addr.clone()).expect("dials"); // the join
+        settle(&mut boot, &mut joiner).await;
+        boot.dial(joiner_addr.clone()).expect("dials"); // the boot node's dial-back
+        settle(&mut boot, &mut joiner).await;
+        joiner.dial(boot_addr.clone()).expect("dials"); // the joiner's server dialing back
+        settle(&mut boot, &mut joiner).await;
+        let _ = joiner.disconnect_peer_id(boot_id);
     }
-    (cpu_seconds(std::process::id()) - cpu0) / conns as f64
+    (cpu_seconds(std::process::id()) - cpu0) / joins as f64 / 2.0
 }
 
 fn main() {
@@ -238,11 +264,11 @@ fn main() {
         // One warm-up batch of each.
         machine_joins(20_000);
         process_joins(&node, 25).await;
-        handshake_floor(50).await;
+        handshake_floor(20).await;
         for _ in 0..rounds {
             machine.push(machine_joins(100_000));
             process.push(process_joins(&node, batch).await);
-            floor.push(handshake_floor(batch * 2).await);
+            floor.push(handshake_floor(batch).await);
         }
     });
     let (m, p, f) = (median(machine), median(process), median(floor));
@@ -259,8 +285,8 @@ fn main() {
     );
     println!("| machine / whole | {:.2} % |", 100.0 * m / p);
     println!(
-        "| handshake floor (noise XX + yamux, both ends of one in-memory connection; {} per round) | {:.3} ms |",
-        batch * 2,
+        "| handshake floor (the boot node's share of 3 in-memory connections: noise XX, yamux, identify; {} joins per round) | {:.3} ms |",
+        batch,
         f * 1e3
     );
     println!("| whole / floor | {:.2}× |", p / f);

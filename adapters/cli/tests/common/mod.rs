@@ -155,6 +155,11 @@ impl Drop for Nginx {
 /// `upstreams` (host:port) on loopback `port`, and starts nginx in the foreground.
 /// `/static-status` serves `dir/status.json`, which the caller writes if it needs it.
 pub fn nginx(dir: &Path, port: u16, upstreams: &[String]) -> Nginx {
+    nginx_on(dir, port, upstreams, None)
+}
+
+/// [`nginx`] with its master and workers pinned to `cpus` (a `taskset` list) when given.
+pub fn nginx_on(dir: &Path, port: u16, upstreams: &[String], cpus: Option<&str>) -> Nginx {
     let template = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/nginx/boot-cluster.conf.in"),
     )
@@ -170,8 +175,16 @@ pub fn nginx(dir: &Path, port: u16, upstreams: &[String]) -> Nginx {
     std::fs::create_dir_all(dir.join("tmp")).expect("mkdir");
     let conf_path = dir.join("nginx.conf");
     std::fs::write(&conf_path, conf).expect("write config");
+    let mut command = match cpus {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus, "nginx"]);
+            c
+        }
+        None => Command::new("nginx"),
+    };
     Nginx(
-        Command::new("nginx")
+        command
             .arg("-p")
             .arg(dir)
             .arg("-e")

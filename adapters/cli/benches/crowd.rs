@@ -1,0 +1,518 @@
+//! The crowd: a load generator that is not the bottleneck, against `pyrsia-boot node`
+//! processes (release build, loopback).
+//!
+//! The generator is this binary run again as worker processes (`CROWD_WORKER` set), each with
+//! its own single-threaded smol executor and its share of the clients, all built before a
+//! common start instant. Every worker reports, per client, start → boot connection up, start
+//! → Connected (the boot node's AutoNAT dial request arrived) and start → NAT verdict, and at
+//! the end its own CPU time, so a run shows who saturated: the boot side or the generator.
+//!
+//! Two parts, side by side in one run (`CROWD_PARTS=burst,rate` to choose):
+//!
+//! - **burst**: N clients start at the same instant (`CROWD_BURST`, default 1,10,100,1000),
+//!   against one node on its default threads. Reported: p99 of connection → dial request
+//!   (the time a connected joiner waits for the boot node's dial request) and of start →
+//!   Connected, their ratios to N = 1, and verdicts: every client must get one, and on loopback
+//!   (every client reachable) it must be "public".
+//! - **rate**: clients arrive at a steady R per second for `CROWD_RATE_SECS` (default 10)
+//!   seconds, R in `CROWD_RATES` (default 100,200,300,400,500), and stay connected to the end of
+//!   the step. The boot side runs with `--threads 1` pinned to CPU 0 (`taskset`), the workers
+//!   pinned to the other CPU, so one rate is per boot-node core. `CROWD_TARGET=cluster` puts
+//!   three nodes behind nginx's one `/status` URL instead, all on CPU 0 (nginx too).
+//!   Reported: p50/p99 start → Connected per rate, and the highest rate whose p99 stays under
+//!   1 s and under 2 s.
+//!
+//! Run: `cargo bench -p pyrsia-boot --bench crowd` (`CROWD_WORKERS`, default 4, worker
+//! processes).
+#![allow(clippy::print_stdout)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use pyrsia_boot_conformance::harness::TempDir;
+use pyrsia_boot_core::{Config, Event, NatVerdict};
+use pyrsia_boot_libp2p::{Output, Runtime};
+use pyrsia_boot_smol::SmolRuntime;
+
+/// The `peers_count` a `/status` URL reports (`None`: no answer).
+fn peers_count(url: &str) -> Option<u64> {
+    let reply = smol::block_on(SmolRuntime::default().http_get(url.to_string(), 1 << 16)).ok()?;
+    let doc: serde_json::Value = serde_json::from_slice(&reply.body).ok()?;
+    doc["peers_count"].as_u64()
+}
+
+/// CPU seconds (user + system) used so far by process `pid` ("self" for this one), from /proc.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (field(11) + field(12)) / 100.0 // USER_HZ is 100 on Linux
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn env_list(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What one client saw, in µs since its own start (`None`: never).
+#[derive(Debug, Clone, Copy)]
+struct Client {
+    conn: Option<u64>,
+    connected: Option<u64>,
+    verdict: Option<u64>,
+    /// "public", "private", "unknown", or "none" (the core gave up on a verdict).
+    kind: &'static str,
+}
+
+// ---- the worker -------------------------------------------------------------------------
+
+/// A worker process: `CROWD_CLIENTS` clients against `CROWD_URLS`, client k starting at
+/// `CROWD_START_MS` (Unix ms) + `CROWD_OFFSET_US` + k × `CROWD_SPACING_US`; one line per
+/// client, then `cpu`.
+fn worker() {
+    let urls: Vec<String> = std::env::var("CROWD_URLS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let clients = env_or("CROWD_CLIENTS", 1);
+    let start_ms = env_or("CROWD_START_MS", 0) as u64;
+    let spacing = Duration::from_micros(env_or("CROWD_SPACING_US", 0) as u64);
+    let offset = Duration::from_micros(env_or("CROWD_OFFSET_US", 0) as u64);
+    let seed = env_or("CROWD_SEED", 0) as u64;
+    let results = smol::block_on(async {
+        // Every client is built (keys, swarm, listener) before the common start.
+        let mut built = Vec::with_capacity(clients);
+        for k in 0..clients {
+            let mut config = Config::with_urls(urls.iter().cycle().skip(k).take(urls.len()));
+            config.budget = Duration::from_secs(60);
+            config.rng_seed = seed + k as u64;
+            built.push(common::pyrsia_like_client(config).await);
+        }
+        let wait = Duration::from_millis(start_ms.saturating_sub(unix_ms()));
+        smol::Timer::after(wait).await;
+        let t0 = Instant::now();
+        let tasks: Vec<_> = built
+            .into_iter()
+            .enumerate()
+            .map(|(k, (mut driver, mut swarm))| {
+                smol::spawn(async move {
+                    smol::Timer::at(t0 + offset + spacing * k as u32).await;
+                    let start = Instant::now();
+                    let us = || start.elapsed().as_micros() as u64;
+                    let mut c = Client {
+                        conn: None,
+                        connected: None,
+                        verdict: None,
+                        kind: "none",
+                    };
+                    loop {
+                        match driver.next(&mut swarm).await {
+                            Output::Report(Event::BootPeerConnected { .. }) => {
+                                c.conn = c.conn.or(Some(us()));
+                            }
+                            Output::Report(Event::Connected { .. }) => c.connected = Some(us()),
+                            Output::Report(Event::NatChanged(r)) if c.verdict.is_none() => {
+                                let kind = match r.verdict {
+                                    NatVerdict::Public(_) => "public",
+                                    NatVerdict::Private => "private",
+                                    NatVerdict::Unknown => continue,
+                                };
+                                c.verdict = Some(us());
+                                c.kind = kind;
+                            }
+                            Output::Report(Event::VerdictUnavailable { .. }) => {
+                                c.verdict = Some(us());
+                            }
+                            Output::Report(Event::GaveUp(_)) => return (c, None),
+                            _ => {}
+                        }
+                        if c.connected.is_some() && c.verdict.is_some() {
+                            // Kept (and its connection open) until every client is done.
+                            return (c, Some((driver, swarm)));
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(clients);
+        let mut alive = Vec::with_capacity(clients);
+        for t in tasks {
+            let (c, kept) = t.await;
+            out.push(c);
+            alive.extend(kept);
+        }
+        out
+    });
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let mut stdout = std::io::stdout().lock();
+    for c in &results {
+        let _ = writeln!(
+            stdout,
+            "client {} {} {} {}",
+            opt(c.conn),
+            opt(c.connected),
+            opt(c.verdict),
+            c.kind
+        );
+    }
+    let _ = writeln!(stdout, "cpu {}", cpu_seconds("self"));
+}
+
+// ---- the parent -------------------------------------------------------------------------
+
+/// Pins `cmd` to `cpus` (a taskset list) when given.
+fn pinned(program: &str, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus, program]);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// The boot side under test: its processes and the URL clients fetch.
+struct Target {
+    nodes: Vec<common::BootNode>,
+    _nginx: Option<(common::Nginx, TempDir)>,
+    urls: Vec<String>,
+}
+
+impl Target {
+    fn node(cpus: Option<&str>, threads: Option<&str>) -> common::BootNode {
+        let mut cmd = pinned(common::BIN, cpus);
+        if let Some(t) = threads {
+            cmd.args(["--threads", t]);
+        }
+        cmd.args([
+            "node",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--http",
+            "127.0.0.1:0",
+            "--private-network",
+            // Every client comes from 127.0.0.1: lift the per-address limits.
+            "--http-max-connections-per-ip",
+            "256",
+            "--max-connections",
+            "100000",
+            "--max-connections-per-ip",
+            "100000",
+        ]);
+        common::spawn_boot_node(cmd)
+    }
+
+    fn one(cpus: Option<&str>, threads: Option<&str>) -> Target {
+        let node = Target::node(cpus, threads);
+        let urls = vec![node.url.clone()];
+        Target {
+            nodes: vec![node],
+            _nginx: None,
+            urls,
+        }
+    }
+
+    /// Three nodes behind nginx, all on `cpus`.
+    fn cluster(cpus: &str) -> Target {
+        let nodes: Vec<common::BootNode> = (0..3)
+            .map(|_| Target::node(Some(cpus), Some("1")))
+            .collect();
+        let upstreams: Vec<String> = (nodes.iter())
+            .map(|n| {
+                let u = n.url.trim_start_matches("http://");
+                u.trim_end_matches("/status").to_string()
+            })
+            .collect();
+        let dir = TempDir::new();
+        let port = common::free_port();
+        let nginx = common::nginx_on(&dir.0, port, &upstreams, Some(cpus));
+        let url = format!("http://127.0.0.1:{port}/status");
+        // nginx is up when it answers (bounded wait on that condition).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while peers_count(&url).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not serve {url} in 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Target {
+            nodes,
+            _nginx: Some((nginx, dir)),
+            urls: vec![url],
+        }
+    }
+
+    fn cpu(&self) -> f64 {
+        (self.nodes.iter())
+            .map(|n| cpu_seconds(&n.process.0.id().to_string()))
+            .sum()
+    }
+
+    /// Waits (bounded) until the nodes count no connected peer.
+    fn drain(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let total: u64 = (self.nodes.iter())
+                .map(|n| peers_count(&n.url).unwrap_or(u64::MAX))
+                .sum();
+            if total == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// One step's results.
+struct Step {
+    clients: Vec<Client>,
+    wall: Duration,
+    boot_cpu: f64,
+    gen_cpu: f64,
+}
+
+/// Runs `n` clients over `workers` processes against `target`, client i starting at
+/// `i × spacing` after a common start.
+fn run_step(
+    target: &Target,
+    n: usize,
+    workers: usize,
+    spacing: Duration,
+    cpus: Option<&str>,
+) -> Step {
+    let workers = workers.clamp(1, n.max(1));
+    let exe = std::env::current_exe().expect("own path");
+    // Time to build the clients: about 1 ms each, with a margin.
+    let start_ms = unix_ms() + 500 + (n / workers) as u64 * 2;
+    let boot0 = target.cpu();
+    let mut children = Vec::new();
+    for w in 0..workers {
+        let share = n / workers + usize::from(w < n % workers);
+        if share == 0 {
+            continue;
+        }
+        let mut cmd = pinned(exe.to_str().expect("utf-8 path"), cpus);
+        cmd.env("CROWD_WORKER", "1")
+            .env("SMOL_THREADS", "1")
+            .env("CROWD_URLS", target.urls.join(","))
+            .env("CROWD_CLIENTS", share.to_string())
+            .env("CROWD_START_MS", start_ms.to_string())
+            // Worker w's clients interleave with the others': w, w + W, w + 2W, …
+            .env(
+                "CROWD_SPACING_US",
+                (spacing * workers as u32).as_micros().to_string(),
+            )
+            .env(
+                "CROWD_OFFSET_US",
+                (spacing * w as u32).as_micros().to_string(),
+            )
+            .env("CROWD_SEED", (w * 1_000_000).to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let child = cmd.spawn().expect("a worker starts");
+        children.push(common::Running(child));
+    }
+    let mut clients = Vec::with_capacity(n);
+    let mut gen_cpu = 0.0;
+    for child in &mut children {
+        let stdout = child.0.stdout.take().expect("piped");
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap_or_default();
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let num = |s: &str| s.parse::<u64>().ok();
+            match f.as_slice() {
+                ["client", conn, connected, verdict, kind] => clients.push(Client {
+                    conn: num(conn),
+                    connected: num(connected),
+                    verdict: num(verdict),
+                    kind: match *kind {
+                        "public" => "public",
+                        "private" => "private",
+                        _ => "none",
+                    },
+                }),
+                ["cpu", s] => gen_cpu += s.parse::<f64>().unwrap_or(0.0),
+                _ => {}
+            }
+        }
+        let _ = child.0.wait();
+    }
+    let end_ms = unix_ms();
+    let wall = Duration::from_millis(end_ms.saturating_sub(start_ms));
+    let boot_cpu = target.cpu() - boot0;
+    target.drain();
+    Step {
+        clients,
+        wall,
+        boot_cpu,
+        gen_cpu,
+    }
+}
+
+fn percentile(mut v: Vec<u64>, p: usize) -> Option<Duration> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    Some(Duration::from_micros(v[((v.len() - 1) * p) / 100]))
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or("–".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3))
+}
+
+fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if !b.is_zero() => format!("{:.2}×", a.as_secs_f64() / b.as_secs_f64()),
+        _ => "–".into(),
+    }
+}
+
+fn burst(workers: usize) {
+    let sizes = env_list("CROWD_BURST", "1,10,100,1000");
+    let target = Target::one(None, None);
+    println!(
+        "## Burst: N joiners at once, one node (default threads), {workers} worker processes\n"
+    );
+    println!("| N | connection → dial request p50 / p99 (ms) | p99 / p99(1) | start → Connected p50 / p99 (ms) | p99 / p99(1) | verdict p50 / p99 (ms) | not connected | no verdict | not public | wall (s) | boot CPU (s) | generator CPU (s) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    // Warm-up, not reported.
+    let _ = run_step(&target, 3, 1, Duration::ZERO, None);
+    let (mut first_wait, mut first_conn) = (None, None);
+    for n in sizes {
+        let s = run_step(&target, n, workers, Duration::ZERO, None);
+        let wait: Vec<u64> = (s.clients.iter())
+            .filter_map(|c| Some(c.connected? - c.conn?))
+            .collect();
+        let conn: Vec<u64> = s.clients.iter().filter_map(|c| c.connected).collect();
+        let verdict: Vec<u64> = (s.clients.iter())
+            .filter(|c| c.kind != "none")
+            .filter_map(|c| c.verdict)
+            .collect();
+        let not_connected = s.clients.iter().filter(|c| c.connected.is_none()).count()
+            + n.saturating_sub(s.clients.len());
+        let no_verdict = s.clients.iter().filter(|c| c.kind == "none").count();
+        let not_public = (s.clients.iter())
+            .filter(|c| c.kind != "none" && c.kind != "public")
+            .count();
+        let (w50, w99) = (percentile(wait.clone(), 50), percentile(wait, 99));
+        let (c50, c99) = (percentile(conn.clone(), 50), percentile(conn, 99));
+        let (v50, v99) = (percentile(verdict.clone(), 50), percentile(verdict, 99));
+        first_wait = first_wait.or(w99);
+        first_conn = first_conn.or(c99);
+        println!(
+            "| {n} | {} / {} | {} | {} / {} | {} | {} / {} | {not_connected} | {no_verdict} | {not_public} | {:.2} | {:.2} | {:.2} |",
+            ms(w50),
+            ms(w99),
+            ratio(w99, first_wait),
+            ms(c50),
+            ms(c99),
+            ratio(c99, first_conn),
+            ms(v50),
+            ms(v99),
+            s.wall.as_secs_f64(),
+            s.boot_cpu,
+            s.gen_cpu,
+        );
+    }
+    println!();
+}
+
+fn rate(workers: usize) {
+    let rates = env_list("CROWD_RATES", "100,200,300,400,500");
+    let secs = env_or("CROWD_RATE_SECS", 10);
+    let cluster = std::env::var("CROWD_TARGET").is_ok_and(|t| t == "cluster");
+    let target = if cluster {
+        Target::cluster("0")
+    } else {
+        Target::one(Some("0"), Some("1"))
+    };
+    let what = if cluster {
+        "three nodes and nginx"
+    } else {
+        "one node, --threads 1,"
+    };
+    println!(
+        "## Rate: joiners arriving steadily for {secs} s; {what} pinned to CPU 0, {workers} worker processes on CPU 1\n"
+    );
+    println!("| joins/s | clients | start → Connected p50 / p99 (ms) | verdict p99 (ms) | not connected | no verdict | boot CPU / wall | generator CPU / wall |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = run_step(&target, 3, 1, Duration::ZERO, Some("1"));
+    let (mut under1, mut under2) = (None, None);
+    for r in rates {
+        let n = r * secs;
+        let spacing = Duration::from_secs(1) / r.max(1) as u32;
+        let s = run_step(&target, n, workers, spacing, Some("1"));
+        let conn: Vec<u64> = s.clients.iter().filter_map(|c| c.connected).collect();
+        let verdict: Vec<u64> = (s.clients.iter())
+            .filter(|c| c.kind != "none")
+            .filter_map(|c| c.verdict)
+            .collect();
+        let not_connected = n.saturating_sub(conn.len());
+        let no_verdict = s.clients.iter().filter(|c| c.kind == "none").count();
+        let (c50, c99) = (percentile(conn.clone(), 50), percentile(conn, 99));
+        let wall = s.wall.as_secs_f64().max(1e-3);
+        let ok = |limit: u64| not_connected == 0 && c99.is_some_and(|d| d.as_secs() < limit);
+        if ok(1) {
+            under1 = Some(r);
+        }
+        if ok(2) {
+            under2 = Some(r);
+        }
+        println!(
+            "| {r} | {n} | {} / {} | {} | {not_connected} | {no_verdict} | {:.0} % | {:.0} % |",
+            ms(c50),
+            ms(c99),
+            ms(percentile(verdict, 99)),
+            100.0 * s.boot_cpu / wall,
+            100.0 * s.gen_cpu / wall,
+        );
+    }
+    let show = |r: Option<usize>| r.map_or("none of the rates".into(), |r| format!("{r} joins/s"));
+    println!(
+        "\nHighest rate per boot-node core with p99 start → Connected under 1 s: {}; under 2 s: {}.\n",
+        show(under1),
+        show(under2)
+    );
+}
+
+fn main() {
+    if std::env::var("CROWD_WORKER").is_ok() {
+        return worker();
+    }
+    let workers = env_or("CROWD_WORKERS", 4);
+    let parts = std::env::var("CROWD_PARTS").unwrap_or_else(|_| "burst,rate".into());
+    for part in parts.split(',') {
+        match part.trim() {
+            "burst" => burst(workers),
+            "rate" => rate(workers),
+            other => println!("unknown part {other:?} (burst, rate)"),
+        }
+    }
+}
