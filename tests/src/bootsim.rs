@@ -162,7 +162,7 @@ struct Sim<'w> {
     /// When each peer's dial-backs started (for the throttle invariant).
     dial_back_starts: Vec<(Instant, PeerId)>,
     /// Per peer, its accepted dial-back requests whose legs have not started, in order.
-    unstarted: BTreeMap<PeerId, Vec<crate::bootworld::DialBackAsk>>,
+    unstarted: BTreeMap<PeerId, Vec<(Token, crate::bootworld::DialBackAsk)>>,
     /// Each started dial-back's request.
     job_asks: BTreeMap<DialBackId, crate::bootworld::DialBackAsk>,
     sign_jobs: u32,
@@ -521,7 +521,7 @@ impl<'w> Sim<'w> {
                         .insert(reply, (peer, conn, self.max_fed, ask, floor));
                     let addrs = vec!["/ip4/192.168.1.2/tcp/4001".parse().expect("valid")];
                     // Its legs start in this step or once a round trip is known.
-                    self.unstarted.entry(peer).or_default().push(ask);
+                    self.unstarted.entry(peer).or_default().push((reply, ask));
                     let before = self.unstarted.get(&peer).map_or(0, Vec::len);
                     self.feed(BootNodeInput::DialBackAsked {
                         reply,
@@ -1173,7 +1173,7 @@ impl<'w> Sim<'w> {
         if !self.job_asks.contains_key(&job) {
             let queue = self.unstarted.entry(peer).or_default();
             if !queue.is_empty() {
-                let ask = queue.remove(0);
+                let (_, ask) = queue.remove(0);
                 self.job_asks.insert(job, ask);
             }
         }
@@ -1201,13 +1201,21 @@ impl<'w> Sim<'w> {
             owed.is_some(),
             "a dial-back answer nobody is owed (twice, or after the peer left)",
         );
-        let Some((_, _, asked, ask, timeout)) = owed else {
+        let Some((peer, _, asked, ask, timeout)) = owed else {
             return;
         };
+        // Refused after waiting in the throttle's queue: its legs never start.
+        if let Some(queue) = self.unstarted.get_mut(&peer) {
+            queue.retain(|(r, _)| *r != reply);
+        }
         let waited = self.max_fed.saturating_duration_since(asked);
         let policy = &self.world.config.dial_back;
         self.check(
-            waited <= policy.rtt_wait + policy.max_timeout + Duration::from_millis(1),
+            waited
+                <= policy.queue_wait
+                    + policy.rtt_wait
+                    + policy.max_timeout
+                    + Duration::from_millis(1),
             "a dial-back answered later than the longest timeout",
         );
         let reachable = matches!(answer, DialBackAnswer::Reachable(_));

@@ -285,6 +285,9 @@ impl BootWorld {
         config.dial_back.stagger_min = millis(u, 0, 1_000)?;
         config.dial_back.stagger_rtt_multiple = u.int_in_range(0..=6)?;
         config.dial_back.per_peer = u.int_in_range(1..=5)?;
+        config.dial_back.global = u.int_in_range(1..=8)?;
+        config.dial_back.max_queued = u.int_in_range(0..=4)?;
+        config.dial_back.queue_wait = millis(u, 1, 3_000)?;
         config.dial_back.min_timeout = millis(u, 1, 2_000)?;
         config.dial_back.rtt_multiple = u.int_in_range(0..=10)?;
         config.dial_back.alternate = u.ratio(1, 3)?;

@@ -62,6 +62,9 @@ pub(super) struct Job {
     /// Whether the legs have started; until then the job waits for the asking connection's
     /// first round trip, at most [`crate::DialBackPolicy::rtt_wait`].
     started: bool,
+    /// Waiting for a place under the global throttle, at most
+    /// [`crate::DialBackPolicy::queue_wait`] (then `deadline` is when it is refused).
+    queued: bool,
     /// When the legs' answers are due; before they start, when to start without a round trip.
     pub(super) deadline: Instant,
     /// When a pending leg's remaining attempts start (`None`: none remain to start).
@@ -106,26 +109,26 @@ impl BootNodeMachine {
             let why = "no observed address for the asking connection".to_string();
             return refuse(self, DialBackAnswer::Refused(why), "refused");
         };
-        let period = policy.period;
         let now = self.now;
-        while self
-            .autonat
-            .recent
-            .front()
-            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= period)
-        {
-            self.autonat.recent.pop_front();
+        // One peer asking too often is refused at once; a crowd over the global throttle
+        // queues for a place instead, so every one of its peers gets an answer.
+        let mine = (self.autonat.recent.iter().map(|(_, p)| *p))
+            .chain(
+                self.autonat
+                    .jobs
+                    .values()
+                    .filter(|j| !j.started)
+                    .map(|j| j.peer),
+            )
+            .filter(|p| *p == peer)
+            .count();
+        if mine >= policy.per_peer as usize {
+            let why = "throttled: too many dial-backs for you this period".to_string();
+            return refuse(self, DialBackAnswer::Refused(why), "refused");
         }
-        // The throttles count dial-backs when they start; a request accepted but waiting for
-        // its round trip holds its place, so no period ever sees more starts than allowed.
-        let waiting = self.autonat.jobs.values().filter(|j| !j.started);
-        let holders = (self.autonat.recent.iter().map(|(_, p)| *p)).chain(waiting.map(|j| j.peer));
-        let (mut all, mut mine) = (0, 0);
-        for p in holders {
-            all += 1;
-            mine += usize::from(p == peer);
-        }
-        if all >= policy.global as usize || mine >= policy.per_peer as usize {
+        let queued = self.autonat.jobs.values().filter(|j| j.queued).count();
+        let queue = queued > 0 || self.free_places() == 0;
+        if queue && queued >= policy.max_queued as usize {
             let why = "throttled: too many dial-backs this period".to_string();
             return refuse(self, DialBackAnswer::Refused(why), "refused");
         }
@@ -148,7 +151,13 @@ impl BootNodeMachine {
                 asked: now,
                 targets,
                 started: false,
-                deadline: now + policy.rtt_wait,
+                queued: queue,
+                deadline: now
+                    + if queue {
+                        policy.queue_wait
+                    } else {
+                        policy.rtt_wait
+                    },
                 rest_at: None,
                 own: Leg::NEW,
                 alternate: alternate.then_some(Leg::NEW),
@@ -157,8 +166,45 @@ impl BootNodeMachine {
         // Ping measures every new connection at once, and a dial request often arrives first:
         // without a round trip yet, the dial-back waits for one (briefly) rather than fall
         // back to the long unmeasured timeout.
-        if rtt.is_some() {
+        if rtt.is_some() && !queue {
             self.start_dial_back(job, rtt);
+        }
+    }
+
+    /// Forgets dial-backs that started a period ago or more.
+    fn prune_recent(&mut self) {
+        let (now, period) = (self.now, self.config.dial_back.period);
+        while (self.autonat.recent.front())
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= period)
+        {
+            self.autonat.recent.pop_front();
+        }
+    }
+
+    /// Places left under the global throttle this period. The throttle counts dial-backs when
+    /// they start; a request admitted but waiting for its round trip holds its place, so no
+    /// period ever sees more starts than allowed.
+    fn free_places(&mut self) -> usize {
+        self.prune_recent();
+        let waiting = (self.autonat.jobs.values())
+            .filter(|j| !j.started && !j.queued)
+            .count();
+        let taken = self.autonat.recent.len() + waiting;
+        (self.config.dial_back.global as usize).saturating_sub(taken)
+    }
+
+    /// Queued requests take the places that freed, oldest first.
+    fn admit_queued(&mut self) {
+        while self.free_places() > 0 {
+            let Some((&job, j)) = self.autonat.jobs.iter_mut().find(|(_, j)| j.queued) else {
+                return;
+            };
+            j.queued = false;
+            j.deadline = self.now + self.config.dial_back.rtt_wait;
+            let rtt = self.conn_facts.get(&j.conn).and_then(|f| f.rtt);
+            if rtt.is_some() {
+                self.start_dial_back(job, rtt);
+            }
         }
     }
 
@@ -198,7 +244,7 @@ impl BootNodeMachine {
     /// A round trip was measured on `conn`: dial-backs asked over it and waiting start now.
     pub(super) fn on_round_trip(&mut self, conn: Token, rtt: Duration) {
         let waiting: Vec<DialBackId> = (self.autonat.jobs.iter())
-            .filter(|(_, j)| j.conn == conn && !j.started)
+            .filter(|(_, j)| j.conn == conn && !j.started && !j.queued)
             .map(|(id, _)| *id)
             .collect();
         for job in waiting {
@@ -325,17 +371,42 @@ impl BootNodeMachine {
         for job in staggered {
             self.launch_rest(job);
         }
-        let due: Vec<(DialBackId, bool)> = (self.autonat.jobs.iter())
+        self.admit_queued();
+        let due: Vec<(DialBackId, bool, bool)> = (self.autonat.jobs.iter())
             .filter(|(_, j)| now >= j.deadline)
-            .map(|(id, j)| (*id, j.started))
+            .map(|(id, j)| (*id, j.started, j.queued))
             .collect();
-        for (job, started) in due {
-            if started {
+        for (job, started, queued) in due {
+            if queued {
+                self.refuse_queued(job);
+            } else if started {
                 self.finish_dial_back(job);
             } else {
                 self.start_dial_back(job, None);
             }
         }
+    }
+
+    /// A queued request found no place in time.
+    fn refuse_queued(&mut self, job: DialBackId) {
+        let Some(j) = self.autonat.jobs.remove(&job) else {
+            return;
+        };
+        let wait = self.config.dial_back.queue_wait;
+        let why = format!(
+            "throttled: no dial-back place within {} ms",
+            wait.as_millis()
+        );
+        self.push(BootNodeAction::AnswerDialBack {
+            reply: j.reply,
+            answer: DialBackAnswer::Refused(why),
+        });
+        let after = self.now.saturating_duration_since(j.asked);
+        self.report(BootNodeEvent::DialBackServed {
+            peer: j.peer,
+            outcome: "refused",
+            after,
+        });
     }
 
     fn finish_dial_back(&mut self, job: DialBackId) {
@@ -388,8 +459,14 @@ impl BootNodeMachine {
     }
 
     pub(super) fn next_dial_back_deadline(&self) -> Option<Instant> {
+        let queued = self.autonat.jobs.values().any(|j| j.queued);
+        // With requests queued, the next place frees when the oldest start leaves the period.
+        let place = (self.autonat.recent.front())
+            .filter(|_| queued)
+            .map(|(t, _)| *t + self.config.dial_back.period);
         (self.autonat.jobs.values())
             .flat_map(|j| [Some(j.deadline), j.rest_at])
+            .chain([place])
             .flatten()
             .min()
     }

@@ -60,8 +60,12 @@ impl Bench {
 
     /// An inbound connection from `remote` with a 5 ms round trip measured.
     fn open(&mut self, conn: u64, remote: &str) {
+        self.open_as(self.asker, conn, remote);
+    }
+
+    fn open_as(&mut self, peer: PeerId, conn: u64, remote: &str) {
         let remote = remote.parse().expect("valid");
-        let (now, peer) = (self.now, self.asker);
+        let now = self.now;
         let conn = Token(conn);
         let opened = BootNodeInput::ConnectionOpened {
             conn,
@@ -82,14 +86,25 @@ impl Bench {
 
     /// A dial request over connection 10 for `addr`.
     fn ask(&mut self, reply: u64, addr: &str) -> Vec<BootNodeAction> {
+        self.ask_as(self.asker, Duration::ZERO, reply, 10, addr)
+    }
+
+    fn ask_as(
+        &mut self,
+        peer: PeerId,
+        after: Duration,
+        reply: u64,
+        conn: u64,
+        addr: &str,
+    ) -> Vec<BootNodeAction> {
         let asked = BootNodeInput::DialBackAsked {
             reply: Token(reply),
-            conn: Token(10),
-            peer: self.asker,
-            claimed: self.asker,
+            conn: Token(conn),
+            peer,
+            claimed: peer,
             addrs: vec![addr.parse().expect("valid")],
         };
-        self.feed(Duration::ZERO, asked)
+        self.feed(after, asked)
     }
 }
 
@@ -224,4 +239,74 @@ fn no_stagger_starts_every_attempt_together() {
     b.open(10, "/ip4/198.51.100.7/tcp/40000");
     let started = b.ask(20, "/ip4/198.51.100.7/tcp/4001");
     assert_eq!(legs(&started)[0].2, b.m.config().dial_back.attempts);
+}
+
+/// A crowd over the global throttle queues instead of being refused: each waiting request
+/// starts when a place frees (a start leaves the period), oldest first, and one that finds
+/// none within `queue_wait` is refused.
+#[test]
+fn a_crowd_over_the_global_throttle_waits_for_places_in_order() {
+    let mut b = Bench::new(|c| {
+        c.dial_back.global = 2;
+        c.dial_back.max_queued = 2;
+        c.dial_back.queue_wait = Duration::from_millis(800);
+        // All attempts at once: no later launches to tell apart from starts.
+        c.dial_back.stagger_min = Duration::ZERO;
+    });
+    for k in 0..5u8 {
+        let conn = 10 + u64::from(k);
+        b.open_as(
+            peer(10 + k),
+            conn,
+            &format!("/ip4/198.51.100.{}/tcp/40000", 10 + k),
+        );
+    }
+    let ms = Duration::from_millis;
+    let ask = |b: &mut Bench, k: u8, after: Duration| {
+        let addr = format!("/ip4/198.51.100.{}/tcp/4001", 10 + k);
+        b.ask_as(
+            peer(10 + k),
+            after,
+            20 + u64::from(k),
+            10 + u64::from(k),
+            &addr,
+        )
+    };
+    let started = |actions: &[BootNodeAction]| legs(actions).len();
+    assert_eq!(started(&ask(&mut b, 0, ms(0))), 1);
+    assert_eq!(started(&ask(&mut b, 1, ms(0))), 1);
+    // Places full: the next two wait, the one after them is refused at once.
+    let third = ask(&mut b, 2, ms(300));
+    assert_eq!((started(&third), answers(&third).len()), (0, 0));
+    let fourth = ask(&mut b, 3, ms(300));
+    assert_eq!((started(&fourth), answers(&fourth).len()), (0, 0));
+    let fifth = ask(&mut b, 4, ms(300));
+    assert!(matches!(answers(&fifth)[..], [DialBackAnswer::Refused(_)]));
+    // The first two answered long ago are still in the period until it has passed.
+    assert_eq!(
+        b.m.poll_timeout().map(|t| t <= b.now + ms(1_000)),
+        Some(true)
+    );
+    let freed = b.feed(ms(1_000), BootNodeInput::Tick);
+    let to: Vec<Multiaddr> = legs(&freed)
+        .into_iter()
+        .map(|(_, a, _)| a[0].clone())
+        .collect();
+    let want: Vec<Multiaddr> = ["/ip4/198.51.100.12/tcp/4001", "/ip4/198.51.100.13/tcp/4001"]
+        .iter()
+        .map(|a| a.parse().expect("valid"))
+        .collect();
+    assert_eq!(to, want, "both waiting requests start, oldest first");
+    // A newcomer now waits; the next place frees at 2 s, after its wait ends: refused.
+    let addr = "/ip4/198.51.100.14/tcp/4001";
+    let late = b.ask_as(peer(14), ms(1_100), 30, 14, addr);
+    assert!(
+        answers(&late).is_empty() && legs(&late).is_empty(),
+        "{late:?}"
+    );
+    let end = b.feed(ms(1_100) + ms(800), BootNodeInput::Tick);
+    let refused = (end.iter()).any(|a| {
+        matches!(a, BootNodeAction::AnswerDialBack { reply: Token(30), answer: DialBackAnswer::Refused(why) } if why.contains("no dial-back place"))
+    });
+    assert!(refused, "{end:?}");
 }
