@@ -24,7 +24,7 @@
 //!
 //! Run: `cargo bench -p pyrsia-boot --bench crowd` (`CROWD_WORKERS`, default 4, worker
 //! processes).
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -147,7 +147,10 @@ fn worker() {
                             Output::Report(Event::VerdictUnavailable { .. }) => {
                                 c.verdict = Some(us());
                             }
-                            Output::Report(Event::GaveUp(_)) => return (c, None),
+                            Output::Report(Event::GaveUp(g)) => {
+                                eprintln!("crowd worker: a client gave up: {g}");
+                                return (c, None);
+                            }
                             _ => {}
                         }
                         if c.connected.is_some() && c.verdict.is_some() {
@@ -204,7 +207,7 @@ struct Target {
 }
 
 impl Target {
-    fn node(cpus: Option<&str>, threads: Option<&str>) -> common::BootNode {
+    fn node(cpus: Option<&str>, threads: Option<&str>, extra: &[String]) -> common::BootNode {
         let mut cmd = pinned(common::BIN, cpus);
         if let Some(t) = threads {
             cmd.args(["--threads", t]);
@@ -224,11 +227,12 @@ impl Target {
             "--max-connections-per-ip",
             "100000",
         ]);
+        cmd.args(extra);
         common::spawn_boot_node(cmd)
     }
 
-    fn one(cpus: Option<&str>, threads: Option<&str>) -> Target {
-        let node = Target::node(cpus, threads);
+    fn one(cpus: Option<&str>, threads: Option<&str>, extra: &[String]) -> Target {
+        let node = Target::node(cpus, threads, extra);
         let urls = vec![node.url.clone()];
         Target {
             nodes: vec![node],
@@ -240,7 +244,7 @@ impl Target {
     /// Three nodes behind nginx, all on `cpus`.
     fn cluster(cpus: &str) -> Target {
         let nodes: Vec<common::BootNode> = (0..3)
-            .map(|_| Target::node(Some(cpus), Some("1")))
+            .map(|_| Target::node(Some(cpus), Some("1"), &[]))
             .collect();
         let upstreams: Vec<String> = (nodes.iter())
             .map(|n| {
@@ -272,6 +276,20 @@ impl Target {
         (self.nodes.iter())
             .map(|n| cpu_seconds(&n.process.0.id().to_string()))
             .sum()
+    }
+
+    /// The largest node's peak resident set so far, MiB (VmHWM).
+    fn peak_rss_mib(&self) -> f64 {
+        (self.nodes.iter())
+            .map(|n| {
+                let status = std::fs::read_to_string(format!("/proc/{}/status", n.process.0.id()))
+                    .unwrap_or_default();
+                (status.lines())
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                    .map_or(0.0, |kb| kb / 1024.0)
+            })
+            .fold(0.0, f64::max)
     }
 
     /// Waits (bounded) until the nodes count no connected peer.
@@ -395,51 +413,68 @@ fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
 }
 
 fn burst(workers: usize) {
+    // `CROWD_COMPARE_ARGS="--flag value …"`: every size also against a second node started
+    // with these extra arguments; the two alternate per size.
+    let compare: Vec<String> = std::env::var("CROWD_COMPARE_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let label = compare.join(" ");
+    let mut variants = vec![("defaults", Target::one(None, None, &[]))];
+    if !compare.is_empty() {
+        variants.push((label.as_str(), Target::one(None, None, &compare)));
+    }
     let sizes = env_list("CROWD_BURST", "1,10,100,1000");
-    let target = Target::one(None, None);
     println!(
         "## Burst: N joiners at once, one node (default threads), {workers} worker processes\n"
     );
-    println!("| N | connection → dial request p50 / p99 (ms) | p99 / p99(1) | start → Connected p50 / p99 (ms) | p99 / p99(1) | verdict p50 / p99 (ms) | not connected | no verdict | not public | wall (s) | boot CPU (s) | generator CPU (s) |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    // Warm-up, not reported.
-    let _ = run_step(&target, 3, 1, Duration::ZERO, None);
-    let (mut first_wait, mut first_conn) = (None, None);
+    println!("| node | N | connection → dial request p50 / p99 (ms) | p99 / p99(1) | start → Connected p50 / p99 (ms) | p99 / p99(1) | verdict p50 / p99 (ms) | not connected | no verdict | not public | wall (s) | boot CPU (s) | generator CPU (s) | boot peak RSS (MiB) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut firsts = vec![(None, None); variants.len()];
+    for (_, target) in &variants {
+        // Warm-up, not reported.
+        let _ = run_step(target, 3, 1, Duration::ZERO, None);
+    }
     for n in sizes {
-        let s = run_step(&target, n, workers, Duration::ZERO, None);
-        let wait: Vec<u64> = (s.clients.iter())
-            .filter_map(|c| Some(c.connected? - c.conn?))
-            .collect();
-        let conn: Vec<u64> = s.clients.iter().filter_map(|c| c.connected).collect();
-        let verdict: Vec<u64> = (s.clients.iter())
-            .filter(|c| c.kind != "none")
-            .filter_map(|c| c.verdict)
-            .collect();
-        let not_connected = s.clients.iter().filter(|c| c.connected.is_none()).count()
-            + n.saturating_sub(s.clients.len());
-        let no_verdict = s.clients.iter().filter(|c| c.kind == "none").count();
-        let not_public = (s.clients.iter())
-            .filter(|c| c.kind != "none" && c.kind != "public")
-            .count();
-        let (w50, w99) = (percentile(wait.clone(), 50), percentile(wait, 99));
-        let (c50, c99) = (percentile(conn.clone(), 50), percentile(conn, 99));
-        let (v50, v99) = (percentile(verdict.clone(), 50), percentile(verdict, 99));
-        first_wait = first_wait.or(w99);
-        first_conn = first_conn.or(c99);
-        println!(
-            "| {n} | {} / {} | {} | {} / {} | {} | {} / {} | {not_connected} | {no_verdict} | {not_public} | {:.2} | {:.2} | {:.2} |",
+        for (v, (label, target)) in variants.iter().enumerate() {
+            let (first_wait, first_conn) = &mut firsts[v];
+            let s = run_step(target, n, workers, Duration::ZERO, None);
+            let wait: Vec<u64> = (s.clients.iter())
+                .filter_map(|c| Some(c.connected? - c.conn?))
+                .collect();
+            let conn: Vec<u64> = s.clients.iter().filter_map(|c| c.connected).collect();
+            let verdict: Vec<u64> = (s.clients.iter())
+                .filter(|c| c.kind != "none")
+                .filter_map(|c| c.verdict)
+                .collect();
+            let not_connected = s.clients.iter().filter(|c| c.connected.is_none()).count()
+                + n.saturating_sub(s.clients.len());
+            let no_verdict = s.clients.iter().filter(|c| c.kind == "none").count();
+            let not_public = (s.clients.iter())
+                .filter(|c| c.kind != "none" && c.kind != "public")
+                .count();
+            let (w50, w99) = (percentile(wait.clone(), 50), percentile(wait, 99));
+            let (c50, c99) = (percentile(conn.clone(), 50), percentile(conn, 99));
+            let (v50, v99) = (percentile(verdict.clone(), 50), percentile(verdict, 99));
+            *first_wait = first_wait.or(w99);
+            *first_conn = first_conn.or(c99);
+            println!(
+            "| {label} | {n} | {} / {} | {} | {} / {} | {} | {} / {} | {not_connected} | {no_verdict} | {not_public} | {:.2} | {:.2} | {:.2} | {:.1} |",
             ms(w50),
             ms(w99),
-            ratio(w99, first_wait),
+            ratio(w99, *first_wait),
             ms(c50),
             ms(c99),
-            ratio(c99, first_conn),
+            ratio(c99, *first_conn),
             ms(v50),
             ms(v99),
             s.wall.as_secs_f64(),
             s.boot_cpu,
             s.gen_cpu,
+            target.peak_rss_mib(),
         );
+        }
     }
     println!();
 }
@@ -451,7 +486,7 @@ fn rate(workers: usize) {
     let target = if cluster {
         Target::cluster("0")
     } else {
-        Target::one(Some("0"), Some("1"))
+        Target::one(Some("0"), Some("1"), &[])
     };
     let what = if cluster {
         "three nodes and nginx"

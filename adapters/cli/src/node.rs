@@ -79,6 +79,10 @@ pub(crate) struct NodeArgs {
     /// Most inbound libp2p connections from one IP address, handshakes included (abuse limit).
     #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_per_ip)]
     max_connections_per_ip: u32,
+    /// Most inbound handshakes in progress at once; a connection past it is closed at once
+    /// (abuse limit). A crowd joining together needs room: each one waiting holds a few KiB.
+    #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_pending_incoming)]
+    max_pending_handshakes: u32,
     /// Most HTTP connections served at once; more are closed on accept (abuse limit).
     #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().http_max_connections)]
     http_max_connections: usize,
@@ -137,6 +141,7 @@ pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         limits: AbuseLimits {
             max_connections: args.max_connections,
             max_per_ip: args.max_connections_per_ip,
+            max_pending_incoming: args.max_pending_handshakes,
             http_max_connections: args.http_max_connections,
             http_max_per_ip: args.http_max_connections_per_ip,
             ..AbuseLimits::default()
