@@ -103,14 +103,24 @@ fn worker() {
     let spacing = Duration::from_micros(env_or("CROWD_SPACING_US", 0) as u64);
     let offset = Duration::from_micros(env_or("CROWD_OFFSET_US", 0) as u64);
     let seed = env_or("CROWD_SEED", 0) as u64;
+    let config = |k: usize| {
+        let mut config = Config::with_urls(urls.iter().cycle().skip(k).take(urls.len()));
+        config.budget = Duration::from_secs(60);
+        config.rng_seed = seed + k as u64;
+        config
+    };
     let results = smol::block_on(async {
-        // Every client is built (keys, swarm, listener) before the common start.
+        // A burst's clients are built (keys, swarm, listener) before the common start, so the
+        // start is one instant. Arriving clients are built as they arrive (their machine's
+        // clock starts when built: one built seconds early would find its first fetch's
+        // deadline long past).
         let mut built = Vec::with_capacity(clients);
         for k in 0..clients {
-            let mut config = Config::with_urls(urls.iter().cycle().skip(k).take(urls.len()));
-            config.budget = Duration::from_secs(60);
-            config.rng_seed = seed + k as u64;
-            built.push(common::pyrsia_like_client(config).await);
+            built.push(if spacing.is_zero() {
+                Some(common::pyrsia_like_client(config(k)).await)
+            } else {
+                None
+            });
         }
         let wait = Duration::from_millis(start_ms.saturating_sub(unix_ms()));
         smol::Timer::after(wait).await;
@@ -118,9 +128,14 @@ fn worker() {
         let tasks: Vec<_> = built
             .into_iter()
             .enumerate()
-            .map(|(k, (mut driver, mut swarm))| {
+            .map(|(k, prebuilt)| {
+                let config = config(k);
                 smol::spawn(async move {
                     smol::Timer::at(t0 + offset + spacing * k as u32).await;
+                    let (mut driver, mut swarm) = match prebuilt {
+                        Some(built) => built,
+                        None => common::pyrsia_like_client(config).await,
+                    };
                     let start = Instant::now();
                     let us = || start.elapsed().as_micros() as u64;
                     let mut c = Client {
@@ -129,8 +144,15 @@ fn worker() {
                         verdict: None,
                         kind: "none",
                     };
+                    let trace = std::env::var("CROWD_TRACE").is_ok();
                     loop {
-                        match driver.next(&mut swarm).await {
+                        let out = driver.next(&mut swarm).await;
+                        if trace {
+                            if let Output::Report(e) = &out {
+                                eprintln!("client {k} +{} µs: {e:?}", us());
+                            }
+                        }
+                        match out {
                             Output::Report(Event::BootPeerConnected { .. }) => {
                                 c.conn = c.conn.or(Some(us()));
                             }
