@@ -94,9 +94,18 @@ bench:
     cargo bench -p pyrsia-boot-tests --bench core
     cargo bench -p pyrsia-boot-tests --bench alloc
 
-# What one joining peer costs a boot node: its machine alone beside the whole process.
+# What one joining peer costs a boot node: its machine alone, the whole process, the floor.
 bench-join:
     cargo bench -p pyrsia-boot --bench join_cost
+
+# A crowd from worker processes: bursts of 1..5000 joiners, then steady rates against a node
+# pinned to one core (BENCHMARKS §18; about 5 min).
+bench-crowd:
+    CROWD_BURST=1,10,100,1000,5000 cargo bench -p pyrsia-boot --bench crowd
+
+# Ten minutes of join/leave churn: RSS and lost /status requests (BENCHMARKS §17).
+bench-soak:
+    cargo bench -p pyrsia-boot --bench soak
 
 # Verdicts in the NAT lab per NAT kind, runtime and loss, with the stranger's ground truth,
 # beside the stock libp2p-autonat pair as Pyrsia configured it (root, nftables; ~20 min).
