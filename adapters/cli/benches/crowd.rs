@@ -30,7 +30,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pyrsia_boot_conformance::harness::TempDir;
@@ -209,18 +209,6 @@ fn worker() {
 
 // ---- the parent -------------------------------------------------------------------------
 
-/// Pins `cmd` to `cpus` (a taskset list) when given.
-fn pinned(program: &str, cpus: Option<&str>) -> Command {
-    match cpus {
-        Some(cpus) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", cpus, program]);
-            c
-        }
-        None => Command::new(program),
-    }
-}
-
 /// The boot side under test: its processes and the URL clients fetch.
 struct Target {
     nodes: Vec<common::BootNode>,
@@ -230,25 +218,11 @@ struct Target {
 
 impl Target {
     fn node(cpus: Option<&str>, threads: Option<&str>, extra: &[String]) -> common::BootNode {
-        let mut cmd = pinned(common::BIN, cpus);
+        let mut cmd = common::loopback_node_command(cpus);
+        cmd.args(common::LIFTED_LIMITS);
         if let Some(t) = threads {
-            cmd.args(["--threads", t]);
+            cmd.args(["--threads", t]); // global: accepted after the subcommand
         }
-        cmd.args([
-            "node",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--http",
-            "127.0.0.1:0",
-            "--private-network",
-            // Every client comes from 127.0.0.1: lift the per-address limits.
-            "--http-max-connections-per-ip",
-            "256",
-            "--max-connections",
-            "100000",
-            "--max-connections-per-ip",
-            "100000",
-        ]);
         cmd.args(extra);
         common::spawn_boot_node(cmd)
     }
@@ -357,7 +331,7 @@ fn run_step(
         if share == 0 {
             continue;
         }
-        let mut cmd = pinned(exe.to_str().expect("utf-8 path"), cpus);
+        let mut cmd = common::pinned(exe.to_str().expect("utf-8 path"), cpus);
         cmd.env("CROWD_WORKER", "1")
             .env("SMOL_THREADS", "1")
             .env("CROWD_URLS", target.urls.join(","))

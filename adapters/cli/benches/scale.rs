@@ -30,15 +30,7 @@ impl Node {
     /// A node on `--threads` `threads` (the CLI's default, one per core, when `None`).
     fn start(threads: Option<u16>) -> Node {
         let threads = threads.map(|t| t.to_string());
-        let mut args = vec![
-            // Every client here comes from 127.0.0.1: lift the per-address limits.
-            "--http-max-connections-per-ip",
-            "256",
-            "--max-connections",
-            "100000",
-            "--max-connections-per-ip",
-            "100000",
-        ];
+        let mut args = common::LIFTED_LIMITS.to_vec();
         if let Some(t) = &threads {
             args.extend(["--threads", t.as_str()]);
         }

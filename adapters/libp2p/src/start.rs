@@ -56,6 +56,10 @@ pub async fn listen<B: NetworkBehaviour>(
 /// A driver for `config` on `runtime`, for the node whose swarm is `swarm` (its id becomes the
 /// configuration's local peer, so boot lists naming it are skipped). Unless the configuration
 /// already has one, the machine gets the wall clock read together with its start instant.
+///
+/// The bootstrap starts now: its budget and its first fetch's deadline count from this call.
+/// Build the driver when you are about to poll it; one built seconds before its first poll
+/// finds that fetch already timed out and starts with a retry.
 pub fn driver_for<B: NetworkBehaviour, R: Runtime>(
     swarm: &Swarm<B>,
     mut config: Config,

@@ -61,7 +61,15 @@ pub fn spawn_boot_node(mut node: Command) -> BootNode {
 
 /// A boot node on ephemeral loopback ports, with `extra` arguments after `node`.
 pub fn loopback_boot_node(extra: &[&str]) -> BootNode {
-    let mut node = Command::new(BIN);
+    let mut node = loopback_node_command(None);
+    node.args(extra);
+    spawn_boot_node(node)
+}
+
+/// `pyrsia-boot node` on ephemeral loopback ports (more arguments may follow), pinned to
+/// `cpus` (a `taskset` list) when given.
+pub fn loopback_node_command(cpus: Option<&str>) -> Command {
+    let mut node = pinned(BIN, cpus);
     node.args([
         "node",
         "--listen",
@@ -69,10 +77,33 @@ pub fn loopback_boot_node(extra: &[&str]) -> BootNode {
         "--http",
         "127.0.0.1:0",
         "--private-network",
-    ])
-    .args(extra);
-    spawn_boot_node(node)
+    ]);
+    node
 }
+
+/// `program`, run under `taskset -c cpus` when `cpus` is given (it and its children then run
+/// only on those CPUs).
+pub fn pinned(program: &str, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus, program]);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// Every client of a load bench comes from 127.0.0.1: these lift the per-address limits (and
+/// the connection cap) of `pyrsia-boot node`.
+pub const LIFTED_LIMITS: &[&str] = &[
+    "--http-max-connections-per-ip",
+    "256",
+    "--max-connections",
+    "100000",
+    "--max-connections-per-ip",
+    "100000",
+];
 
 /// Runs `pyrsia-boot ARGS` to completion.
 pub fn run(args: &[&str]) -> Output {
@@ -175,16 +206,8 @@ pub fn nginx_on(dir: &Path, port: u16, upstreams: &[String], cpus: Option<&str>)
     std::fs::create_dir_all(dir.join("tmp")).expect("mkdir");
     let conf_path = dir.join("nginx.conf");
     std::fs::write(&conf_path, conf).expect("write config");
-    let mut command = match cpus {
-        Some(cpus) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", cpus, "nginx"]);
-            c
-        }
-        None => Command::new("nginx"),
-    };
     Nginx(
-        command
+        pinned("nginx", cpus)
             .arg("-p")
             .arg(dir)
             .arg("-e")
