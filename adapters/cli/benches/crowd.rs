@@ -219,6 +219,14 @@ struct Target {
 impl Target {
     fn node(cpus: Option<&str>, threads: Option<&str>, extra: &[String]) -> common::BootNode {
         let mut cmd = common::loopback_node_command(cpus);
+        // `NAME=value` words set the node's environment; the rest are arguments.
+        let (env, extra): (Vec<&String>, Vec<&String>) =
+            extra.iter().partition(|w| w.contains('=') && !w.starts_with('-'));
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
+        }
         cmd.args(common::LIFTED_LIMITS);
         if let Some(t) = threads {
             cmd.args(["--threads", t]); // global: accepted after the subcommand
@@ -409,8 +417,8 @@ fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
 }
 
 fn burst(workers: usize) {
-    // `CROWD_COMPARE_ARGS="--flag value …"`: every size also against a second node started
-    // with these extra arguments; the two alternate per size.
+    // `CROWD_COMPARE_ARGS="--flag value … NAME=value …"`: every size also against a second
+    // node started with these extra arguments (and environment); the two alternate per size.
     let compare: Vec<String> = std::env::var("CROWD_COMPARE_ARGS")
         .unwrap_or_default()
         .split_whitespace()
