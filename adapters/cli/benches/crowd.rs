@@ -220,8 +220,9 @@ impl Target {
     fn node(cpus: Option<&str>, threads: Option<&str>, extra: &[String]) -> common::BootNode {
         let mut cmd = common::loopback_node_command(cpus);
         // `NAME=value` words set the node's environment; the rest are arguments.
-        let (env, extra): (Vec<&String>, Vec<&String>) =
-            extra.iter().partition(|w| w.contains('=') && !w.starts_with('-'));
+        let (env, extra): (Vec<&String>, Vec<&String>) = extra
+            .iter()
+            .partition(|w| w.contains('=') && !w.starts_with('-'));
         for kv in env {
             if let Some((k, v)) = kv.split_once('=') {
                 cmd.env(k, v);
