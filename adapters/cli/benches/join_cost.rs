@@ -10,7 +10,7 @@
 //!
 //! Beside them, the handshake floor: libp2p's own components doing a join's three connections
 //! (noise, yamux, identify) and nothing else, the boot node's share (see `handshake_floor`),
-//! and the whole process's cost over it.
+//! in memory and over TCP on loopback, and the whole process's cost over each.
 //!
 //! Run: `cargo bench -p pyrsia-boot --bench join_cost` (`JOIN_ROUNDS`, `JOIN_BATCH` to change
 //! the 7 rounds of 200 process joins; `JOIN_NODE_THREADS`, `JOIN_DIAL_BACK_ATTEMPTS` and
@@ -176,9 +176,11 @@ fn env_or(name: &str, default: usize) -> usize {
 /// boot node's transport upgrade (`secure_and_multiplex`: noise XX, yamux) and runs identify
 /// both ways (`identify::Behaviour`, signed peer records); then it is closed. Initiator and
 /// responder do the same noise work, and the boot node is responder twice and initiator once,
-/// so its share is half of the six ends: the floor per join. It leaves out TCP,
-/// ping, the AutoNAT messages and HTTP: a lower bound.
-async fn handshake_floor(joins: usize) -> f64 {
+/// so its share is half of the six ends: the floor per join. It leaves out ping, the AutoNAT
+/// messages and HTTP: a lower bound. With `tcp`, the connections are TCP on loopback (the
+/// boot node's own `build_transport`) instead of in memory, so the kernel's share of a
+/// connection is in the floor too.
+async fn handshake_floor(joins: usize, tcp: bool) -> f64 {
     use futures::StreamExt;
     use libp2p::core::transport::MemoryTransport;
     use libp2p::swarm::SwarmEvent;
@@ -186,19 +188,30 @@ async fn handshake_floor(joins: usize) -> f64 {
     static PORT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(47_000);
     type Floor = Swarm<identify::Behaviour>;
     let swarm = |key: &libp2p::identity::Keypair| {
-        let transport = pyrsia_boot_smol::secure_and_multiplex(MemoryTransport::default(), key)
-            .expect("noise keys");
+        let transport = if tcp {
+            pyrsia_boot_smol::build_transport(key)
+        } else {
+            pyrsia_boot_smol::secure_and_multiplex(MemoryTransport::default(), key)
+        }
+        .expect("noise keys");
         let id = key.public().to_peer_id();
         let behaviour =
             identify::Behaviour::new(identify::Config::new("/floor/1.0.0".into(), key.public()));
         Swarm::new(transport, behaviour, id, pyrsia_boot_smol::swarm_config())
     };
-    async fn listen(s: &mut Floor) -> Multiaddr {
+    async fn listen(s: &mut Floor, tcp: bool) -> Multiaddr {
         let port = PORT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let addr: Multiaddr = format!("/memory/{port}").parse().expect("valid");
-        s.listen_on(addr.clone()).expect("listens");
-        while !matches!(s.select_next_some().await, SwarmEvent::NewListenAddr { .. }) {}
-        addr
+        let addr = if tcp {
+            "/ip4/127.0.0.1/tcp/0".to_string()
+        } else {
+            format!("/memory/{port}")
+        };
+        s.listen_on(addr.parse().expect("valid")).expect("listens");
+        loop {
+            if let SwarmEvent::NewListenAddr { address, .. } = s.select_next_some().await {
+                return address;
+            }
+        }
     }
     /// Both ends up and identified, driving both swarms.
     async fn settle(a: &mut Floor, b: &mut Floor) {
@@ -222,7 +235,8 @@ async fn handshake_floor(joins: usize) -> f64 {
         libp2p::identity::Keypair::generate_ed25519(),
     );
     let (mut boot, mut joiner) = (swarm(&boot_key), swarm(&joiner_key));
-    let (boot_addr, joiner_addr) = (listen(&mut boot).await, listen(&mut joiner).await);
+    let boot_addr = listen(&mut boot, tcp).await;
+    let joiner_addr = listen(&mut joiner, tcp).await;
     let boot_id = *boot.local_peer_id();
     let cpu0 = cpu_seconds(std::process::id());
     for _ in 0..joins {
@@ -259,19 +273,23 @@ fn main() {
         args.extend(["--dial-back-stagger-ms", ms.as_str()]);
     }
     let node = common::loopback_boot_node(&args);
-    let (mut machine, mut process, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut machine, mut process) = (Vec::new(), Vec::new());
+    let (mut floor, mut tcp_floor) = (Vec::new(), Vec::new());
     smol::block_on(async {
         // One warm-up batch of each.
         machine_joins(20_000);
         process_joins(&node, 25).await;
-        handshake_floor(20).await;
+        handshake_floor(20, false).await;
+        handshake_floor(20, true).await;
         for _ in 0..rounds {
             machine.push(machine_joins(100_000));
             process.push(process_joins(&node, batch).await);
-            floor.push(handshake_floor(batch).await);
+            floor.push(handshake_floor(batch, false).await);
+            tcp_floor.push(handshake_floor(batch, true).await);
         }
     });
     let (m, p, f) = (median(machine), median(process), median(floor));
+    let t = median(tcp_floor);
     println!("## Cost of one join (median of {rounds} rounds, side by side)\n");
     println!("| what | per join |");
     println!("|---|---:|");
@@ -290,4 +308,9 @@ fn main() {
         f * 1e3
     );
     println!("| whole / floor | {:.2}× |", p / f);
+    println!(
+        "| the same floor over TCP on loopback (the kernel's share of the three connections in it) | {:.3} ms |",
+        t * 1e3
+    );
+    println!("| whole / TCP floor | {:.2}× |", p / t);
 }
