@@ -255,12 +255,7 @@ fn main() {
     let rounds = env_or("JOIN_ROUNDS", 7);
     let batch = env_or("JOIN_BATCH", 200);
     let threads = std::env::var("JOIN_NODE_THREADS").ok();
-    let mut args = vec![
-        "--http-max-connections-per-ip",
-        "256",
-        "--max-connections-per-ip",
-        "100000",
-    ];
+    let mut args = common::LIFTED_LIMITS.to_vec();
     if let Some(t) = &threads {
         args.extend(["--threads", t.as_str()]);
     }

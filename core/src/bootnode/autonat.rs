@@ -51,6 +51,19 @@ impl Leg {
     }
 }
 
+/// Where a dial-back request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Waiting for a place under the global throttle, at most
+    /// [`crate::DialBackPolicy::queue_wait`].
+    Queued,
+    /// Holding a place, waiting for the asking connection's first round trip, at most
+    /// [`crate::DialBackPolicy::rtt_wait`].
+    AwaitingRtt,
+    /// Its legs are under way.
+    Started,
+}
+
 /// One dial-back under way.
 #[derive(Debug, Clone)]
 pub(super) struct Job {
@@ -59,13 +72,9 @@ pub(super) struct Job {
     peer: PeerId,
     asked: Instant,
     targets: Vec<Multiaddr>,
-    /// Whether the legs have started; until then the job waits for the asking connection's
-    /// first round trip, at most [`crate::DialBackPolicy::rtt_wait`].
-    started: bool,
-    /// Waiting for a place under the global throttle, at most
-    /// [`crate::DialBackPolicy::queue_wait`] (then `deadline` is when it is refused).
-    queued: bool,
-    /// When the legs' answers are due; before they start, when to start without a round trip.
+    stage: Stage,
+    /// When the stage ends: the legs' answers are due ([`Stage::Started`]), the legs start
+    /// without a round trip ([`Stage::AwaitingRtt`]), the request is refused ([`Stage::Queued`]).
     pub(super) deadline: Instant,
     /// When a pending leg's remaining attempts start (`None`: none remain to start).
     rest_at: Option<Instant>,
@@ -92,14 +101,8 @@ impl BootNodeMachine {
         addrs: &[Multiaddr],
     ) {
         let policy = self.config.dial_back.clone();
-        let refuse = |m: &mut Self, answer: DialBackAnswer, outcome| {
-            m.push(BootNodeAction::AnswerDialBack { reply, answer });
-            m.report(BootNodeEvent::DialBackServed {
-                peer,
-                outcome,
-                after: Duration::ZERO,
-            });
-        };
+        let now = self.now;
+        let refuse = |m: &mut Self, answer, outcome| m.answer(reply, peer, now, answer, outcome);
         if claimed != peer {
             let why = "the DIAL names another peer than the one asking".to_string();
             return refuse(self, DialBackAnswer::BadRequest(why), "bad_request");
@@ -109,29 +112,10 @@ impl BootNodeMachine {
             let why = "no observed address for the asking connection".to_string();
             return refuse(self, DialBackAnswer::Refused(why), "refused");
         };
-        let now = self.now;
-        // One peer asking too often is refused at once; a crowd over the global throttle
-        // queues for a place instead, so every one of its peers gets an answer.
-        let mine = (self.autonat.recent.iter().map(|(_, p)| *p))
-            .chain(
-                self.autonat
-                    .jobs
-                    .values()
-                    .filter(|j| !j.started)
-                    .map(|j| j.peer),
-            )
-            .filter(|p| *p == peer)
-            .count();
-        if mine >= policy.per_peer as usize {
-            let why = "throttled: too many dial-backs for you this period".to_string();
-            return refuse(self, DialBackAnswer::Refused(why), "refused");
-        }
-        let queued = self.autonat.jobs.values().filter(|j| j.queued).count();
-        let queue = queued > 0 || self.free_places() == 0;
-        if queue && queued >= policy.max_queued as usize {
-            let why = "throttled: too many dial-backs this period".to_string();
-            return refuse(self, DialBackAnswer::Refused(why), "refused");
-        }
+        let stage = match self.throttle(peer) {
+            Ok(stage) => stage,
+            Err(why) => return refuse(self, DialBackAnswer::Refused(why), "refused"),
+        };
         let targets = dial_back_targets(observed, addrs, &|a| policy.policy.allows(classify(a)));
         if targets.is_empty() {
             let why = format!("no dialable address at your observed IP {observed}");
@@ -150,13 +134,11 @@ impl BootNodeMachine {
                 peer,
                 asked: now,
                 targets,
-                started: false,
-                queued: queue,
+                stage,
                 deadline: now
-                    + if queue {
-                        policy.queue_wait
-                    } else {
-                        policy.rtt_wait
+                    + match stage {
+                        Stage::Queued => policy.queue_wait,
+                        _ => policy.rtt_wait,
                     },
                 rest_at: None,
                 own: Leg::NEW,
@@ -166,45 +148,8 @@ impl BootNodeMachine {
         // Ping measures every new connection at once, and a dial request often arrives first:
         // without a round trip yet, the dial-back waits for one (briefly) rather than fall
         // back to the long unmeasured timeout.
-        if rtt.is_some() && !queue {
+        if rtt.is_some() && stage == Stage::AwaitingRtt {
             self.start_dial_back(job, rtt);
-        }
-    }
-
-    /// Forgets dial-backs that started a period ago or more.
-    fn prune_recent(&mut self) {
-        let (now, period) = (self.now, self.config.dial_back.period);
-        while (self.autonat.recent.front())
-            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= period)
-        {
-            self.autonat.recent.pop_front();
-        }
-    }
-
-    /// Places left under the global throttle this period. The throttle counts dial-backs when
-    /// they start; a request admitted but waiting for its round trip holds its place, so no
-    /// period ever sees more starts than allowed.
-    fn free_places(&mut self) -> usize {
-        self.prune_recent();
-        let waiting = (self.autonat.jobs.values())
-            .filter(|j| !j.started && !j.queued)
-            .count();
-        let taken = self.autonat.recent.len() + waiting;
-        (self.config.dial_back.global as usize).saturating_sub(taken)
-    }
-
-    /// Queued requests take the places that freed, oldest first.
-    fn admit_queued(&mut self) {
-        while self.free_places() > 0 {
-            let Some((&job, j)) = self.autonat.jobs.iter_mut().find(|(_, j)| j.queued) else {
-                return;
-            };
-            j.queued = false;
-            j.deadline = self.now + self.config.dial_back.rtt_wait;
-            let rtt = self.conn_facts.get(&j.conn).and_then(|f| f.rtt);
-            if rtt.is_some() {
-                self.start_dial_back(job, rtt);
-            }
         }
     }
 
@@ -244,7 +189,7 @@ impl BootNodeMachine {
     /// A round trip was measured on `conn`: dial-backs asked over it and waiting start now.
     pub(super) fn on_round_trip(&mut self, conn: Token, rtt: Duration) {
         let waiting: Vec<DialBackId> = (self.autonat.jobs.iter())
-            .filter(|(_, j)| j.conn == conn && !j.started && !j.queued)
+            .filter(|(_, j)| j.conn == conn && j.stage == Stage::AwaitingRtt)
             .map(|(id, _)| *id)
             .collect();
         for job in waiting {
@@ -263,7 +208,7 @@ impl BootNodeMachine {
         let Some(j) = self.autonat.jobs.get_mut(&job) else {
             return;
         };
-        j.started = true;
+        j.stage = Stage::Started;
         j.deadline = self.now + timeout;
         j.rest_at = (first < policy.attempts).then_some(self.now + stagger);
         self.autonat.recent.push_back((self.now, j.peer));
@@ -372,41 +317,17 @@ impl BootNodeMachine {
             self.launch_rest(job);
         }
         self.admit_queued();
-        let due: Vec<(DialBackId, bool, bool)> = (self.autonat.jobs.iter())
+        let due: Vec<(DialBackId, Stage)> = (self.autonat.jobs.iter())
             .filter(|(_, j)| now >= j.deadline)
-            .map(|(id, j)| (*id, j.started, j.queued))
+            .map(|(id, j)| (*id, j.stage))
             .collect();
-        for (job, started, queued) in due {
-            if queued {
-                self.refuse_queued(job);
-            } else if started {
-                self.finish_dial_back(job);
-            } else {
-                self.start_dial_back(job, None);
+        for (job, stage) in due {
+            match stage {
+                Stage::Queued => self.refuse_queued(job),
+                Stage::AwaitingRtt => self.start_dial_back(job, None),
+                Stage::Started => self.finish_dial_back(job),
             }
         }
-    }
-
-    /// A queued request found no place in time.
-    fn refuse_queued(&mut self, job: DialBackId) {
-        let Some(j) = self.autonat.jobs.remove(&job) else {
-            return;
-        };
-        let wait = self.config.dial_back.queue_wait;
-        let why = format!(
-            "throttled: no dial-back place within {} ms",
-            wait.as_millis()
-        );
-        self.push(BootNodeAction::AnswerDialBack {
-            reply: j.reply,
-            answer: DialBackAnswer::Refused(why),
-        });
-        let after = self.now.saturating_duration_since(j.asked);
-        self.report(BootNodeEvent::DialBackServed {
-            peer: j.peer,
-            outcome: "refused",
-            after,
-        });
     }
 
     fn finish_dial_back(&mut self, job: DialBackId) {
@@ -430,16 +351,26 @@ impl BootNodeMachine {
                 "unreachable",
             ),
         };
-        if j.started && (j.own.pending() || j.alternate.as_ref().is_some_and(Leg::pending)) {
+        let started = j.stage == Stage::Started;
+        if started && (j.own.pending() || j.alternate.as_ref().is_some_and(Leg::pending)) {
             self.push(BootNodeAction::CancelDialBack { job });
         }
-        self.push(BootNodeAction::AnswerDialBack {
-            reply: j.reply,
-            answer,
-        });
-        let after = self.now.saturating_duration_since(j.asked);
+        self.answer(j.reply, j.peer, j.asked, answer, outcome);
+    }
+
+    /// Sends `answer` to the request `reply` of `peer`, asked at `asked`, and reports it.
+    fn answer(
+        &mut self,
+        reply: Token,
+        peer: PeerId,
+        asked: Instant,
+        answer: DialBackAnswer,
+        outcome: &'static str,
+    ) {
+        self.push(BootNodeAction::AnswerDialBack { reply, answer });
+        let after = self.now.saturating_duration_since(asked);
         self.report(BootNodeEvent::DialBackServed {
-            peer: j.peer,
+            peer,
             outcome,
             after,
         });
@@ -452,21 +383,16 @@ impl BootNodeMachine {
             .map(|(id, _)| *id)
             .collect();
         for job in gone {
-            if self.autonat.jobs.remove(&job).is_some_and(|j| j.started) {
+            if (self.autonat.jobs.remove(&job)).is_some_and(|j| j.stage == Stage::Started) {
                 self.push(BootNodeAction::CancelDialBack { job });
             }
         }
     }
 
     pub(super) fn next_dial_back_deadline(&self) -> Option<Instant> {
-        let queued = self.autonat.jobs.values().any(|j| j.queued);
-        // With requests queued, the next place frees when the oldest start leaves the period.
-        let place = (self.autonat.recent.front())
-            .filter(|_| queued)
-            .map(|(t, _)| *t + self.config.dial_back.period);
         (self.autonat.jobs.values())
             .flat_map(|j| [Some(j.deadline), j.rest_at])
-            .chain([place])
+            .chain([self.next_place()])
             .flatten()
             .min()
     }
@@ -498,6 +424,8 @@ fn dial_back_targets(
     }
     out
 }
+
+mod throttle;
 
 #[cfg(test)]
 #[path = "autonat_tests.rs"]
