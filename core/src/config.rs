@@ -42,6 +42,32 @@ pub enum ConnectedRule {
     InboundOrOwnProbe,
 }
 
+/// How far one dial follows `/dnsaddr` names. A `/dnsaddr/<name>` address stands for the
+/// `dnsaddr=<multiaddr>` TXT records of `_dnsaddr.<name>`; each may be another `/dnsaddr` (or
+/// `/dns`) address, so resolution is recursive, and these bound it (as libp2p's own resolver
+/// does). The whole resolution also counts against [`Timeouts::dial`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolveLimits {
+    /// Rounds of lookups per dial, the first included: `/dnsaddr` → `/ip4` takes 1,
+    /// `/dnsaddr` → `/dnsaddr` → `/ip4` (Kubo's `bootstrap.libp2p.io`) 2.
+    pub max_rounds: u8,
+    /// Names looked up per dial over all rounds.
+    pub max_lookups: usize,
+    /// Addresses taken from one name's answer, the rest skipped as
+    /// [`crate::SkipReason::TooManyAddrs`] (records naming other peers do not count).
+    pub max_addrs_per_name: usize,
+}
+
+impl Default for ResolveLimits {
+    fn default() -> Self {
+        ResolveLimits {
+            max_rounds: 4,
+            max_lookups: 16,
+            max_addrs_per_name: 16,
+        }
+    }
+}
+
 /// Timeouts, one per step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -113,6 +139,8 @@ pub struct Config {
     pub connected_rule: ConnectedRule,
     /// Per-step timeouts.
     pub timeouts: Timeouts,
+    /// How far a dial follows `/dnsaddr` names.
+    pub resolve: ResolveLimits,
     /// Waits between rounds.
     pub backoff: Backoff,
     /// Overall time for one bootstrap, from its start to Connected.
@@ -147,6 +175,7 @@ impl Default for Config {
             max_concurrent_dials: 3,
             connected_rule: ConnectedRule::default(),
             timeouts: Timeouts::default(),
+            resolve: ResolveLimits::default(),
             backoff: Backoff::default(),
             budget: Duration::from_secs(60),
             own_probe_attempts: 3,

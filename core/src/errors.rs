@@ -39,9 +39,32 @@ pub enum ResolveError {
         /// The resolver's message.
         reason: String,
     },
-    /// The address handed to the driver does not start with `/dns`, `/dns4` or `/dns6`.
+    /// The address handed to the driver does not start with `/dns`, `/dns4`, `/dns6` or
+    /// `/dnsaddr`.
     #[error("{0} does not start with a DNS name")]
     NotAName(String),
+    /// A `/dnsaddr` name led to a name that one dial does not follow: it was not looked up.
+    #[error("{name}: not followed, past the /dnsaddr limits ({why})")]
+    NotFollowed {
+        /// The name left unresolved.
+        name: String,
+        /// Which limit.
+        why: ResolveLimit,
+    },
+}
+
+/// Why a name in a `/dnsaddr` answer was not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveLimit {
+    /// [`crate::ResolveLimits::max_rounds`] rounds were already looked up.
+    #[error("depth")]
+    Depth,
+    /// [`crate::ResolveLimits::max_lookups`] names were already looked up for this dial.
+    #[error("lookups")]
+    Lookups,
+    /// The name was looked up before in this dial's resolution.
+    #[error("loop")]
+    Loop,
 }
 
 /// Why a dial failed, as the driver (or the machine, before dialing) saw it.

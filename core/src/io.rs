@@ -102,6 +102,17 @@ pub enum Input {
         /// The address the server reached us at, or why it did not.
         result: Result<Multiaddr, ProbeError>,
     },
+    /// AutoNAT v2: the driver's v2 client finished a test of `addr` with `server` (libp2p's
+    /// client picks both). A reachable result is verified by construction: the server's
+    /// dial-back carried the nonce the client sent. Only a boot peer we dialed counts.
+    AutonatV2Tested {
+        /// The server that dialed back (or could not).
+        server: PeerId,
+        /// The address tested, without `/p2p/`.
+        addr: Multiaddr,
+        /// Whether the server's dial-back reached us.
+        reachable: bool,
+    },
 }
 
 impl fmt::Debug for Input {
@@ -165,11 +176,24 @@ impl fmt::Debug for Input {
                 .field("probe", probe)
                 .field("result", result)
                 .finish(),
+            Input::AutonatV2Tested {
+                server,
+                addr,
+                reachable,
+            } => f
+                .debug_struct("AutonatV2Tested")
+                .field("server", server)
+                .field("addr", &format_args!("{addr}"))
+                .field("reachable", reachable)
+                .finish(),
         }
     }
 }
 
 /// Something the driver must do.
+// A few dozen actions per bootstrap, handed over by value once each: a report's size (its
+// skip counts per reason) costs nothing worth a box and an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub enum Action {
@@ -199,8 +223,12 @@ pub enum Action {
         addrs: Vec<Multiaddr>,
     },
     /// Resolve these `/dns`, `/dns4`, `/dns6` addresses (each to the IPs of its family, the
-    /// rest of the address unchanged); answer with [`Input::Resolved`]. The dial follows as an
-    /// [`Action::Dial`] with the same id once the machine has checked the IPs.
+    /// rest of the address unchanged) and `/dnsaddr` addresses (each to the multiaddrs of the
+    /// `dnsaddr=` TXT records of `_dnsaddr.<name>`, as written, `/p2p/` suffix included);
+    /// answer with [`Input::Resolved`]. The machine judges what came back: it drops other
+    /// peers' records, looks up names that came back in a further `Resolve` for the same dial
+    /// (within [`crate::ResolveLimits`]), and checks the IPs; the dial follows as an
+    /// [`Action::Dial`] with the same id.
     Resolve {
         /// Echo this back.
         dial: DialId,

@@ -132,6 +132,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// The identity and address types are libp2p's own, in the versions of the libp2p release the
+// embedding application uses (libp2p 0.55: libp2p-identity 0.2 and multiaddr 0.18; libp2p
+// 0.57: 0.3 and 0.19). One feature picks them; every `libp2p_identity::` and `multiaddr::` path
+// below names the picked version, so the source is the same for both.
+#[cfg(all(feature = "libp2p-055", feature = "libp2p-057"))]
+compile_error!(
+    "pyrsia-boot-core: enable exactly one of `libp2p-055` and `libp2p-057` (a build that \
+     unified both built adapters for two libp2p releases at once; build one package per cargo \
+     invocation)"
+);
+#[cfg(not(any(feature = "libp2p-055", feature = "libp2p-057")))]
+compile_error!("pyrsia-boot-core: enable one of the features `libp2p-055` and `libp2p-057`");
+#[cfg(feature = "libp2p-057")]
+extern crate libp2p_identity_03 as libp2p_identity;
+#[cfg(all(feature = "libp2p-055", not(feature = "libp2p-057")))]
+pub extern crate multiaddr;
+/// The multiaddr crate the machines' addresses come from.
+#[cfg(feature = "libp2p-057")]
+pub extern crate multiaddr_019 as multiaddr;
+
 pub mod addr;
 pub mod backoff;
 pub mod bootnode;
@@ -155,8 +175,8 @@ pub use bootnode::{
     BootNodeMachine, BootNodeStatus, DialBackAnswer, DialBackFrom, DialBackPolicy,
     DialRequestOutcome, Footprint, SigningPolicy,
 };
-pub use config::{CandidateOrder, Config, ConnectedRule, SourceKind, Timeouts};
-pub use errors::{DialError, HttpError, ProbeError, RequestFailure, ResolveError};
+pub use config::{CandidateOrder, Config, ConnectedRule, ResolveLimits, SourceKind, Timeouts};
+pub use errors::{DialError, HttpError, ProbeError, RequestFailure, ResolveError, ResolveLimit};
 pub use ids::{DialBackId, DialId, LoadAskId, ProbeId, RequestId, SignId, Token};
 pub use io::{Action, Input};
 pub use machine::{BootstrapMachine, Counters, PhaseName, Status};
@@ -177,4 +197,4 @@ pub use status::{
 /// Re-exported so users name the same types the machine uses.
 pub use libp2p_identity::PeerId;
 /// Re-exported so users name the same types the machine uses.
-pub use multiaddr::{self, Multiaddr};
+pub use multiaddr::Multiaddr;

@@ -105,12 +105,13 @@ pub fn classify(addr: &Multiaddr) -> AddrClass {
     }
 }
 
-/// Whether `addr` starts with a name the driver resolves (`/dns`, `/dns4`, `/dns6`) rather than
-/// an IP. `localhost` counts: it is a name, even though its class is loopback.
+/// Whether `addr` starts with a name the driver resolves (`/dns`, `/dns4`, `/dns6`, or
+/// `/dnsaddr`, whose TXT records are whole multiaddrs) rather than an IP. `localhost` counts:
+/// it is a name, even though its class is loopback.
 pub fn is_dns_name(addr: &Multiaddr) -> bool {
     matches!(
         addr.iter().next(),
-        Some(Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_))
+        Some(Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_) | Protocol::Dnsaddr(_))
     )
 }
 

@@ -161,6 +161,7 @@ impl BootstrapMachine {
                 source,
                 deadline: self.now + self.config.timeouts.dial,
                 resolving: false,
+                resolution: Resolution::default(),
                 second_family: true,
             },
         );

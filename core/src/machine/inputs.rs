@@ -88,6 +88,17 @@ impl BootstrapMachine {
                     self.become_connected(peer);
                 }
             }
+            Input::AutonatV2Tested {
+                server,
+                ref addr,
+                reachable,
+            } => {
+                if !self.boot_conns.contains_key(&server) {
+                    return self.ignore(&input, "not from a boot peer we dialed");
+                }
+                self.counters.v2_results += 1;
+                self.on_v2_tested(server, addr, reachable);
+            }
             Input::OwnProbeAnswered { probe, ref result } => {
                 let awaited = |p: &mut OwnProbe| p.probe == probe && p.held_ok.is_none();
                 match self.own_probes.iter_mut().find_map(|s| s.take_if(awaited)) {
@@ -103,20 +114,84 @@ impl BootstrapMachine {
         dial: DialId,
         results: &[Result<Vec<Multiaddr>, ResolveError>],
     ) {
+        let limits = self.config.resolve;
+        let policy = self.config.policy;
         let Some(d) = self.dials.get_mut(&dial) else {
             return;
         };
         d.resolving = false;
         let peer = d.peer;
         let mut skipped = SkipCounts::default();
-        for addr in results.iter().flatten().flatten() {
-            if !self.config.policy.allows(classify(addr)) {
-                skipped.add(SkipReason::NotRoutable);
-            } else if !d.addrs.contains(addr) {
-                d.addrs.push(addr.clone());
+        let mut next: Vec<Multiaddr> = Vec::new();
+        for result in results {
+            let addrs = match result {
+                Ok(addrs) => addrs,
+                Err(e) => {
+                    d.resolution.errors.push(e.clone());
+                    continue;
+                }
+            };
+            let mut taken = 0;
+            for addr in addrs {
+                // `/dnsaddr` records end in the peer they are for; one name may list several.
+                let (addr, named) = match crate::peer::split_p2p(addr) {
+                    Some((transport, id)) => (transport, Some(id)),
+                    None => (addr.clone(), None),
+                };
+                if named.is_some_and(|id| id != peer) {
+                    skipped.add(SkipReason::OtherPeer);
+                    continue;
+                }
+                if taken == limits.max_addrs_per_name {
+                    skipped.add(SkipReason::TooManyAddrs);
+                    continue;
+                }
+                taken += 1;
+                if is_dns_name(&addr) {
+                    if d.resolution.looked_up.contains(&addr) {
+                        d.resolution.errors.push(ResolveError::NotFollowed {
+                            name: addr.to_string(),
+                            why: ResolveLimit::Loop,
+                        });
+                    } else if !next.contains(&addr) {
+                        next.push(addr);
+                    }
+                } else if !policy.allows(classify(&addr)) {
+                    skipped.add(SkipReason::NotRoutable);
+                } else if !d.addrs.contains(&addr) {
+                    d.addrs.push(addr);
+                }
             }
         }
         self.counters.skipped.merge(&skipped);
+        // Names that came back are looked up next, as far as the limits allow.
+        let room = limits
+            .max_lookups
+            .saturating_sub(d.resolution.looked_up.len());
+        let (keep, why) = if d.resolution.rounds >= limits.max_rounds {
+            (0, ResolveLimit::Depth)
+        } else {
+            (next.len().min(room), ResolveLimit::Lookups)
+        };
+        let unfollowed = next.split_off(keep);
+        let follow = next;
+        for name in unfollowed {
+            d.resolution.errors.push(ResolveError::NotFollowed {
+                name: name.to_string(),
+                why,
+            });
+        }
+        if !follow.is_empty() {
+            d.resolving = true;
+            d.resolution.rounds += 1;
+            d.resolution.looked_up.extend(follow.iter().cloned());
+            self.push(Action::Resolve {
+                dial,
+                peer,
+                names: follow,
+            });
+            return;
+        }
         if !d.addrs.is_empty() {
             let addrs = d.addrs.clone();
             self.push(Action::Dial { dial, peer, addrs });
@@ -126,9 +201,8 @@ impl BootstrapMachine {
             return;
         };
         self.counters.dial_failures += 1;
-        let errors: Vec<ResolveError> = results.iter().filter_map(|r| r.clone().err()).collect();
-        let error = if results.iter().all(Result::is_err) {
-            DialError::Unresolved(errors)
+        let error = if skipped.total() == 0 && !d.resolution.errors.is_empty() {
+            DialError::Unresolved(d.resolution.errors)
         } else {
             DialError::ResolvedToNothing(skipped)
         };

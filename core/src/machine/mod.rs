@@ -18,7 +18,7 @@ use multiaddr::Multiaddr;
 use crate::addr::{classify, is_dns_name};
 use crate::backoff::SeededRng;
 use crate::config::{CandidateOrder, Config, ConnectedRule, SourceKind};
-use crate::errors::{DialError, ProbeError, ResolveError};
+use crate::errors::{DialError, ProbeError, ResolveError, ResolveLimit};
 use crate::ids::{DialId, ProbeId, RequestId};
 use crate::io::{Action, Input};
 use crate::nat::{Family, NatBehaviour, NatReport, NatVerdict};
@@ -88,9 +88,20 @@ struct PendingDial {
     deadline: Instant,
     /// Waiting for [`Input::Resolved`] before the dial itself starts.
     resolving: bool,
+    /// How far name resolution has gone.
+    resolution: Resolution,
     /// A second connection to a connected boot peer, over the other address family, so that
     /// family can be probed over a connection of its own.
     second_family: bool,
+}
+
+/// A dial's name resolution so far: rounds, the names looked up (a name coming back again is a
+/// loop), and the errors to report if nothing dialable comes of it.
+#[derive(Debug, Clone, Default)]
+struct Resolution {
+    rounds: u8,
+    looked_up: Vec<Multiaddr>,
+    errors: Vec<ResolveError>,
 }
 
 #[derive(Debug, Clone)]

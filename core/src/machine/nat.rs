@@ -348,6 +348,30 @@ impl BootstrapMachine {
         self.request_own_probe();
     }
 
+    /// An AutoNAT v2 result from a boot peer: concluded like an answered own probe whose
+    /// dial-back from the contacted host was seen (the nonce proves it arrived). A v1 probe of
+    /// the same family still open is left to finish; its answer may add a stranger's proof.
+    pub(super) fn on_v2_tested(&mut self, server: PeerId, addr: &Multiaddr, reachable: bool) {
+        let family = Family::of(addr).unwrap_or_else(|| {
+            self.boot_conns
+                .get(&server)
+                .map_or(Family::Ipv4, BootConn::family)
+        });
+        let p = OwnProbe {
+            probe: ProbeId(0),
+            peer: server,
+            family,
+            deadline: self.now,
+            dial_backs: DialBacks {
+                contacted_host: reachable,
+                ..DialBacks::default()
+            },
+            held_ok: None,
+        };
+        let result = if reachable { Ok(addr.clone()) } else { Err(()) };
+        self.conclude(p, result);
+    }
+
     /// Records a verdict backed by what this node saw arrive during the probe.
     fn conclude(&mut self, p: OwnProbe, result: Result<Multiaddr, ()>) {
         use crate::nat::Filtering;

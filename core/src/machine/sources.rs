@@ -267,10 +267,19 @@ impl BootstrapMachine {
             self.counters.dials += 1;
             // DNS names are resolved by the driver first; the policy then judges the IPs they
             // resolve to (a public name may point at a private address).
-            let (names, literal): (Vec<Multiaddr>, Vec<Multiaddr>) =
+            let (mut names, literal): (Vec<Multiaddr>, Vec<Multiaddr>) =
                 c.addrs.into_iter().partition(is_dns_name);
+            let mut resolution = Resolution::default();
+            for extra in names.split_off(names.len().min(self.config.resolve.max_lookups)) {
+                resolution.errors.push(ResolveError::NotFollowed {
+                    name: extra.to_string(),
+                    why: ResolveLimit::Lookups,
+                });
+            }
             let resolving = !names.is_empty();
             if resolving {
+                resolution.rounds = 1;
+                resolution.looked_up = names.clone();
                 self.push(Action::Resolve {
                     dial,
                     peer: c.peer,
@@ -304,6 +313,11 @@ impl BootstrapMachine {
                     source: c.source,
                     deadline: self.now + self.config.timeouts.dial,
                     resolving,
+                    resolution: if second_family {
+                        Resolution::default()
+                    } else {
+                        std::mem::take(&mut resolution)
+                    },
                     second_family,
                 };
                 self.dials.insert(dial, pending);

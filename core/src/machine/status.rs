@@ -45,6 +45,8 @@ pub struct Counters {
     pub own_probes: u32,
     /// OK answers to our dial-back requests that no dial-back connection backed: not believed.
     pub unverified_answers: u32,
+    /// AutoNAT v2 results from boot peers (each one concluded a family's verdict).
+    pub v2_results: u32,
     /// Inputs ignored: unknown or stale ids, peers we never dialed, late answers.
     pub ignored_inputs: u32,
     /// Boot entries skipped, per reason, over every source.

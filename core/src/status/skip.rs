@@ -30,11 +30,14 @@ pub enum SkipReason {
     /// An optional field (`peer_id`, `peers_count`, `peer_loads`) had an unusable value and was
     /// ignored.
     BadOptionalField,
+    /// A `/dnsaddr` TXT record ends in another peer's `/p2p/<id>` than the peer being dialed
+    /// (one name often lists several peers; each dial takes its own).
+    OtherPeer,
 }
 
 impl SkipReason {
     /// Every reason, in declaration order.
-    pub const ALL: [SkipReason; 12] = [
+    pub const ALL: [SkipReason; 13] = [
         SkipReason::NotAString,
         SkipReason::TooLong,
         SkipReason::Unparsable,
@@ -47,6 +50,7 @@ impl SkipReason {
         SkipReason::TooManyPeers,
         SkipReason::TooManyAddrs,
         SkipReason::BadOptionalField,
+        SkipReason::OtherPeer,
     ];
 
     /// A short phrase for reports: "3 without /p2p".
@@ -64,6 +68,7 @@ impl SkipReason {
             SkipReason::TooManyPeers => "over the peer limit",
             SkipReason::TooManyAddrs => "over the per-peer address limit",
             SkipReason::BadOptionalField => "unusable optional field",
+            SkipReason::OtherPeer => "naming another peer",
         }
     }
 }
