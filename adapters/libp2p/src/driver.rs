@@ -1,6 +1,39 @@
 //! The driver loop: carries out the core's actions on a swarm and a [`Runtime`], and turns
 //! swarm events and HTTP completions into core inputs. It makes no decisions: every retry,
 //! timeout and "what next" is the core's.
+//!
+//! Two ways to run it:
+//!
+//! - **[`Driver::next`]**, the convenience: the driver polls the swarm too, and hands every
+//!   swarm event on after it has seen it. It must then be the swarm's only poller.
+//! - **Event-driven**, for an application that keeps its own loop (and polls the swarm itself):
+//!   feed every swarm event to [`Driver::on_swarm_event`], wait on [`Driver::wait`] beside
+//!   your other futures, and after either call [`Driver::poll_progress`] until it returns
+//!   `None`, which carries out the machine's actions on the swarm and returns its reports and
+//!   snapshots.
+//!
+//! ```ignore
+//! loop {
+//!     while let Some(progress) = driver.poll_progress(&mut swarm) {
+//!         handle(progress);
+//!     }
+//!     futures::select! {
+//!         event = swarm.select_next_some() => {
+//!             driver.on_swarm_event(&swarm, &event);
+//!             my_app.on(event);
+//!         }
+//!         () = driver.wait().fuse() => {}
+//!         command = my_commands.select_next_some() => my_app.run(command, &mut swarm),
+//!     }
+//! }
+//! ```
+//!
+//! **Cancel safety.** [`Driver::next`] and [`Driver::wait`] may be dropped at any point before
+//! they complete (a `select!` whose other branch won, a timeout) and called again: nothing is
+//! lost. Every in-flight HTTP request, lookup and timer lives in the driver, not in the
+//! future; a result is fed to the machine in the same poll that receives it, and a swarm event
+//! `next` took from the swarm is returned from that same poll. The conformance suite drops both
+//! at random points and still connects.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -45,6 +78,23 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<HttpReply, HttpError>>;
     /// The IP addresses of `host` (the system resolver's answer).
     fn resolve(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>>;
+    /// Sends `datagram` over UDP to `server` and returns the first datagram that comes back
+    /// from it, at most `max_reply` bytes (a DNS query for `/dnsaddr`). No timeout: the core's
+    /// dial deadline bounds it. The default refuses, so a runtime without UDP still builds;
+    /// its `/dnsaddr` names then fail their dials with this error.
+    fn udp_exchange(
+        &self,
+        server: std::net::SocketAddr,
+        datagram: Vec<u8>,
+        max_reply: usize,
+    ) -> BoxFuture<'static, std::io::Result<Vec<u8>>> {
+        let _ = (server, datagram, max_reply);
+        futures::future::ready(Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "this runtime has no UDP exchange, so /dnsaddr names cannot be looked up",
+        )))
+        .boxed()
+    }
     /// Runs `task` in the background until it completes.
     fn spawn(&self, task: BoxFuture<'static, ()>);
 }
@@ -70,6 +120,19 @@ pub trait HasBootstrap: NetworkBehaviour {
     fn bootstrap(&mut self) -> &mut Behaviour;
     /// The pyrsia-boot part of an event, if the event came from it.
     fn bootstrap_event(event: &Self::ToSwarm) -> Option<&BehaviourEvent>;
+    /// An event of the application's own identify, if it runs one instead of ours
+    /// ([`crate::behaviour::BehaviourBuilder::app_identify`]).
+    fn identify_event(event: &Self::ToSwarm) -> Option<&identify::Event> {
+        let _ = event;
+        None
+    }
+    /// An event of the application's own AutoNAT v1, if it runs one instead of ours
+    /// ([`crate::behaviour::BehaviourBuilder::app_autonat`]). Without it, a boot node's dial
+    /// request never reaches the driver and the node never counts as fully connected.
+    fn autonat_event(event: &Self::ToSwarm) -> Option<&autonat::Event> {
+        let _ = event;
+        None
+    }
 }
 
 impl HasBootstrap for Behaviour {
@@ -96,24 +159,36 @@ pub struct Driver<R> {
     /// Connections that machine dials established (their identify observations count).
     boot_connections: std::collections::HashSet<ConnectionId>,
     probes: HashMap<OutboundRequestId, ProbeId>,
-    outbox: VecDeque<Pending>,
+    outbox: VecDeque<Progress>,
+    timer: Option<Armed>,
+    /// Where `/dnsaddr` TXT queries go; read from `/etc/resolv.conf` at the first one.
+    nameserver: Option<std::net::SocketAddr>,
 }
 
-/// Outputs waiting to be handed out.
+/// What the machine has for the application, from [`Driver::poll_progress`] (the event-driven
+/// API; [`Driver::next`] returns the same as [`Output::Report`] and [`Output::Persist`]).
 #[allow(clippy::large_enum_variant)] // as for `Output`
 #[derive(Debug)]
-enum Pending {
+pub enum Progress {
+    /// A report for the timeline.
     Report(Event),
+    /// State to persist.
     Persist(Snapshot),
 }
 
-impl<E> From<Pending> for Output<E> {
-    fn from(p: Pending) -> Self {
+impl<E> From<Progress> for Output<E> {
+    fn from(p: Progress) -> Self {
         match p {
-            Pending::Report(e) => Output::Report(e),
-            Pending::Persist(s) => Output::Persist(s),
+            Progress::Report(e) => Output::Report(e),
+            Progress::Persist(s) => Output::Persist(s),
         }
     }
+}
+
+/// The armed timer: the machine's deadline it was made for, and the runtime's future.
+struct Armed {
+    at: Instant,
+    timer: BoxFuture<'static, ()>,
 }
 
 impl<R> std::fmt::Debug for Driver<R> {
@@ -139,12 +214,20 @@ impl<R: Runtime> Driver<R> {
             boot_connections: std::collections::HashSet::new(),
             probes: HashMap::new(),
             outbox: VecDeque::new(),
+            timer: None,
+            nameserver: None,
         }
     }
 
     /// The machine, for its status.
     pub fn machine(&self) -> &BootstrapMachine {
         &self.machine
+    }
+
+    /// Sends `/dnsaddr` TXT queries to `server` instead of the first nameserver of
+    /// `/etc/resolv.conf`.
+    pub fn set_nameserver(&mut self, server: std::net::SocketAddr) {
+        self.nameserver = Some(server);
     }
 
     /// Carries out the machine's queued actions and returns the outputs they produce, without
@@ -158,45 +241,93 @@ impl<R: Runtime> Driver<R> {
     }
 
     /// Runs until the machine has something for the application. Keep calling it: between
-    /// outputs it also keeps the swarm polled, so connections stay up.
+    /// outputs it also keeps the swarm polled, so connections stay up. Cancel-safe (see the
+    /// module documentation).
     pub async fn next<B: HasBootstrap>(&mut self, swarm: &mut Swarm<B>) -> Output<B::ToSwarm> {
         loop {
-            while let Some(action) = self.machine.poll_action() {
-                self.apply(action, swarm);
+            if let Some(progress) = self.poll_progress(swarm) {
+                return progress.into();
             }
-            if let Some(out) = self.outbox.pop_front() {
-                return out.into();
-            }
-            let timer = match self.machine.poll_timeout() {
-                Some(at) => self.runtime.timer(at),
-                None => futures::future::pending().boxed(),
+            let event = futures::select! {
+                event = swarm.select_next_some() => event,
+                () = self.wait().fuse() => continue,
             };
-            let input = futures::select! {
-                () = timer.fuse() => Input::Tick,
-                (dial, results) = self.resolutions.select_next_some() => {
-                    Input::Resolved { dial, results }
-                }
-                done = self.fetches.select_next_some() => match done {
-                    Some((request, result)) => {
+            self.on_swarm_event(swarm, &event);
+            // The actions this caused are carried out at the top of the next call.
+            return Output::Swarm(event);
+        }
+    }
+
+    /// Event-driven API: carries out the machine's queued actions on `swarm` and returns the
+    /// next report or snapshot, or `None` when there is nothing (more) for the application.
+    /// Call it until `None` after every [`Driver::on_swarm_event`] and every completed
+    /// [`Driver::wait`].
+    pub fn poll_progress<B: HasBootstrap>(&mut self, swarm: &mut Swarm<B>) -> Option<Progress> {
+        while let Some(action) = self.machine.poll_action() {
+            self.apply(action, swarm);
+        }
+        self.outbox.pop_front()
+    }
+
+    /// Event-driven API: what the swarm just reported (every event, including the
+    /// application's own behaviours'; the driver takes what concerns bootstrap and ignores the
+    /// rest). The actions it causes are carried out by the next [`Driver::poll_progress`].
+    pub fn on_swarm_event<B: HasBootstrap>(
+        &mut self,
+        swarm: &Swarm<B>,
+        event: &SwarmEvent<B::ToSwarm>,
+    ) {
+        if let Some(input) = self.map_swarm_event::<B>(event) {
+            self.machine.handle(Instant::now(), input);
+        }
+        if changes_addresses(event) {
+            let addrs = dialable_addrs(swarm);
+            self.machine
+                .handle(Instant::now(), Input::Listening { addrs });
+        }
+    }
+
+    /// Event-driven API: completes when the driver's own IO (its timer, an HTTP response, a
+    /// DNS answer) has given the machine an input; then call [`Driver::poll_progress`].
+    /// Cancel-safe: drop it whenever another branch of your `select!` wins.
+    pub fn wait(&mut self) -> impl std::future::Future<Output = ()> + '_ {
+        futures::future::poll_fn(move |cx| self.poll_wait(cx))
+    }
+
+    /// [`Driver::wait`] as a poll function, for hand-written futures and streams.
+    pub fn poll_wait(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        use std::task::Poll;
+        loop {
+            let deadline = self.machine.poll_timeout();
+            if self.timer.as_ref().map(|t| t.at) != deadline {
+                self.timer = deadline.map(|at| Armed {
+                    at,
+                    timer: self.runtime.timer(at),
+                });
+            }
+            // The one clock read per input: the core takes time as an argument.
+            let input = if let Some(Poll::Ready(())) =
+                self.timer.as_mut().map(|t| t.timer.poll_unpin(cx))
+            {
+                self.timer = None;
+                Input::Tick
+            } else if let Poll::Ready(Some((dial, results))) = self.resolutions.poll_next_unpin(cx)
+            {
+                Input::Resolved { dial, results }
+            } else {
+                match self.fetches.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Some((request, result)))) => {
                         self.aborts.remove(&request);
                         http_input(request, result)
                     }
-                    None => continue, // cancelled
-                },
-                event = swarm.select_next_some() => {
-                    if let Some(input) = self.map_swarm_event::<B>(&event) {
-                        self.machine.handle(Instant::now(), input);
-                    }
-                    if changes_addresses(&event) {
-                        let addrs = dialable_addrs(swarm);
-                        self.machine.handle(Instant::now(), Input::Listening { addrs });
-                    }
-                    // The actions this caused are carried out at the top of the next call.
-                    return Output::Swarm(event);
+                    Poll::Ready(Some(None)) => continue, // cancelled
+                    // Empty sets wake nobody; a new fetch or lookup comes from
+                    // `poll_progress`, after which the caller waits again.
+                    Poll::Ready(None) | Poll::Pending => return Poll::Pending,
                 }
             };
-            // The one clock read per input: the core takes time as an argument.
             self.machine.handle(Instant::now(), input);
+            return Poll::Ready(());
         }
     }
 
@@ -238,9 +369,12 @@ impl<R: Runtime> Driver<R> {
                 }
             }
             Action::Resolve { dial, names, .. } => {
+                if self.nameserver.is_none() && names.iter().any(is_dnsaddr) {
+                    self.nameserver = crate::dnsaddr::system_nameserver();
+                }
                 let lookups: Vec<_> = names
                     .into_iter()
-                    .map(|name| resolve_addr(&self.runtime, name))
+                    .map(|name| resolve_addr(&self.runtime, self.nameserver, name))
                     .collect();
                 self.resolutions.push(
                     futures::future::join_all(lookups)
@@ -279,8 +413,8 @@ impl<R: Runtime> Driver<R> {
             }
             Action::AddExternalAddress(addr) => swarm.add_external_address(addr),
             Action::RemoveExternalAddress(addr) => swarm.remove_external_address(&addr),
-            Action::PersistState(snapshot) => self.outbox.push_back(Pending::Persist(snapshot)),
-            Action::Report(event) => self.outbox.push_back(Pending::Report(event)),
+            Action::PersistState(snapshot) => self.outbox.push_back(Progress::Persist(snapshot)),
+            Action::Report(event) => self.outbox.push_back(Progress::Report(event)),
         }
     }
 
@@ -331,31 +465,60 @@ impl<R: Runtime> Driver<R> {
                 self.boot_connections.remove(connection_id);
                 (*num_established == 0).then_some(Input::ConnectionClosed { peer: *peer_id })
             }
-            SwarmEvent::Behaviour(event) => self.map_behaviour_event(B::bootstrap_event(event)?),
+            SwarmEvent::Behaviour(event) => {
+                if let Some(ours) = B::bootstrap_event(event) {
+                    self.map_behaviour_event(ours)
+                } else if let Some(identify) = B::identify_event(event) {
+                    self.map_identify_event(identify)
+                } else {
+                    B::autonat_event(event).and_then(map_autonat_event)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// An observed address, from whichever identify.
+    fn map_identify_event(&self, event: &identify::Event) -> Option<Input> {
+        match event {
+            // Only over connections the machine dialed (from the listening port): our own
+            // dial-backs to a boot node leave from a new port, whose mapping says nothing
+            // about the listening port's.
+            identify::Event::Received {
+                connection_id,
+                peer_id,
+                info,
+            } if self.boot_connections.contains(connection_id) => Some(Input::ObservedAddr {
+                peer: *peer_id,
+                observed: info.observed_addr.clone(),
+            }),
             _ => None,
         }
     }
 
     fn map_behaviour_event(&mut self, event: &BehaviourEvent) -> Option<Input> {
         match event {
-            BehaviourEvent::Autonat(autonat::Event::InboundProbe(InboundProbeEvent::Request {
-                peer,
-                ..
-            })) => Some(Input::InboundProbeRequest { peer: *peer }),
-            BehaviourEvent::Identify(e) => match e.as_ref() {
-                // Only over connections the machine dialed (from the listening port): our own
-                // dial-backs to a boot node leave from a new port, whose mapping says nothing
-                // about the listening port's.
-                identify::Event::Received {
-                    connection_id,
-                    peer_id,
-                    info,
-                } if self.boot_connections.contains(connection_id) => Some(Input::ObservedAddr {
-                    peer: *peer_id,
-                    observed: info.observed_addr.clone(),
-                }),
-                _ => None,
-            },
+            BehaviourEvent::Autonat(e) => map_autonat_event(e),
+            // A peer asked our v2 server to test an address of ours: a boot peer's request is
+            // the "fully connected" signal, as a v1 one is.
+            BehaviourEvent::AutonatV2Server(e) => {
+                Some(Input::InboundProbeRequest { peer: e.client })
+            }
+            BehaviourEvent::AutonatV2Client(e) => {
+                // "server failed to establish a connection": it could not reach us. A failed
+                // stream or request says nothing about reachability.
+                let reachable = match &e.result {
+                    Ok(()) => true,
+                    Err(error) if error.to_string().contains("establish a connection") => false,
+                    Err(_) => return None,
+                };
+                Some(Input::AutonatV2Tested {
+                    server: e.server,
+                    addr: without_p2p(&e.tested_addr),
+                    reachable,
+                })
+            }
+            BehaviourEvent::Identify(e) => self.map_identify_event(e),
             BehaviourEvent::DialRequest(request_response::Event::Message {
                 message:
                     request_response::Message::Response {
@@ -382,14 +545,70 @@ impl<R: Runtime> Driver<R> {
     }
 }
 
+/// The "fully connected" signal: a peer's AutoNAT v1 dial request, from whichever AutoNAT.
+fn map_autonat_event(event: &autonat::Event) -> Option<Input> {
+    match event {
+        autonat::Event::InboundProbe(InboundProbeEvent::Request { peer, .. }) => {
+            Some(Input::InboundProbeRequest { peer: *peer })
+        }
+        _ => None,
+    }
+}
+
+fn is_dnsaddr(addr: &Multiaddr) -> bool {
+    matches!(addr.iter().next(), Some(Protocol::Dnsaddr(_)))
+}
+
+/// The multiaddrs of `/dnsaddr/<name>`: the `dnsaddr=` TXT records of `_dnsaddr.<name>`, as
+/// `nameserver` gives them. Which of them count is the core's decision.
+fn lookup_dnsaddr<R: Runtime>(
+    runtime: &R,
+    nameserver: Option<std::net::SocketAddr>,
+    name: String,
+) -> BoxFuture<'static, Result<Vec<Multiaddr>, ResolveError>> {
+    let failed = move |host: &str, reason: String| ResolveError::Lookup {
+        host: format!("_dnsaddr.{host}"),
+        reason,
+    };
+    let Some(server) = nameserver else {
+        let error = failed(&name, "no nameserver in /etc/resolv.conf".into());
+        return futures::future::ready(Err(error)).boxed();
+    };
+    let id = crate::dnsaddr::transaction_id();
+    let query = match crate::dnsaddr::query(id, &name) {
+        Ok(query) => query,
+        Err(reason) => return futures::future::ready(Err(failed(&name, reason))).boxed(),
+    };
+    let exchange = runtime.udp_exchange(server, query, crate::dnsaddr::MAX_REPLY_BYTES);
+    async move {
+        let reply = exchange
+            .await
+            .map_err(|e| failed(&name, format!("{server}: {e}")))?;
+        let addrs = crate::dnsaddr::multiaddrs(&reply, id, &name)
+            .map_err(|reason| failed(&name, format!("{server}: {reason}")))?;
+        if addrs.is_empty() {
+            return Err(ResolveError::NoAddress {
+                host: format!("_dnsaddr.{name}"),
+            });
+        }
+        Ok(addrs)
+    }
+    .boxed()
+}
+
 /// Resolves the DNS name that starts `addr` and returns `addr` once per IP of the right
-/// family, the name replaced. Whether those IPs may be dialed is the core's decision.
+/// family, the name replaced; a `/dnsaddr` name gives its records' multiaddrs instead. Whether
+/// those may be dialed is the core's decision.
 fn resolve_addr<R: Runtime>(
     runtime: &R,
+    nameserver: Option<std::net::SocketAddr>,
     addr: Multiaddr,
 ) -> BoxFuture<'static, Result<Vec<Multiaddr>, ResolveError>> {
     let mut parts = addr.iter();
     let (host, v4, v6) = match parts.next() {
+        Some(Protocol::Dnsaddr(name)) => {
+            return lookup_dnsaddr(runtime, nameserver, name.to_string())
+        }
         Some(Protocol::Dns(h)) => (h.to_string(), true, true),
         Some(Protocol::Dns4(h)) => (h.to_string(), true, false),
         Some(Protocol::Dns6(h)) => (h.to_string(), false, true),

@@ -7,15 +7,78 @@
 //!   It makes no decisions; every match on the core's `Action` is exhaustive.
 //! - [`BootNode`]: the boot node's glue: swarm events and `/status` requests into the core's
 //!   `BootNodeMachine`, its actions out to the swarm and the HTTP side, [`metrics`].
+//! - [`http_client`]: the driver's bounded GET (hyper and rustls over any `futures` socket).
 //! - [`http_server`]: hyper over any `futures` socket, serving `/status` and `/metrics`;
 //!   [`spawn_boot_node`] runs a whole boot node on a [`Runtime`].
 //! - [`state_file`]: the core's snapshot on disk, written atomically ([`atomic_file`]).
 //!
-//! A runtime adapter (`pyrsia-boot-smol`, `pyrsia-boot-async-std`) adds the runtime, the
-//! transport and the sockets.
+//! A runtime adapter (`pyrsia-boot-tokio`, `pyrsia-boot-smol`, `pyrsia-boot-async-std`) adds the
+//! runtime, the transport and the sockets. The crate builds against libp2p 0.55 (feature
+//! `libp2p-055`, the default) or 0.57 (`libp2p-057`); [`libp2p`] is the one it was built with.
+//!
+//! pyrsia-boot in an application's behaviour, beside the application's own identify:
+//!
+//! ```
+//! use pyrsia_boot_libp2p::libp2p::swarm::NetworkBehaviour;
+//! use pyrsia_boot_libp2p::libp2p::{identify, identity};
+//! use pyrsia_boot_libp2p::{Behaviour, Event, HasBootstrap, Role};
+//!
+//! #[derive(NetworkBehaviour)]
+//! #[behaviour(prelude = "pyrsia_boot_libp2p::libp2p::swarm::derive_prelude")]
+//! struct Node {
+//!     boot: Behaviour,
+//!     identify: identify::Behaviour,
+//! }
+//!
+//! impl HasBootstrap for Node {
+//!     fn bootstrap(&mut self) -> &mut Behaviour {
+//!         &mut self.boot
+//!     }
+//!     fn bootstrap_event(event: &NodeEvent) -> Option<&Event> {
+//!         match event {
+//!             NodeEvent::Boot(e) => Some(e),
+//!             NodeEvent::Identify(_) => None,
+//!         }
+//!     }
+//!     fn identify_event(event: &NodeEvent) -> Option<&identify::Event> {
+//!         match event {
+//!             NodeEvent::Identify(e) => Some(e),
+//!             NodeEvent::Boot(_) => None,
+//!         }
+//!     }
+//! }
+//!
+//! let key = identity::Keypair::generate_ed25519();
+//! let node = Node {
+//!     boot: Behaviour::builder(&key.public(), Role::Node).app_identify().build(),
+//!     identify: identify::Behaviour::new(identify::Config::new("/my-app/1".into(), key.public())),
+//! };
+//! assert!(!node.boot.identify.is_enabled(), "one identify in the swarm: the application's");
+//! assert!(node.boot.autonat.is_enabled(), "AutoNAT is still ours");
+//! // Build a swarm with `node` on your runtime's adapter and drive it with `Driver`.
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+// The version seam: every `libp2p::` and `prometheus_client::` path in this crate names
+// whichever release the feature picked (see Cargo.toml); the rest of the source is shared.
+#[cfg(all(feature = "libp2p-055", feature = "libp2p-057"))]
+compile_error!(
+    "pyrsia-boot-libp2p: enable exactly one of `libp2p-055` and `libp2p-057` (a build that \
+     unified both built two adapters at once; build one package per cargo invocation)"
+);
+#[cfg(not(any(feature = "libp2p-055", feature = "libp2p-057")))]
+compile_error!("pyrsia-boot-libp2p: enable one of the features `libp2p-055` and `libp2p-057`");
+
+#[cfg(all(feature = "libp2p-055", not(feature = "libp2p-057")))]
+pub extern crate libp2p;
+/// The libp2p this crate is built against, for code that must name the same types (an
+/// application's behaviour, the conformance suite).
+#[cfg(feature = "libp2p-057")]
+pub extern crate libp2p_057 as libp2p;
+#[cfg(feature = "libp2p-057")]
+extern crate prometheus_client_025 as prometheus_client;
 
 pub mod alternate;
 pub mod atomic_file;
@@ -23,25 +86,32 @@ pub mod behaviour;
 pub mod boot_node;
 pub mod clock;
 pub mod dial_request;
+pub mod dnsaddr;
 pub mod driver;
 pub mod error;
+pub mod http_client;
 pub mod http_server;
 pub mod limits;
 pub mod load;
 pub mod metrics;
 pub mod start;
 pub mod state_file;
+pub mod transport;
 
-pub use behaviour::{Behaviour, Event, Role};
+pub use behaviour::{node_autonat, Behaviour, BehaviourBuilder, Event, Role};
 
 /// How long a libp2p dial (TCP connect + noise + yamux) may take before it fails. Both adapters'
 /// transports use it. It also bounds a boot node's AutoNAT dial-back, so it must stay below the
 /// core's `Timeouts::own_probe` (15 s): a node behind NAT then hears "dial-back failed"
 /// (private) before it gives up waiting for the answer.
 pub const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a connection may sit idle before the swarm closes it. The swarm's default (10 s)
+/// would drop a boot connection between probes; identify and AutoNAT do not keep it alive.
+pub const IDLE_CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 pub use boot_node::{BootNode, BootNodeConfig, ClusterHandle, Signing};
 pub use clock::unix_time;
-pub use driver::{Driver, HasBootstrap, HttpReply, Output, Runtime};
+pub use driver::{Driver, HasBootstrap, HttpReply, Output, Progress, Runtime};
 pub use error::StartError;
 pub use limits::AbuseLimits;
-pub use start::{driver_for, listen, spawn_boot_node, BootNodeHandle};
+pub use start::{driver_for, listen, spawn_boot_node, start_boot_node_on, BootNodeHandle};
+pub use transport::secure_and_multiplex;

@@ -4,7 +4,6 @@
 
 use std::io;
 
-use async_trait::async_trait;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::StreamProtocol;
@@ -16,7 +15,9 @@ pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/pyrsia-boot/load/1.0.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Codec;
 
-#[async_trait]
+// 0.55's codec trait is an `async_trait`; 0.57's returns `impl Future + Send`, which these
+// `async fn`s implement as written.
+#[cfg_attr(not(feature = "libp2p-057"), async_trait::async_trait)]
 impl request_response::Codec for Codec {
     type Protocol = StreamProtocol;
     type Request = ();

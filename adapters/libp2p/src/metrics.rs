@@ -164,8 +164,20 @@ impl BootMetrics {
         match event {
             Event::Identify(e) => self.libp2p.record(&**e),
             Event::Ping(e) => self.libp2p.record(e),
-            // A boot node answers AutoNAT requests through its machine (see `on_event`).
-            Event::Autonat(_) | Event::DialRequest(_) | Event::Load(_) => {}
+            // AutoNAT v2 requests are answered by libp2p's v2 server; counted as they end.
+            Event::AutonatV2Server(e) => {
+                let outcome = if e.result.is_ok() {
+                    "v2_reachable"
+                } else {
+                    "v2_unreachable"
+                };
+                self.count(&self.probes_served, outcome);
+            }
+            // A boot node answers AutoNAT v1 requests through its machine (see `on_event`).
+            Event::Autonat(_)
+            | Event::AutonatV2Client(_)
+            | Event::DialRequest(_)
+            | Event::Load(_) => {}
         }
     }
 }

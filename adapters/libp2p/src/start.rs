@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use futures::channel::{mpsc, oneshot};
-use futures::{AsyncRead, AsyncWrite, FutureExt, Stream, StreamExt};
+use futures::{AsyncRead, AsyncWrite, Future, FutureExt, Stream, StreamExt};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm};
+use libp2p::{identity, swarm, Multiaddr, PeerId, Swarm};
 use pyrsia_boot_core::{BootNodeMachine, BootstrapMachine, Config};
 
-use crate::alternate::AlternateSwarm;
+use crate::alternate::{self, AlternateSwarm};
 use crate::behaviour::Behaviour;
 use crate::boot_node::{
     routes, BootNode, BootNodeConfig, ClusterHandle, StatusRequest, MAX_QUEUED_STATUS_REQUESTS,
@@ -99,6 +99,43 @@ impl BootNodeHandle {
     pub fn set_cluster(&self, cluster: Vec<Multiaddr>) {
         self.cluster.set_cluster(cluster);
     }
+}
+
+/// Starts a boot node from a runtime adapter's parts: `swarm` (built with the boot node's
+/// [`Behaviour`]) listens on `listen_on` and on every `config.also_listen` address; with
+/// `config.dial_back_from`, an alternate dial-back swarm runs its tasks by `tasks`; `bind`
+/// binds the `/status` listener (asked for on `http`) and yields its address and accepted
+/// connections. Then [`spawn_boot_node`] runs it all on `runtime`.
+#[allow(clippy::too_many_arguments)] // each is one of the adapter's runtime-specific parts
+pub async fn start_boot_node_on<R, S, C>(
+    runtime: R,
+    key: &identity::Keypair,
+    mut swarm: Swarm<Behaviour>,
+    listen_on: Multiaddr,
+    tasks: impl FnOnce() -> swarm::Config,
+    http: SocketAddr,
+    bind: impl Future<Output = std::io::Result<(SocketAddr, S)>>,
+    config: BootNodeConfig,
+) -> Result<BootNodeHandle, StartError>
+where
+    R: Runtime,
+    S: Stream<Item = std::io::Result<(C, SocketAddr)>> + Send + 'static,
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let addr = listen(&mut swarm, listen_on).await?;
+    for more in &config.also_listen {
+        listen(&mut swarm, more.clone()).await?;
+    }
+    let alternate = match config.dial_back_from {
+        Some(ip) => Some(alternate::swarm(key, ip, tasks()).map_err(StartError::Noise)?),
+        None => None,
+    };
+    let (http_addr, incoming) = bind
+        .await
+        .map_err(|source| StartError::Http { addr: http, source })?;
+    Ok(spawn_boot_node(
+        runtime, swarm, alternate, addr, incoming, http_addr, config,
+    ))
 }
 
 /// What woke a boot node's loop.
