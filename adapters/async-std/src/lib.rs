@@ -2,12 +2,34 @@
 //! `pyrsia-boot-libp2p` driver (HTTP through surf, plain `http://` only) and a swarm from
 //! libp2p 0.55's async-std TCP transport, and a boot node whose `/status` server runs on
 //! async-std sockets. Everything else is the shared glue.
+//!
+//! ```no_run
+//! use pyrsia_boot_core::{AddressPolicy, Config, Event};
+//! use pyrsia_boot_libp2p::Output;
+//!
+//! async_std::task::block_on(async {
+//!     let key = libp2p::identity::Keypair::generate_ed25519();
+//!     let mut config = Config::with_urls(["http://127.0.0.1:8080/status"]);
+//!     config.policy = AddressPolicy::allow_private();
+//!     let (mut driver, mut swarm) =
+//!         pyrsia_boot_async_std::client(key, config, "/ip4/127.0.0.1/tcp/0".parse()?).await?;
+//!     loop {
+//!         match driver.next(&mut swarm).await {
+//!             Output::Report(Event::Connected { peer, .. }) => break println!("connected via {peer}"),
+//!             Output::Report(Event::GaveUp(why)) => break eprintln!("{why}"),
+//!             _ => {}
+//!         }
+//!     }
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use futures::future::BoxFuture;
@@ -18,7 +40,7 @@ use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    alternate, driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply,
+    dnsaddr, driver_for, listen, start_boot_node_on, Behaviour, BootNodeConfig, Driver, HttpReply,
     Role, Runtime, CONNECTION_TIMEOUT,
 };
 
@@ -42,6 +64,25 @@ impl Runtime for AsyncStdRuntime {
     fn spawn(&self, task: BoxFuture<'static, ()>) {
         // Detached: the task runs to completion on async-std's executor.
         drop(async_std::task::spawn(task));
+    }
+
+    fn udp_exchange(
+        &self,
+        server: SocketAddr,
+        datagram: Vec<u8>,
+        max_reply: usize,
+    ) -> BoxFuture<'static, std::io::Result<Vec<u8>>> {
+        async move {
+            let socket = async_std::net::UdpSocket::bind(dnsaddr::bind_addr_for(server)).await?;
+            // Connected: datagrams from anyone but `server` are not received.
+            socket.connect(server).await?;
+            socket.send(&datagram).await?;
+            let mut reply = vec![0; max_reply];
+            let n = socket.recv(&mut reply).await?;
+            reply.truncate(n);
+            Ok(reply)
+        }
+        .boxed()
     }
 
     fn resolve(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
@@ -105,8 +146,7 @@ pub async fn get(url: String, max_body_bytes: usize) -> Result<HttpReply, HttpEr
     Ok(HttpReply { status, body })
 }
 
-/// How long a connection may sit idle before the swarm closes it (see the smol adapter).
-pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+pub use pyrsia_boot_libp2p::IDLE_CONNECTION_TIMEOUT;
 
 /// Builds a swarm running [`Behaviour`] for `role` on async-std TCP + noise + yamux.
 pub fn build_swarm(key: &identity::Keypair, role: Role) -> Result<Swarm<Behaviour>, StartError> {
@@ -165,32 +205,28 @@ pub async fn start_boot_node(
     http: SocketAddr,
     config: BootNodeConfig,
 ) -> Result<BootNodeHandle, StartError> {
-    let role = Role::BootNode;
     let limits = config.limits;
-    let mut swarm = build_swarm_with(&key, |k| Behaviour::with_limits(&k.public(), role, &limits))?;
-    let addr = listen(&mut swarm, listen_on).await?;
-    for more in &config.also_listen {
-        listen(&mut swarm, more.clone()).await?;
-    }
-    let alternate = match config.dial_back_from {
-        Some(ip) => {
-            let tasks = libp2p::swarm::Config::with_executor(|f| {
-                async_std::task::spawn(f);
-            });
-            Some(alternate::swarm(&key, ip, tasks).map_err(StartError::Noise)?)
-        }
-        None => None,
+    let swarm = build_swarm_with(&key, |k| {
+        Behaviour::with_limits(&k.public(), Role::BootNode, &limits)
+    })?;
+    let tasks = || {
+        libp2p::swarm::Config::with_executor(|f| {
+            async_std::task::spawn(f);
+        })
     };
-    let bound = |source| StartError::Http { addr: http, source };
-    let listener = TcpListener::bind(http).await.map_err(bound)?;
-    let http_addr = listener.local_addr().map_err(bound)?;
-    Ok(spawn_boot_node(
+    let bind = async move {
+        let listener = TcpListener::bind(http).await?;
+        Ok((listener.local_addr()?, incoming(listener)))
+    };
+    start_boot_node_on(
         AsyncStdRuntime,
+        &key,
         swarm,
-        alternate,
-        addr,
-        incoming(listener),
-        http_addr,
+        listen_on,
+        tasks,
+        http,
+        bind,
         config,
-    ))
+    )
+    .await
 }

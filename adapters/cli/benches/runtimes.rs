@@ -1,34 +1,30 @@
-//! The two runtime adapters side by side in one run, on loopback, and warm vs cold starts.
-//! Run: `cargo bench -p pyrsia-boot --bench runtimes`.
+//! The three runtime adapters side by side in one run, on loopback, and warm vs cold starts.
+//! Run: `just bench-runtimes` (it builds the tokio helper first), or
+//! `cargo bench -p pyrsia-boot --bench runtimes` for smol and async-std alone.
 //!
-//! Each adapter bootstraps against a boot node on its own runtime (client and boot node in
-//! this process). Rounds alternate between the adapters, so both see the same machine state.
-//! Per round and adapter:
+//! Each adapter bootstraps against a boot node on its own runtime. smol and async-std (libp2p
+//! 0.55) run in this process; tokio (libp2p 0.57, which cannot share a build with them) runs in
+//! a helper process, `pyrsia-boot-tokio`'s `bench-rounds` example, which this bench drives one
+//! round at a time over its stdin. Rounds alternate the adapters' order, so all see the same
+//! machine state. Per round and adapter:
 //! - cold: the client knows only the boot URL: GET /status, dial, dial-back request;
 //! - warm: the client restarts from the cold run's snapshot written to and read from a state
 //!   file (the cached peer is dialed first; the URL is not needed).
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use libp2p::identity::Keypair;
-use libp2p::{Multiaddr, Swarm};
-use pyrsia_boot_core::{AddressPolicy, Config, Event, Snapshot};
-use pyrsia_boot_libp2p::state_file::{self, Loaded};
-use pyrsia_boot_libp2p::{Behaviour, BootNodeConfig, BootNodeHandle, Driver, Output, Runtime};
+use libp2p::Multiaddr;
+use pyrsia_boot_conformance::rounds::{self, client_config, cold_then_warm, drive, Milestones};
+use pyrsia_boot_core::Snapshot;
+use pyrsia_boot_libp2p::{BootNodeConfig, BootNodeHandle};
 
 const ROUNDS: usize = 41;
-
-/// Milestones of one bootstrap, from the client's start (swarm creation included).
-#[derive(Debug, Default, Clone, Copy)]
-struct Milestones {
-    status: Option<Duration>,
-    boot_connected: Duration,
-    connected: Duration,
-    verdict: Duration,
-}
 
 fn listen() -> Multiaddr {
     "/ip4/127.0.0.1/tcp/0".parse().expect("valid")
@@ -43,53 +39,6 @@ fn boot_config() -> BootNodeConfig {
 
 fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
-}
-
-fn client_config(url: &str, snapshot: Option<Snapshot>) -> Config {
-    let mut config = Config::with_urls([url.to_string()]);
-    config.policy = AddressPolicy::allow_private();
-    config.max_concurrent_dials = 1;
-    if let Some(s) = snapshot {
-        config.restore(s);
-    }
-    config
-}
-
-/// Drives a started client to Connected and a verdict; returns its milestones and the last
-/// snapshot it persisted.
-async fn drive<R: Runtime>(
-    start: Instant,
-    mut driver: Driver<R>,
-    mut swarm: Swarm<Behaviour>,
-) -> (Milestones, Snapshot) {
-    let mut m = Milestones::default();
-    let (mut connected, mut verdict) = (false, false);
-    let mut snapshot = None;
-    while !(connected && verdict) {
-        let event = match driver.next(&mut swarm).await {
-            Output::Report(e) => e,
-            Output::Persist(s) => {
-                snapshot = Some(s);
-                continue;
-            }
-            Output::Swarm(_) => continue,
-        };
-        let at = start.elapsed();
-        match event {
-            Event::StatusFetched { .. } => m.status = Some(at),
-            Event::BootPeerConnected { .. } => m.boot_connected = at,
-            Event::Connected { .. } => (m.connected, connected) = (at, true),
-            Event::NatChanged(_) => (m.verdict, verdict) = (at, true),
-            Event::GaveUp(g) => panic!("bench bootstrap gave up: {g}"),
-            _ => {}
-        }
-    }
-    for out in driver.flush(&mut swarm) {
-        if let Output::Persist(s) = out {
-            snapshot = Some(s);
-        }
-    }
-    (m, snapshot.expect("a snapshot after the verdict"))
 }
 
 async fn smol_run(url: &str, snapshot: Option<Snapshot>) -> (Milestones, Snapshot) {
@@ -116,25 +65,72 @@ async fn async_std_run(url: &str, snapshot: Option<Snapshot>) -> (Milestones, Sn
     drive(start, driver, swarm).await
 }
 
+/// The tokio helper process, asked for one round at a time.
+struct TokioHelper {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl TokioHelper {
+    /// Starts `target/release/examples/bench-rounds`, or says why it is left out.
+    fn start() -> Option<TokioHelper> {
+        let path = std::env::var_os("PYRSIA_BOOT_TOKIO_ROUNDS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../target/release/examples/bench-rounds")
+            });
+        if !path.exists() {
+            eprintln!(
+                "tokio left out: {} is not built (`just bench-runtimes` builds it)",
+                path.display()
+            );
+            return None;
+        }
+        let mut child = Command::new(&path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the tokio helper starts");
+        let stdin = child.stdin.take().expect("piped");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut ready = String::new();
+        stdout
+            .read_line(&mut ready)
+            .expect("the helper's first line");
+        assert_eq!(ready.trim(), "ready", "the tokio helper did not start");
+        Some(TokioHelper {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    fn round(&mut self) -> (Milestones, Milestones) {
+        writeln!(self.stdin, "round").expect("ask the helper");
+        self.stdin.flush().expect("ask the helper");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("the helper's round");
+        rounds::from_line(&line).unwrap_or_else(|| panic!("not a round: {line:?}"))
+    }
+}
+
+impl Drop for TokioHelper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// One cold start, its snapshot through a state file, then one warm start.
-fn cold_then_warm(adapter: &str, url: &str, state: &Path) -> (Milestones, Milestones) {
-    let (cold, snapshot) = match adapter {
-        "smol" => smol::block_on(smol_run(url, None)),
-        _ => async_std::task::block_on(async_std_run(url, None)),
-    };
-    state_file::save(state, &snapshot).expect("save state");
-    let Loaded::Snapshot(loaded) = state_file::load(state) else {
-        panic!("state file unreadable");
-    };
-    let (warm, _) = match adapter {
-        "smol" => smol::block_on(smol_run(url, Some(loaded))),
-        _ => async_std::task::block_on(async_std_run(url, Some(loaded))),
-    };
-    assert!(
-        warm.status.is_none(),
-        "a warm start should not need /status"
-    );
-    (cold, warm)
+fn in_process_round(adapter: &str, url: &str, state: &Path) -> (Milestones, Milestones) {
+    cold_then_warm(state, |snapshot| match adapter {
+        "smol" => smol::block_on(smol_run(url, snapshot)),
+        _ => async_std::task::block_on(async_std_run(url, snapshot)),
+    })
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -167,28 +163,40 @@ fn main() {
             boot_config(),
         ))
         .expect("async-std boot node");
+    let mut tokio = TokioHelper::start();
     let dir = std::env::temp_dir().join(format!("pyrsia-boot-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let adapters = [
+    let mut adapters = vec![
         ("smol", smol_boot.status_url()),
         ("async-std", async_std_boot.status_url()),
     ];
-    // Warm-up: one round each, not counted (first connections, lazy statics).
-    for (name, url) in &adapters {
-        cold_then_warm(name, url, &dir.join("warmup.json"));
+    if tokio.is_some() {
+        adapters.push(("tokio", String::new()));
     }
-    let mut cold: [Vec<Milestones>; 2] = [Vec::new(), Vec::new()];
-    let mut warm: [Vec<Milestones>; 2] = [Vec::new(), Vec::new()];
-    for round in 0..ROUNDS {
-        // Alternate which adapter goes first.
-        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        for i in order {
-            let (name, url) = &adapters[i];
-            let (c, w) = cold_then_warm(name, url, &dir.join(format!("{name}.json")));
+    let round = |i: usize, tokio: &mut Option<TokioHelper>| {
+        let (name, url) = &adapters[i];
+        match (name, tokio.as_mut()) {
+            (&"tokio", Some(helper)) => helper.round(),
+            _ => in_process_round(name, url, &dir.join(format!("{name}.json"))),
+        }
+    };
+    // Warm-up: one round each, not counted (first connections, lazy statics).
+    let n = adapters.len();
+    for i in 0..n {
+        round(i, &mut tokio);
+    }
+    let mut cold: Vec<Vec<Milestones>> = vec![Vec::new(); n];
+    let mut warm: Vec<Vec<Milestones>> = vec![Vec::new(); n];
+    for r in 0..ROUNDS {
+        // Rotate which adapter goes first.
+        for k in 0..n {
+            let i = (r + k) % n;
+            let (c, w) = round(i, &mut tokio);
             cold[i].push(c);
             warm[i].push(w);
         }
     }
+    drop(tokio);
     let _ = std::fs::remove_dir_all(&dir);
 
     println!("start → Connected on loopback, {ROUNDS} rounds per adapter (median / p90, ms)");
@@ -211,10 +219,12 @@ fn main() {
         );
     }
     let connected = |set: &[Milestones]| median(set.iter().map(|m| m.connected).collect());
-    println!(
-        "ratio async-std / smol, median start → Connected: {:.2}×",
-        connected(&cold[1]).as_secs_f64() / connected(&cold[0]).as_secs_f64()
-    );
+    for (i, (name, _)) in adapters.iter().enumerate().skip(1) {
+        println!(
+            "ratio {name} / smol, median start → Connected: {:.2}×",
+            connected(&cold[i]).as_secs_f64() / connected(&cold[0]).as_secs_f64()
+        );
+    }
     println!();
     println!("warm (state file) vs cold start → Connected (median / p90, ms)");
     for (i, (name, _)) in adapters.iter().enumerate() {

@@ -1,5 +1,11 @@
 //! `pyrsia-boot`: bootstrap a libp2p node and learn whether it is reachable, run a boot node,
 //! or run both on loopback as a demo.
+//!
+//! ```text
+//! pyrsia-boot demo                                   # three boot nodes and a client, loopback
+//! pyrsia-boot node --listen /ip4/0.0.0.0/tcp/44000 --http 0.0.0.0:8080
+//! pyrsia-boot bootstrap http://boot.example/status --json
+//! ```
 
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]

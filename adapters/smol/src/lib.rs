@@ -31,21 +31,20 @@
 pub mod http;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::Boxed;
-use libp2p::core::upgrade::Version;
 use libp2p::swarm;
-use libp2p::{identity, noise, yamux, Multiaddr, PeerId, Swarm, Transport};
+use libp2p::{identity, noise, Multiaddr, PeerId, Swarm};
 use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    alternate, driver_for, listen, spawn_boot_node, Behaviour, BootNodeConfig, Driver, HttpReply,
-    Role, Runtime, CONNECTION_TIMEOUT,
+    dnsaddr, driver_for, listen, start_boot_node_on, Behaviour, BootNodeConfig, Driver, HttpReply,
+    Role, Runtime,
 };
 
 /// Timers on `smol::Timer`, HTTP on hyper over smol sockets, https through rustls with the
@@ -84,6 +83,25 @@ impl Runtime for SmolRuntime {
         smol::spawn(task).detach();
     }
 
+    fn udp_exchange(
+        &self,
+        server: SocketAddr,
+        datagram: Vec<u8>,
+        max_reply: usize,
+    ) -> BoxFuture<'static, std::io::Result<Vec<u8>>> {
+        async move {
+            let socket = smol::net::UdpSocket::bind(dnsaddr::bind_addr_for(server)).await?;
+            // Connected: datagrams from anyone but `server` are not received.
+            socket.connect(server).await?;
+            socket.send(&datagram).await?;
+            let mut reply = vec![0; max_reply];
+            let n = socket.recv(&mut reply).await?;
+            reply.truncate(n);
+            Ok(reply)
+        }
+        .boxed()
+    }
+
     fn resolve(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<std::net::IpAddr>>> {
         async move {
             let addrs = smol::net::resolve((host.as_str(), 0)).await?;
@@ -95,9 +113,7 @@ impl Runtime for SmolRuntime {
     }
 }
 
-/// How long a connection may sit idle before the swarm closes it. The swarm's default (10 s)
-/// would drop a boot connection between probes; identify and AutoNAT do not keep it alive.
-pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+pub use pyrsia_boot_libp2p::{secure_and_multiplex, IDLE_CONNECTION_TIMEOUT};
 
 /// TCP (libp2p-tcp's async-io provider) + noise + yamux, for a swarm of your own.
 pub fn build_transport(
@@ -105,27 +121,6 @@ pub fn build_transport(
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, noise::Error> {
     let tcp = libp2p_tcp::async_io::Transport::new(libp2p_tcp::Config::default().nodelay(true));
     secure_and_multiplex(tcp, key)
-}
-
-/// What [`build_transport`] puts on TCP (noise, yamux, the connection timeout), on any
-/// transport: the benches measure the same handshakes over libp2p's in-memory transport.
-pub fn secure_and_multiplex<T>(
-    transport: T,
-    key: &identity::Keypair,
-) -> Result<Boxed<(PeerId, StreamMuxerBox)>, noise::Error>
-where
-    T: Transport + Send + Unpin + 'static,
-    T::Output: futures::AsyncRead + futures::AsyncWrite + Unpin + Send + 'static,
-    T::Error: Send + Sync,
-    T::Dial: Send,
-    T::ListenerUpgrade: Send,
-{
-    Ok(transport
-        .upgrade(Version::V1Lazy)
-        .authenticate(noise::Config::new(key)?)
-        .multiplex(yamux::Config::default())
-        .timeout(CONNECTION_TIMEOUT)
-        .boxed())
 }
 
 /// A swarm configuration whose tasks run on smol, with pyrsia-boot's idle timeout.
@@ -174,31 +169,25 @@ pub async fn start_boot_node(
     http: SocketAddr,
     config: BootNodeConfig,
 ) -> Result<BootNodeHandle, StartError> {
-    let role = Role::BootNode;
-    let mut swarm = Swarm::new(
+    let swarm = Swarm::new(
         build_transport(&key).map_err(StartError::Noise)?,
-        Behaviour::with_limits(&key.public(), role, &config.limits),
+        Behaviour::with_limits(&key.public(), Role::BootNode, &config.limits),
         key.public().to_peer_id(),
         swarm_config(),
     );
-    let addr = listen(&mut swarm, listen_on).await?;
-    for more in &config.also_listen {
-        listen(&mut swarm, more.clone()).await?;
-    }
-    let alternate = match config.dial_back_from {
-        Some(ip) => Some(alternate::swarm(&key, ip, swarm_config()).map_err(StartError::Noise)?),
-        None => None,
+    let bind = async move {
+        let listener = smol::net::TcpListener::bind(http).await?;
+        Ok((listener.local_addr()?, http::incoming(listener)))
     };
-    let bound = |source| StartError::Http { addr: http, source };
-    let listener = smol::net::TcpListener::bind(http).await.map_err(bound)?;
-    let http_addr = listener.local_addr().map_err(bound)?;
-    Ok(spawn_boot_node(
+    start_boot_node_on(
         SmolRuntime::default(),
+        &key,
         swarm,
-        alternate,
-        addr,
-        http::incoming(listener),
-        http_addr,
+        listen_on,
+        swarm_config,
+        http,
+        bind,
         config,
-    ))
+    )
+    .await
 }
