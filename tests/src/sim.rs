@@ -92,6 +92,8 @@ struct Sim<'w> {
     in_flight: BTreeSet<DialId>,
     /// Dials waiting for their names to resolve.
     resolving: BTreeSet<DialId>,
+    /// Per dial: resolve rounds asked for and names looked up, against `ResolveLimits`.
+    resolve_counts: BTreeMap<DialId, (u8, usize)>,
     /// Peers connected through a dial the machine was waiting for, with whether they have
     /// since sent (or answered) an AutoNAT request that may make us Connected.
     dialed_live: BTreeMap<PeerId, bool>,
@@ -203,6 +205,7 @@ impl<'w> Sim<'w> {
             allowed,
             in_flight: BTreeSet::new(),
             resolving: BTreeSet::new(),
+            resolve_counts: BTreeMap::new(),
             dialed_live: BTreeMap::new(),
             gen_start: base,
             connects_this_gen: 0,
@@ -426,6 +429,7 @@ impl<'w> Sim<'w> {
             | Input::HttpFailed { .. }
             | Input::InboundConnection { .. }
             | Input::ObservedAddr { .. }
+            | Input::AutonatV2Tested { .. }
             | Input::Listening { .. } => {}
         }
     }
@@ -609,6 +613,20 @@ impl<'w> Sim<'w> {
                 "resolved a name the policy refuses",
             );
         }
+        let limits = cfg.resolve;
+        let counts = self.resolve_counts.entry(dial).or_insert((0, 0));
+        counts.0 += 1;
+        counts.1 += names.len();
+        let (rounds, lookups) = *counts;
+        self.check(
+            rounds <= limits.max_rounds,
+            "more resolve rounds for one dial than ResolveLimits::max_rounds",
+        );
+        self.check(
+            lookups <= limits.max_lookups,
+            "more names looked up for one dial than ResolveLimits::max_lookups",
+        );
+        let cfg = &self.world.config;
         self.in_flight.insert(dial);
         self.resolving.insert(dial);
         self.dial_peers.insert(dial, peer);
@@ -626,12 +644,12 @@ impl<'w> Sim<'w> {
                 })
             })
             .collect();
-        // Resolving a listed name is a legitimate source of addresses.
+        // Resolving a listed name is a legitimate source of addresses (`/dnsaddr` records
+        // come with their `/p2p/` suffix, which the machine strips).
         for addrs in results.iter().flatten() {
-            self.allowed
-                .entry(peer)
-                .or_default()
-                .extend(addrs.iter().cloned());
+            let allowed = self.allowed.entry(peer).or_default();
+            allowed.extend(addrs.iter().cloned());
+            allowed.extend(addrs.iter().map(pyrsia_boot_core::without_p2p));
         }
         let input = Input::Resolved { dial, results };
         self.schedule(Duration::from_millis(5), Scheduled::Feed(input));
@@ -650,7 +668,7 @@ impl<'w> Sim<'w> {
             .or_else(|| {
                 sim.addrs
                     .iter()
-                    .find(|(x, _)| self.world.resolve(x).is_some_and(|r| r.contains(addr)))
+                    .find(|(x, _)| self.world.reaches(x, addr, 8))
             })
             .map_or(refused, |(_, s)| *s)
     }
@@ -814,6 +832,19 @@ impl<'w> Sim<'w> {
                     Err(e) => format!("probe-answer {probe} {peer} {e}"),
                 }
             }
+            Input::AutonatV2Tested {
+                server,
+                addr,
+                reachable,
+            } => format!(
+                "autonat-v2 {} {addr} {}",
+                self.name(server),
+                if *reachable {
+                    "reachable"
+                } else {
+                    "unreachable"
+                }
+            ),
         }
     }
 

@@ -163,6 +163,9 @@ pub struct World {
     pub hostile: Option<Hostility>,
     /// DNS: host name → addresses; a name not here does not resolve.
     pub dns: BTreeMap<String, Vec<IpAddr>>,
+    /// `/dnsaddr` names → their TXT records' multiaddrs (with `/p2p/` suffixes, other peers'
+    /// and further names among them); a name not here does not resolve.
+    pub dnsaddr: BTreeMap<String, Vec<Multiaddr>>,
 }
 
 impl World {
@@ -171,6 +174,7 @@ impl World {
     pub fn resolve(&self, addr: &Multiaddr) -> Option<Vec<Multiaddr>> {
         let mut parts = addr.iter();
         let (host, v4, v6) = match parts.next()? {
+            Protocol::Dnsaddr(h) => return self.dnsaddr.get(h.as_ref()).cloned(),
             Protocol::Dns(h) => (h, true, true),
             Protocol::Dns4(h) => (h, true, false),
             Protocol::Dns6(h) => (h, false, true),
@@ -193,12 +197,31 @@ impl World {
     }
 }
 
+impl World {
+    /// Whether resolving `name` (recursively, at most `depth` levels) yields `addr`.
+    pub fn reaches(&self, name: &Multiaddr, addr: &Multiaddr, depth: u8) -> bool {
+        depth > 0
+            && self.resolve(name).is_some_and(|found| {
+                found.iter().any(|f| {
+                    let f = pyrsia_boot_core::without_p2p(f);
+                    f == *addr || self.reaches(&f, addr, depth - 1)
+                })
+            })
+    }
+}
+
 fn millis(u: &mut Unstructured<'_>, lo: u64, hi: u64) -> Result<Duration> {
     Ok(Duration::from_millis(u.int_in_range(lo..=hi)?))
 }
 
 fn gen_addr(u: &mut Unstructured<'_>, peer: u8) -> Result<Multiaddr> {
     // Documentation ranges stand in for public addresses; the simulated policy allows them.
+    if u.ratio(1, 12)? {
+        // A `/dnsaddr` name stands for whole addresses: no port of its own.
+        return Ok(format!("/dnsaddr/p{peer}.addr.test")
+            .parse()
+            .expect("generated addresses are valid"));
+    }
     let ip = match u.int_in_range(0..=10u8)? {
         0..=5 => format!("/ip4/203.0.113.{peer}"),
         6 => format!("/ip4/198.51.100.{peer}"),
@@ -427,6 +450,30 @@ impl World {
             };
             dns.insert(format!("p{i}.test"), ips);
         }
+        // `/dnsaddr` records: the peer's own beside another peer's, a second level down to a
+        // `/dns4` name, a loop, or nothing.
+        let mut dnsaddr = BTreeMap::new();
+        for i in 1..=n_peers {
+            let ma = |s: String| -> Multiaddr { s.parse().expect("generated records are valid") };
+            let (me, other) = (peer(i), peer(i % 9 + 1));
+            let records = match u.int_in_range(0..=4u8)? {
+                0 => continue,
+                1 => vec![
+                    ma(format!("/ip4/198.51.100.{i}/tcp/4001/p2p/{other}")),
+                    ma(format!("/ip4/203.0.113.{i}/tcp/4001/p2p/{me}")),
+                ],
+                2 => {
+                    dnsaddr.insert(
+                        format!("p{i}.second.test"),
+                        vec![ma(format!("/dns4/p{i}.test/tcp/4002/p2p/{me}"))],
+                    );
+                    vec![ma(format!("/dnsaddr/p{i}.second.test/p2p/{me}"))]
+                }
+                3 => vec![ma(format!("/dnsaddr/p{i}.addr.test/p2p/{me}"))],
+                _ => vec![ma(format!("/ip4/10.0.0.{i}/tcp/4001/p2p/{me}"))],
+            };
+            dnsaddr.insert(format!("p{i}.addr.test"), records);
+        }
         // A wall clock, and cache entries seen up to 60 days before it (some past the
         // 30-day horizon, some from its future).
         if u.ratio(1, 2)? {
@@ -456,6 +503,7 @@ impl World {
             stray_probes,
             hostile,
             dns,
+            dnsaddr,
         })
     }
 
@@ -556,6 +604,7 @@ pub fn simple_world(seed: u64, latency: Duration) -> World {
         stray_probes: Vec::new(),
         hostile: None,
         dns: BTreeMap::new(),
+        dnsaddr: BTreeMap::new(),
     }
 }
 

@@ -602,6 +602,136 @@ fn a_name_that_does_not_resolve_fails_its_dial() {
     assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
 }
 
+/// Peer 1 listed as `/dnsaddr/boot.test`, whose TXT records are `records`; `more` are further
+/// names' records.
+fn with_dnsaddr(w: &mut World, records: Vec<String>, more: Vec<(&str, Vec<String>)>) {
+    w.peers[0].addrs[0].0 = "/dnsaddr/boot.test".parse().expect("valid");
+    let parsed = |records: Vec<String>| -> Vec<pyrsia_boot_core::Multiaddr> {
+        records
+            .iter()
+            .map(|r| r.parse().expect("valid record"))
+            .collect()
+    };
+    w.dnsaddr.insert("boot.test".into(), parsed(records));
+    for (name, records) in more {
+        w.dnsaddr.insert(name.into(), parsed(records));
+    }
+    w.servers[0].replies = vec![ok(MS, w.full_document())];
+    w.config.max_concurrent_dials = 1;
+}
+
+fn resolves_and_dials(out: &pyrsia_boot_tests::Outcome) -> Vec<String> {
+    let joined = |addrs: &[pyrsia_boot_core::Multiaddr]| {
+        addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    out.actions
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::Resolve { names, .. } => Some(format!("resolve {}", joined(names))),
+            Action::Dial { addrs, .. } => Some(format!("dial {}", joined(addrs))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_dnsaddr_name_is_followed_two_levels_down_and_only_the_peers_own_records_are_dialed() {
+    let mut w = base();
+    let (me, other) = (peer(1), peer(5));
+    with_dnsaddr(
+        &mut w,
+        vec![format!("/dnsaddr/ams.boot.test/p2p/{me}")],
+        vec![(
+            "ams.boot.test",
+            vec![
+                format!("/ip4/203.0.113.9/tcp/4001/p2p/{other}"),
+                format!("/ip4/203.0.113.1/tcp/4001/p2p/{me}"),
+                format!("/dns4/p1.test/tcp/4002/p2p/{me}"),
+            ],
+        )],
+    );
+    w.dns
+        .insert("p1.test".into(), vec!["203.0.113.1".parse().expect("ip")]);
+    let out = run(&w);
+    let steps = resolves_and_dials(&out);
+    assert_eq!(
+        steps[..4],
+        [
+            "resolve /dnsaddr/boot.test",
+            "resolve /dnsaddr/ams.boot.test",
+            "resolve /dns4/p1.test/tcp/4002",
+            "dial /ip4/203.0.113.1/tcp/4001 /ip4/203.0.113.1/tcp/4002",
+        ],
+        "{steps:?}"
+    );
+    assert_eq!(out.first_connect().map(|c| c.0), Some(me));
+    assert_eq!(out.status.counters.skipped.get(SkipReason::OtherPeer), 1);
+}
+
+#[test]
+fn a_dnsaddr_loop_stops_at_the_name_seen_before_and_fails_the_dial_naming_it() {
+    let mut w = base();
+    let me = peer(1);
+    with_dnsaddr(
+        &mut w,
+        vec![format!("/dnsaddr/loop.boot.test/p2p/{me}")],
+        vec![(
+            "loop.boot.test",
+            vec![format!("/dnsaddr/boot.test/p2p/{me}")],
+        )],
+    );
+    let out = run(&w);
+    let steps = resolves_and_dials(&out);
+    assert_eq!(
+        steps[..2],
+        [
+            "resolve /dnsaddr/boot.test",
+            "resolve /dnsaddr/loop.boot.test"
+        ],
+        "{steps:?}"
+    );
+    let f = failures(&out);
+    assert!(
+        matches!(&f[..], [Failure::Dial { error, .. }]
+            if error.to_string().contains("/dnsaddr/boot.test: not followed, past the /dnsaddr limits (loop)")),
+        "{f:?}"
+    );
+    assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
+}
+
+#[test]
+fn a_dnsaddr_chain_deeper_than_the_limit_is_cut_off_there() {
+    let mut w = base();
+    let me = peer(1);
+    w.config.resolve.max_rounds = 2;
+    let level = |n: u8| vec![format!("/dnsaddr/l{n}.boot.test/p2p/{me}")];
+    with_dnsaddr(
+        &mut w,
+        level(1),
+        vec![("l1.boot.test", level(2)), ("l2.boot.test", level(3))],
+    );
+    let out = run(&w);
+    let steps = resolves_and_dials(&out);
+    assert_eq!(
+        steps[..2],
+        [
+            "resolve /dnsaddr/boot.test",
+            "resolve /dnsaddr/l1.boot.test"
+        ],
+        "{steps:?}"
+    );
+    let f = failures(&out);
+    assert!(
+        matches!(&f[..], [Failure::Dial { error, .. }]
+            if error.to_string().contains("/dnsaddr/l2.boot.test: not followed, past the /dnsaddr limits (depth)")),
+        "{f:?}"
+    );
+}
+
 // ---- signed boot documents ---------------------------------------------------------------
 
 const UNIX_NOW: u64 = 1_795_000_000;
@@ -890,4 +1020,105 @@ fn an_honest_boot_peer_gives_the_verdict_a_lying_one_could_not() {
     assert_eq!(asked.len(), 2, "{asked:?}");
     assert_eq!(asked[0], peer(1));
     assert_ne!(asked[1], peer(1), "the peer that lied is asked last");
+}
+
+// ---- AutoNAT v2 ------------------------------------------------------------------------------
+
+/// Drives a machine by hand to Connected through peer 1 (document, dial, its dial request).
+fn connected_by_hand() -> (pyrsia_boot_core::BootstrapMachine, std::time::Instant) {
+    use pyrsia_boot_core::{BootstrapMachine, Config, Input};
+    let w = base();
+    let mut config = Config::with_urls(["http://boot.test/status"]);
+    config.policy = w.config.policy;
+    config.own_probe_attempts = 0; // the verdict here comes from AutoNAT v2 only
+    let mut now = std::time::Instant::now();
+    let mut m = BootstrapMachine::new(config, now);
+    let body = pyrsia_boot_tests::world::document(&[&w.peers[0]]);
+    let mut connected = false;
+    for _ in 0..50 {
+        now += MS;
+        let mut inputs = Vec::new();
+        while let Some(action) = m.poll_action() {
+            match action {
+                Action::FetchStatus { request, .. } => inputs.push(Input::HttpResponse {
+                    request,
+                    status: 200,
+                    body: body.clone(),
+                }),
+                Action::Dial { dial, peer, addrs } => {
+                    inputs.push(Input::DialSucceeded {
+                        dial,
+                        peer,
+                        addr: addrs.first().cloned(),
+                    });
+                    inputs.push(Input::InboundProbeRequest { peer });
+                }
+                Action::Report(Event::Connected { .. }) => connected = true,
+                _ => {}
+            }
+        }
+        if connected {
+            return (m, now);
+        }
+        for input in inputs {
+            m.handle(now, input);
+        }
+    }
+    panic!("never connected");
+}
+
+#[test]
+fn an_autonat_v2_result_from_a_boot_peer_is_a_verified_verdict_and_a_strangers_is_ignored() {
+    use pyrsia_boot_core::Input;
+    let (mut m, now) = connected_by_hand();
+    let public: pyrsia_boot_core::Multiaddr = "/ip4/203.0.113.50/tcp/4001".parse().expect("valid");
+    // A peer we never dialed is no boot peer: its word counts for nothing.
+    let ignored = m.status().counters.ignored_inputs;
+    m.handle(
+        now,
+        Input::AutonatV2Tested {
+            server: peer(9),
+            addr: public.clone(),
+            reachable: true,
+        },
+    );
+    assert_eq!(m.status().counters.ignored_inputs, ignored + 1);
+    assert_eq!(m.status().counters.v2_results, 0);
+    // The boot peer's: public at the tested address, verified (the nonce came back).
+    m.handle(
+        now,
+        Input::AutonatV2Tested {
+            server: peer(1),
+            addr: public.clone(),
+            reachable: true,
+        },
+    );
+    let actions: Vec<Action> = std::iter::from_fn(|| m.poll_action()).collect();
+    assert!(
+        actions.contains(&Action::AddExternalAddress(public.clone())),
+        "{actions:?}"
+    );
+    let verdict = actions.iter().find_map(|a| match a {
+        Action::Report(Event::NatChanged(r)) => Some(r.clone()),
+        _ => None,
+    });
+    let verdict = verdict.expect("a verdict");
+    assert_eq!(verdict.verdict, NatVerdict::Public(public.clone()));
+    assert!(verdict.ipv4.behaviour.verified);
+    assert!(!verdict.ipv4.behaviour.stranger_reached);
+    // Then unreachable: private.
+    m.handle(
+        now,
+        Input::AutonatV2Tested {
+            server: peer(1),
+            addr: public.clone(),
+            reachable: false,
+        },
+    );
+    let actions: Vec<Action> = std::iter::from_fn(|| m.poll_action()).collect();
+    assert!(
+        actions.contains(&Action::RemoveExternalAddress(public)),
+        "{actions:?}"
+    );
+    assert_eq!(m.status().counters.v2_results, 2);
 }

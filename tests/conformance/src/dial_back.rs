@@ -1,5 +1,6 @@
 //! Scenarios about dial-backs the client must not take on trust.
 
+use pyrsia_boot_libp2p::libp2p;
 use std::time::Duration;
 
 use futures::channel::oneshot;

@@ -1,5 +1,6 @@
 //! What the scenarios share: boot nodes, scripted HTTP servers, a client run to an outcome.
 
+use pyrsia_boot_libp2p::libp2p;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -131,6 +132,15 @@ pub fn connected_with_verdict(events: &[Event]) -> bool {
     let connected = events.iter().any(|e| matches!(e, Event::Connected { .. }));
     let verdict = events.iter().any(|e| matches!(e, Event::NatChanged(_)));
     connected && verdict
+}
+
+/// Connected, and a public verdict reported. (Under `InboundOrOwnProbe` the verdict that
+/// connects is reported just before `Connected`: wait for both.)
+pub fn connected_with_public_verdict(events: &[Event]) -> bool {
+    let public = events.iter().any(
+        |e| matches!(e, Event::NatChanged(r) if matches!(r.verdict, pyrsia_boot_core::NatVerdict::Public(_))),
+    );
+    connected_with_verdict(events) && public
 }
 
 /// A loopback client configuration over `urls`: private addresses allowed, a 20 s budget.

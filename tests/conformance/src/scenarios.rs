@@ -1,5 +1,6 @@
 //! The scenarios, each generic over the [`Adapter`] it runs on.
 
+use pyrsia_boot_libp2p::libp2p;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,11 +14,24 @@ use pyrsia_boot_core::{Event, Failure, GiveUpReason, NatVerdict, StatusDocument}
 use pyrsia_boot_libp2p::state_file::{self, Loaded};
 use pyrsia_boot_libp2p::{AbuseLimits, BootNodeConfig, Output, Runtime, Signing};
 
+pub use crate::autonat_v2::{
+    a_v2_only_boot_peer_gives_our_client_a_verdict,
+    a_v2_only_boot_peer_makes_the_client_fully_connected,
+    a_v2_only_client_gets_a_verdict_from_our_boot_node,
+};
+pub use crate::cancel::{
+    an_own_select_loop_on_the_event_driven_api_connects_while_dropping_wait,
+    next_dropped_at_random_points_still_connects_with_a_verdict,
+};
 pub use crate::dial_back::{
     a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public,
     a_verified_public_verdict_reaches_the_swarms_external_addresses,
 };
 use crate::harness::*;
+pub use crate::js::{
+    a_js_libp2p_v2_client_gets_a_verdict_from_our_boot_node,
+    our_client_gets_a_verdict_from_a_js_libp2p_v2_server,
+};
 use crate::Adapter;
 
 /// The happy path: GET /status, dial, the boot node's dial-back request ⇒ Connected, and a
@@ -316,6 +330,77 @@ pub fn a_dns_boot_address_is_resolved_and_dialed<A: Adapter>() {
     });
 }
 
+/// A boot list of `/dnsaddr` names, as Kubo's is, against a nameserver the test runs on
+/// loopback: `boot.test` points at `ams.boot.test`, whose records list another peer and the
+/// boot node; the client follows both levels, dials only the boot node's own record, and
+/// connects. A name the nameserver does not know fails its own dial, naming the answer.
+pub fn a_dnsaddr_boot_address_is_followed_through_a_local_nameserver<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let stranger = Keypair::generate_ed25519().public().to_peer_id();
+        let dns = crate::dns::Nameserver::start(&[
+            (
+                "_dnsaddr.boot.test.",
+                vec![format!(
+                    "dnsaddr=/dnsaddr/ams.boot.test/p2p/{}",
+                    boot.peer_id
+                )],
+            ),
+            (
+                "_dnsaddr.ams.boot.test.",
+                vec![
+                    format!("dnsaddr=/ip4/127.0.0.1/tcp/9/p2p/{stranger}"),
+                    format!("dnsaddr={}", boot.p2p_addr),
+                ],
+            ),
+        ]);
+        let listed: Multiaddr = format!("/dnsaddr/boot.test/p2p/{}", boot.peer_id)
+            .parse()
+            .expect("valid");
+        let missing: Multiaddr = format!("/dnsaddr/missing.test/p2p/{stranger}")
+            .parse()
+            .expect("valid");
+        let server = scripted_server::<A>(vec![(200, pyrsia_document(&[&listed, &missing]))]).await;
+        let mut client = Client::<A>::start(loopback_config(vec![server.url.clone()])).await;
+        client.driver.set_nameserver(dns.addr);
+        client
+            .run_until(|events| {
+                connected_with_verdict(events)
+                    && events.iter().any(|e| matches!(e, Event::DialFailed(_)))
+            })
+            .await;
+        let events = &client.events;
+        assert_eq!(connected_via(events), [boot.peer_id], "{events:?}");
+        let via = events.iter().find_map(|e| match e {
+            Event::BootPeerConnected { addr: Some(a), .. } => Some(a.to_string()),
+            _ => None,
+        });
+        let boot_addr = pyrsia_boot_core::without_p2p(&boot.p2p_addr).to_string();
+        assert_eq!(via.as_deref(), Some(boot_addr.as_str()), "{events:?}");
+        let failed = events.iter().find_map(|e| match e {
+            Event::DialFailed(t) => Some(t.failure.to_string()),
+            _ => None,
+        });
+        assert!(
+            failed
+                .as_deref()
+                .is_some_and(|f| f.contains("_dnsaddr.missing.test") && f.contains("no such name")),
+            "{failed:?}"
+        );
+        let mut asked = dns.asked();
+        asked.sort();
+        asked.dedup();
+        assert_eq!(
+            asked,
+            [
+                "_dnsaddr.ams.boot.test.",
+                "_dnsaddr.boot.test.",
+                "_dnsaddr.missing.test."
+            ],
+        );
+    });
+}
+
 /// Two cluster members exchange loads; A's document lists B's one client.
 pub fn cluster_members_list_each_others_load<A: Adapter>() {
     A::block_on(async {
@@ -411,11 +496,23 @@ pub fn a_restart_with_a_state_file_connects_through_the_cached_peer<A: Adapter>(
     });
 }
 
-/// The adapter's embedding example, run as a process against a boot node: it prints
-/// "connected via <boot peer>" and exits 0.
+/// The adapter's embedding example, as a user runs it: pyrsia-boot in the example's own swarm
+/// beside its own identify, AutoNAT and protocol, on the event-driven API. It connects, prints
+/// a verdict and shuts down cleanly with its state written. The first run stops by itself
+/// once it has a verdict. The second starts from the first's state with a second boot node's
+/// URL as well; once connected, the boot node it connected through is killed, it bootstraps
+/// again through the other, and Ctrl-C (SIGINT) stops it.
 pub fn the_embedding_example_connects_through_a_boot_node<A: Adapter>() {
     A::block_on(async {
         let boot = boot_node::<A>().await;
+        let mut other = Some(boot_node::<A>().await);
+        let other_id = other.as_ref().map(|b| b.peer_id).expect("started");
+        let other_url = other.as_ref().map(|b| b.status_url()).expect("started");
+        let mut boot = Some(boot);
+        let (boot_id, boot_url) = boot
+            .as_ref()
+            .map(|b| (b.peer_id, b.status_url()))
+            .expect("started");
         let exe = std::env::current_exe().expect("test binary path");
         // target/<profile>/deps/<test> → target/<profile>/examples/<example>
         let example = exe
@@ -424,34 +521,110 @@ pub fn the_embedding_example_connects_through_a_boot_node<A: Adapter>() {
             .map(|profile| profile.join("examples").join(A::EMBED_EXAMPLE))
             .expect("target layout");
         assert!(example.exists(), "{} not built", example.display());
-        let mut child = std::process::Command::new(&example)
-            .arg(boot.status_url())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("the example starts");
-        let deadline = Instant::now() + GUARD;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
+        let dir = TempDir::new();
+        let state = dir.0.join("state.json");
+        for run in ["first", "second"] {
+            let mut command = std::process::Command::new(&example);
+            command.arg(&boot_url).arg("--state").arg(&state);
+            if run == "first" {
+                command.arg("--until-verdict");
+            } else {
+                command.arg(&other_url);
             }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{} did not finish within {GUARD:?}", A::EMBED_EXAMPLE);
+            let mut child = command
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("the example starts");
+            // Its lines as they come, read on a thread of their own.
+            let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+            let stdout = child.stdout.take().expect("piped");
+            let reader = std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    let _ = lines_tx.send(line);
+                }
+            });
+            let deadline = Instant::now() + GUARD;
+            let (mut output, mut interrupted) = (String::new(), false);
+            let mut killed = None;
+            let status = loop {
+                while let Ok(line) = lines.try_recv() {
+                    output.push_str(&line);
+                    output.push('\n');
+                }
+                if run == "second" && killed.is_none() && output.contains("verdict: ") {
+                    // Kill the boot node it connected through (dropping the handle stops it).
+                    if output.contains(&format!("connected via {boot_id}")) {
+                        killed = boot.take().map(|b| b.peer_id);
+                    } else if output.contains(&format!("connected via {other_id}")) {
+                        killed = other.take().map(|b| b.peer_id);
+                    }
+                }
+                let survivor = match killed {
+                    Some(id) if id == boot_id => Some(other_id),
+                    Some(_) => Some(boot_id),
+                    None => None,
+                };
+                let again =
+                    survivor.is_some_and(|id| output.contains(&format!("connected via {id}")));
+                if again && !interrupted {
+                    let sent = std::process::Command::new("kill")
+                        .args(["-INT", &child.id().to_string()])
+                        .status()
+                        .expect("kill runs");
+                    assert!(sent.success(), "SIGINT not delivered");
+                    interrupted = true;
+                }
+                if let Some(status) = child.try_wait().expect("wait") {
+                    break status;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "{} ({run} run) did not finish within {GUARD:?} (killed {killed:?}, \
+                         SIGINT sent: {interrupted}): {output}",
+                        A::EMBED_EXAMPLE
+                    );
+                }
+                // The boot node runs on the runtime's own threads; this only paces the polling.
+                A::runtime()
+                    .timer(Instant::now() + Duration::from_millis(10))
+                    .await;
+            };
+            reader.join().expect("reader");
+            while let Ok(line) = lines.try_recv() {
+                output.push_str(&line);
+                output.push('\n');
             }
-            // The boot node runs on the runtime's own threads; this only paces the polling.
-            A::runtime()
-                .timer(Instant::now() + Duration::from_millis(10))
-                .await;
-        };
-        let mut stdout = String::new();
-        std::io::Read::read_to_string(child.stdout.as_mut().expect("piped"), &mut stdout)
-            .expect("utf-8 output");
-        assert!(status.success(), "{status}: {stdout}");
-        assert!(
-            stdout.contains(&format!("connected via {}", boot.peer_id)),
-            "{stdout}"
-        );
+            assert!(status.success(), "{run} run: {status}: {output}");
+            assert_eq!(interrupted, run == "second", "{run} run: {output}");
+            if run == "second" {
+                assert!(output.contains("Rebootstrapping"), "{output}");
+            }
+            for line in [
+                "connected via ".to_string(),
+                "verdict: ".to_string(),
+                "shut down cleanly".to_string(),
+            ] {
+                assert!(output.contains(&line), "{run} run lacks {line:?}: {output}");
+            }
+            match state_file::load(&state) {
+                Loaded::Snapshot(snapshot) => assert!(
+                    snapshot.good_peers.iter().any(|p| p.peer.id == boot_id),
+                    "{run} run's snapshot lacks the boot peer: {snapshot:?}"
+                ),
+                other => panic!("{run} run left no usable state: {other:?}"),
+            }
+            assert_eq!(
+                output.contains("restored state from"),
+                run == "second",
+                "{run} run: {output}"
+            );
+        }
     });
 }
 
