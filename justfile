@@ -26,6 +26,7 @@ test:
     cargo test -p pyrsia-boot-libp2p
     cargo test -p pyrsia-boot-smol
     cargo test -p pyrsia-boot-async-std
+    cargo test -p pyrsia-boot-tokio
     cargo test -p pyrsia-boot
 
 # The NAT lab tests alone (root, nftables), with each case's time to Connected and to a verdict,
@@ -41,6 +42,7 @@ check:
     cargo check -p pyrsia-boot-conformance --all-targets
     cargo check -p pyrsia-boot-smol --all-targets
     cargo check -p pyrsia-boot-async-std --all-targets
+    cargo check -p pyrsia-boot-tokio --all-targets
     cargo check -p pyrsia-boot --all-targets
 
 # Formatting, clippy and rustdoc with warnings as errors (per package), and the purity check.
@@ -52,8 +54,10 @@ lint: purity
     cargo clippy -p pyrsia-boot-conformance --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot-smol --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot-async-std --all-targets -- -D warnings
+    cargo clippy -p pyrsia-boot-tokio --all-targets -- -D warnings
     cargo clippy -p pyrsia-boot --all-targets -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc -q -p pyrsia-boot-core -p pyrsia-boot-libp2p -p pyrsia-boot-smol -p pyrsia-boot-async-std --no-deps
+    RUSTDOCFLAGS="-D warnings" cargo doc -q -p pyrsia-boot-tokio --no-deps
 
 # The core has no runtime, async or swarm dependency (DESIGN §4); smol's tree has no async-std.
 purity:
@@ -74,6 +78,51 @@ purity:
         echo "smol is in pyrsia-boot-async-std's tree"; exit 1
     fi
     echo "purity: pyrsia-boot-async-std has no smol"
+    # libp2p 0.57 and tokio's runtime stay in the tokio adapter; smol, async-std and libp2p 0.55
+    # stay out of it. (hyper always brings tokio's `sync` primitives, and surf's pool tokio's
+    # time types: no runtime, so only tokio's `rt` and `net` features count.)
+    for p in pyrsia-boot-smol pyrsia-boot-async-std pyrsia-boot; do
+        if cargo tree -p $p -e normal,dev --prefix none | grep -E '^libp2p v0\.57'; then
+            echo "libp2p 0.57 is in $p's tree"; exit 1
+        fi
+        if cargo tree -p $p -e features,normal,dev -i tokio --prefix none 2>/dev/null \
+            | grep -E '^tokio feature "(rt|rt-multi-thread|net)"'; then
+            echo "tokio's runtime is in $p's tree"; exit 1
+        fi
+    done
+    echo "purity: no libp2p 0.57 and no tokio runtime in the smol, async-std and CLI trees"
+    if cargo tree -p pyrsia-boot-tokio -e normal,dev --prefix none | grep -E '^(async-std|smol) v|^libp2p v0\.55'; then
+        echo "a 0.55 runtime or libp2p 0.55 is in pyrsia-boot-tokio's tree"; exit 1
+    fi
+    echo "purity: pyrsia-boot-tokio has no async-std, no smol and no libp2p 0.55"
+
+# start → Connected on smol, async-std and tokio side by side in one run (tokio, on libp2p
+# 0.57, in a helper process the bench drives round by round), and warm vs cold restarts.
+bench-runtimes:
+    cargo build --release -p pyrsia-boot-tokio --example bench-rounds
+    cargo bench -p pyrsia-boot --bench runtimes
+
+# `cargo package` for every published crate: each is packed and built from its own .crate, the
+# unpublished ones served from a local overlay registry (crates.io is needed for the rest).
+# Cargo keeps what it unpacked from that overlay under ~/.cargo/registry/src and would reuse a
+# previous run's copy of our crates (same version, stale source): those copies go first.
+package:
+    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/pyrsia-boot-* "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/pyrsia-boot-*
+    cargo package --locked -p pyrsia-boot-core -p pyrsia-boot-libp2p -p pyrsia-boot-smol -p pyrsia-boot-async-std -p pyrsia-boot-tokio -p pyrsia-boot
+
+# The MSRV as this machine can check it (no other toolchain can be installed here): every crate
+# each published package builds declares a rust-version no newer than ours; clippy's
+# incompatible_msrv lint (in `just lint`) covers our own use of std.
+msrv:
+    python3 tools/msrv-check.py pyrsia-boot-core pyrsia-boot-libp2p pyrsia-boot-smol pyrsia-boot-async-std pyrsia-boot-tokio pyrsia-boot
+
+# The core's public API against its snapshot (rustdoc JSON, nightly): a change shows as a diff.
+api:
+    python3 tools/public-api.py pyrsia-boot-core core/public-api.txt
+
+# Accept the core's public API as it is now (after saying why in CHANGELOG.md).
+api-bless:
+    python3 tools/public-api.py pyrsia-boot-core core/public-api.txt --bless
 
 # Live fuzzing on nightly: `just fuzz status_parser 600`, `just fuzz machine 600`,
 # `just fuzz bootnode 600` (corpus in fuzz/corpus, seeds in fuzz/seeds).
