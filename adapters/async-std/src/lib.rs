@@ -40,8 +40,8 @@ use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    dnsaddr, driver_for, listen, start_boot_node_on, Behaviour, BootNodeConfig, Driver, HttpReply,
-    Role, Runtime, CONNECTION_TIMEOUT,
+    dnsaddr, driver_for, listen, secure_and_multiplex, start_boot_node_on, Behaviour,
+    BootNodeConfig, Driver, Handshakes, HttpReply, Role, Runtime, CONNECTION_TIMEOUT,
 };
 
 /// Timers on `async_std::task::sleep`, HTTP through surf, lookups through async-std.
@@ -205,15 +205,20 @@ pub async fn start_boot_node(
     http: SocketAddr,
     config: BootNodeConfig,
 ) -> Result<BootNodeHandle, StartError> {
-    let limits = config.limits;
-    let swarm = build_swarm_with(&key, |k| {
-        Behaviour::with_limits(&k.public(), Role::BootNode, &limits)
-    })?;
     let tasks = || {
         libp2p::swarm::Config::with_executor(|f| {
             async_std::task::spawn(f);
         })
     };
+    // Built by hand, not by `build_swarm_with`: the handshakes wrap its transport.
+    let handshakes = Handshakes::new(config.handshake_priority);
+    let tcp = tcp::async_io::Transport::new(tcp::Config::default().nodelay(true));
+    let swarm = Swarm::new(
+        handshakes.wrap(secure_and_multiplex(tcp, &key).map_err(StartError::Noise)?),
+        Behaviour::with_limits(&key.public(), Role::BootNode, &config.limits),
+        key.public().to_peer_id(),
+        handshakes.swarm_config(tasks().with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT)),
+    );
     let bind = async move {
         let listener = TcpListener::bind(http).await?;
         Ok((listener.local_addr()?, incoming(listener)))
@@ -222,6 +227,7 @@ pub async fn start_boot_node(
         AsyncStdRuntime,
         &key,
         swarm,
+        handshakes,
         listen_on,
         tasks,
         http,

@@ -45,6 +45,62 @@ fn peers_count(url: &str) -> Option<u64> {
     doc["peers_count"].as_u64()
 }
 
+/// The boot node's `handshake_to_dial_request_seconds` histogram at `url` (its `/status`):
+/// (upper bound in seconds, cumulative count) per bucket, `+Inf` last.
+fn boot_waits(url: &str) -> Vec<(f64, u64)> {
+    let url = url.replace("/status", "/metrics");
+    let Ok(reply) = smol::block_on(SmolRuntime::default().http_get(url, 1 << 22)) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&reply.body);
+    (text.lines())
+        .filter_map(|l| {
+            l.strip_prefix("pyrsia_boot_handshake_to_dial_request_seconds_bucket{le=\"")
+        })
+        .filter_map(|l| {
+            let (le, count) = l.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Bucket counts of `after` minus `before` (the same buckets), summed into `into`.
+fn add_waits(into: &mut Vec<(f64, u64)>, before: &[(f64, u64)], after: &[(f64, u64)]) {
+    if into.is_empty() {
+        *into = after.iter().map(|&(le, _)| (le, 0)).collect();
+    }
+    for (i, &(_, n)) in after.iter().enumerate() {
+        let was = before.get(i).map_or(0, |b| b.1);
+        if let Some(slot) = into.get_mut(i) {
+            slot.1 += n.saturating_sub(was);
+        }
+    }
+}
+
+/// Quantile `p` (percent) of a cumulative histogram, interpolated linearly inside its bucket.
+fn hist_quantile(h: &[(f64, u64)], p: usize) -> Option<Duration> {
+    let total = h.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let rank = (total as f64 * p as f64 / 100.0).max(1.0);
+    let mut below = (0.0, 0u64);
+    for &(le, n) in h {
+        if n as f64 >= rank {
+            let upper = if le.is_finite() { le } else { below.0 * 1.1 };
+            let share = (rank - below.1 as f64) / (n - below.1).max(1) as f64;
+            return Some(Duration::from_secs_f64(below.0 + (upper - below.0) * share));
+        }
+        below = (le, n);
+    }
+    None
+}
+
 /// CPU seconds (user + system) used so far by process `pid` ("self" for this one), from /proc.
 fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -277,6 +333,15 @@ impl Target {
         }
     }
 
+    /// The nodes' wait histograms, bucket by bucket summed.
+    fn waits(&self) -> Vec<(f64, u64)> {
+        let mut sum = Vec::new();
+        for n in &self.nodes {
+            add_waits(&mut sum, &[], &boot_waits(&n.url));
+        }
+        sum
+    }
+
     fn cpu(&self) -> f64 {
         (self.nodes.iter())
             .map(|n| cpu_seconds(&n.process.0.id().to_string()))
@@ -315,6 +380,8 @@ impl Target {
 /// One step's results.
 struct Step {
     clients: Vec<Client>,
+    /// The boot nodes' handshake → dial request waits during the step (a histogram).
+    boot_waits: Vec<(f64, u64)>,
     wall: Duration,
     boot_cpu: f64,
     gen_cpu: f64,
@@ -334,6 +401,7 @@ fn run_step(
     // Time to build the clients: about 1 ms each, with a margin.
     let start_ms = unix_ms() + 500 + (n / workers) as u64 * 2;
     let boot0 = target.cpu();
+    let waits0 = target.waits();
     let mut children = Vec::new();
     for w in 0..workers {
         let share = n / workers + usize::from(w < n % workers);
@@ -389,9 +457,12 @@ fn run_step(
     let end_ms = unix_ms();
     let wall = Duration::from_millis(end_ms.saturating_sub(start_ms));
     let boot_cpu = target.cpu() - boot0;
+    let mut boot_waits = Vec::new();
+    add_waits(&mut boot_waits, &waits0, &target.waits());
     target.drain();
     Step {
         clients,
+        boot_waits,
         wall,
         boot_cpu,
         gen_cpu,
@@ -410,6 +481,10 @@ fn ms(d: Option<Duration>) -> String {
     d.map_or("–".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3))
 }
 
+fn ms_fine(d: Option<Duration>) -> String {
+    d.map_or("–".into(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
+}
+
 fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if !b.is_zero() => format!("{:.2}×", a.as_secs_f64() / b.as_secs_f64()),
@@ -426,25 +501,50 @@ fn burst(workers: usize) {
         .map(str::to_string)
         .collect();
     let label = compare.join(" ");
-    let mut variants = vec![("defaults", Target::one(None, None, &[]))];
+    // `CROWD_PIN=1`: each node on one thread pinned to CPU 0, the workers pinned to CPU 1, so
+    // the generator cannot preempt the node (the rate part's arrangement).
+    let pin = std::env::var("CROWD_PIN").is_ok_and(|v| v == "1");
+    let (node_cpu, node_threads, gen_cpu) = if pin {
+        (Some("0"), Some("1"), Some("1"))
+    } else {
+        (None, None, None)
+    };
+    let mut variants = vec![("defaults", Target::one(node_cpu, node_threads, &[]))];
     if !compare.is_empty() {
-        variants.push((label.as_str(), Target::one(None, None, &compare)));
+        variants.push((
+            label.as_str(),
+            Target::one(node_cpu, node_threads, &compare),
+        ));
     }
     let sizes = env_list("CROWD_BURST", "1,10,100,1000");
-    println!(
-        "## Burst: N joiners at once, one node (default threads), {workers} worker processes\n"
-    );
-    println!("| node | N | connection → dial request p50 / p99 (ms) | p99 / p99(1) | start → Connected p50 / p99 (ms) | p99 / p99(1) | verdict p50 / p99 (ms) | not connected | no verdict | not public | wall (s) | boot CPU (s) | generator CPU (s) | boot peak RSS (MiB) |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let mut firsts = vec![(None, None); variants.len()];
+    let arrangement = if pin {
+        "one node on one thread pinned to CPU 0, the workers pinned to CPU 1"
+    } else {
+        "one node (default threads), nothing pinned"
+    };
+    println!("## Burst: N joiners at once, {arrangement}, {workers} worker processes\n");
+    println!("| node | N | at the boot node: handshake → dial request p50 / p99 (ms) | p99 / p99(1) | at the client: connection → dial request p50 / p99 (ms) | p99 / p99(1) | start → Connected p50 / p99 (ms) | p99 / p99(1) | verdict p50 / p99 (ms) | not connected | no verdict | not public | wall (s) | boot CPU (s) | generator CPU (s) | boot peak RSS (MiB) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    // A single joiner's p99 is taken over this many single-joiner steps.
+    let solo = env_or("CROWD_SOLO", 20).max(1);
+    let mut firsts = vec![(None, None, None); variants.len()];
     for (_, target) in &variants {
         // Warm-up, not reported.
         let _ = run_step(target, 3, 1, Duration::ZERO, None);
     }
     for n in sizes {
         for (v, (label, target)) in variants.iter().enumerate() {
-            let (first_wait, first_conn) = &mut firsts[v];
-            let s = run_step(target, n, workers, Duration::ZERO, None);
+            let (first_boot, first_wait, first_conn) = &mut firsts[v];
+            let mut s = run_step(target, n, workers, Duration::ZERO, gen_cpu);
+            for _ in 1..if n == 1 { solo } else { 1 } {
+                let more = run_step(target, n, workers, Duration::ZERO, gen_cpu);
+                s.clients.extend(more.clients);
+                add_waits(&mut s.boot_waits, &[], &more.boot_waits);
+                s.boot_cpu += more.boot_cpu;
+                s.gen_cpu += more.gen_cpu;
+                s.wall += more.wall;
+            }
+            let n_run = if n == 1 { solo } else { n };
             let wait: Vec<u64> = (s.clients.iter())
                 .filter_map(|c| Some(c.connected? - c.conn?))
                 .collect();
@@ -454,18 +554,26 @@ fn burst(workers: usize) {
                 .filter_map(|c| c.verdict)
                 .collect();
             let not_connected = s.clients.iter().filter(|c| c.connected.is_none()).count()
-                + n.saturating_sub(s.clients.len());
+                + n_run.saturating_sub(s.clients.len());
             let no_verdict = s.clients.iter().filter(|c| c.kind == "none").count();
             let not_public = (s.clients.iter())
                 .filter(|c| c.kind != "none" && c.kind != "public")
                 .count();
+            let (b50, b99) = (
+                hist_quantile(&s.boot_waits, 50),
+                hist_quantile(&s.boot_waits, 99),
+            );
             let (w50, w99) = (percentile(wait.clone(), 50), percentile(wait, 99));
             let (c50, c99) = (percentile(conn.clone(), 50), percentile(conn, 99));
             let (v50, v99) = (percentile(verdict.clone(), 50), percentile(verdict, 99));
+            *first_boot = first_boot.or(b99);
             *first_wait = first_wait.or(w99);
             *first_conn = first_conn.or(c99);
             println!(
-            "| {label} | {n} | {} / {} | {} | {} / {} | {} | {} / {} | {not_connected} | {no_verdict} | {not_public} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            "| {label} | {n} | {} / {} | {} | {} / {} | {} | {} / {} | {} | {} / {} | {not_connected} | {no_verdict} | {not_public} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            ms_fine(b50),
+            ms_fine(b99),
+            ratio(b99, *first_boot),
             ms(w50),
             ms(w99),
             ratio(w99, *first_wait),

@@ -13,9 +13,9 @@
 //! in memory and over TCP on loopback, and the whole process's cost over each.
 //!
 //! Run: `cargo bench -p pyrsia-boot --bench join_cost` (`JOIN_ROUNDS`, `JOIN_BATCH` to change
-//! the 7 rounds of 200 process joins; `JOIN_NODE_THREADS`, `JOIN_DIAL_BACK_ATTEMPTS` and
-//! `JOIN_DIAL_BACK_STAGGER_MS` pass `--threads`, `--dial-back-attempts` and
-//! `--dial-back-stagger-ms` to the node).
+//! the 7 rounds of 200 process joins; `JOIN_NODE_THREADS`, `JOIN_DIAL_BACK_ATTEMPTS`,
+//! `JOIN_DIAL_BACK_STAGGER_MS` and `JOIN_HANDSHAKE_PRIORITY` pass `--threads`,
+//! `--dial-back-attempts`, `--dial-back-stagger-ms` and `--handshake-priority` to the node).
 #![allow(clippy::print_stdout)]
 
 #[path = "../tests/common/mod.rs"]
@@ -262,6 +262,10 @@ fn main() {
     let attempts = std::env::var("JOIN_DIAL_BACK_ATTEMPTS").ok();
     if let Some(n) = &attempts {
         args.extend(["--dial-back-attempts", n.as_str()]);
+    }
+    let priority = std::env::var("JOIN_HANDSHAKE_PRIORITY").ok();
+    if let Some(p) = &priority {
+        args.extend(["--handshake-priority", p.as_str()]);
     }
     let stagger = std::env::var("JOIN_DIAL_BACK_STAGGER_MS").ok();
     if let Some(ms) = &stagger {

@@ -106,11 +106,11 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let rt = cli.runtime;
-    executor_threads(rt, cli.threads);
+    let threads = executor_threads(rt, cli.threads);
     let run = async move {
         match cli.command {
             Command::Bootstrap(args) => bootstrap::bootstrap(rt, args).await,
-            Command::Node(args) => node::node(rt, args).await,
+            Command::Node(args) => node::node(rt, args, threads).await,
             Command::Demo { json } => demo::demo(rt, json).await,
             Command::Keygen { out } => operator::keygen(&out),
             Command::PublicKey { file } => operator::public_key(&file),
@@ -127,7 +127,8 @@ fn main() -> ExitCode {
 /// `block_on`). Each runtime reads it from the environment then: smol's global executor runs
 /// one thread unless told (`SMOL_THREADS`), which on an operator's many-core machine would put
 /// every handshake on one core; async-std starts one per core (`ASYNC_STD_THREAD_COUNT`).
-fn executor_threads(rt: RuntimeChoice, threads: Option<u16>) {
+/// Returns the count the executor will run.
+fn executor_threads(rt: RuntimeChoice, threads: Option<u16>) -> usize {
     let var = match rt {
         RuntimeChoice::Smol => "SMOL_THREADS",
         RuntimeChoice::AsyncStd => "ASYNC_STD_THREAD_COUNT",
@@ -137,7 +138,11 @@ fn executor_threads(rt: RuntimeChoice, threads: Option<u16>) {
     // No other thread exists yet: nothing reads the environment concurrently.
     if threads.is_some() || std::env::var_os(var).is_none() {
         std::env::set_var(var, n.to_string());
+        return n;
     }
+    (std::env::var(var).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(n)
 }
 
 pub(crate) fn start_failed(what: &str, error: impl std::fmt::Display) -> ExitCode {

@@ -9,7 +9,7 @@ use libp2p::identity::Keypair;
 use libp2p::Multiaddr;
 use pyrsia_boot_core::signed::encode_key;
 use pyrsia_boot_libp2p::atomic_file::{self, Existing, Readable};
-use pyrsia_boot_libp2p::{AbuseLimits, BootNodeConfig, BootNodeHandle, Signing};
+use pyrsia_boot_libp2p::{AbuseLimits, BootNodeConfig, BootNodeHandle, HandshakePriority, Signing};
 
 use crate::operator::read_key;
 use crate::{p2p_multiaddr, start_failed, RuntimeChoice};
@@ -57,6 +57,11 @@ pub(crate) struct NodeArgs {
     #[arg(long, value_name = "MS",
           default_value_t = pyrsia_boot_core::DialBackPolicy::default().stagger_min.as_millis() as u64)]
     dial_back_stagger_ms: u64,
+    /// Where noise handshakes run: `low` (behind established work: when a crowd joins, a peer
+    /// whose handshake is done gets its dial request, and /status its answer, before the next
+    /// handshake step) or `same` (libp2p's way: in turn with everything else).
+    #[arg(long, value_name = "PRIORITY", value_enum, default_value_t = Priority::Low)]
+    handshake_priority: Priority,
     /// Most libp2p connections at once, inbound and outbound (abuse limit).
     #[arg(long, value_name = "N", default_value_t = AbuseLimits::default().max_connections)]
     max_connections: u32,
@@ -110,7 +115,15 @@ fn load_or_create_key(path: &Path) -> Result<Keypair, String> {
     }
 }
 
-pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
+/// `--handshake-priority`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Priority {
+    Low,
+    Same,
+}
+
+/// `threads`: the runtime executor's threads (one handshake ticker each).
+pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs, threads: usize) -> ExitCode {
     let key = match &args.key {
         Some(path) => match load_or_create_key(path) {
             Ok(k) => k,
@@ -138,6 +151,11 @@ pub(crate) async fn node(rt: RuntimeChoice, args: NodeArgs) -> ExitCode {
         dial_back_attempts: Some(args.dial_back_attempts),
         dial_back_stagger: Some(Duration::from_millis(args.dial_back_stagger_ms)),
         also_listen: args.listen.iter().skip(1).cloned().collect(),
+        handshake_priority: match args.handshake_priority {
+            Priority::Low => HandshakePriority::Low,
+            Priority::Same => HandshakePriority::Same,
+        },
+        handshake_tickers: threads,
         limits: AbuseLimits {
             max_connections: args.max_connections,
             max_per_ip: args.max_connections_per_ip,

@@ -59,6 +59,10 @@ pub struct BootNodeConfig {
     pub dial_back_stagger: Option<Duration>,
     /// More libp2p listen addresses beside the first (another address family, another port).
     pub also_listen: Vec<Multiaddr>,
+    /// Whether handshakes wait behind established work (see [`crate::handshakes`]).
+    pub handshake_priority: crate::HandshakePriority,
+    /// Ticker tasks that run the handshakes: as many as the runtime has threads.
+    pub handshake_tickers: usize,
 }
 
 /// How a boot node signs its `/status` document (see [`pyrsia_boot_core::signed`]).
@@ -98,6 +102,8 @@ impl Default for BootNodeConfig {
             dial_back_attempts: None,
             dial_back_stagger: None,
             also_listen: Vec::new(),
+            handshake_priority: crate::HandshakePriority::default(),
+            handshake_tickers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -218,6 +224,10 @@ pub struct BootNode {
     alternate: Option<AlternateSwarm>,
     /// Inputs produced while carrying out actions (a signature made at once).
     fed_back: VecDeque<BootNodeInput>,
+    /// Where the swarm's handshakes run, and when each inbound one finished.
+    handshakes: Option<crate::Handshakes>,
+    /// The inbound connection being opened: its peer and when its handshake finished.
+    handshake_done: Option<(PeerId, Instant)>,
 }
 
 impl std::fmt::Debug for BootNode {
@@ -245,7 +255,16 @@ impl BootNode {
             dial_back_attempts: HashMap::new(),
             alternate: None,
             fed_back: VecDeque::new(),
+            handshakes: None,
+            handshake_done: None,
         }
+    }
+
+    /// The swarm's transport was wrapped by `handshakes`: measure each joiner's wait from its
+    /// handshake's end to its dial request (`handshake_to_dial_request_seconds`).
+    pub fn with_handshakes(mut self, handshakes: crate::Handshakes) -> Self {
+        self.handshakes = Some(handshakes);
+        self
     }
 
     /// Dial back from the alternate address too, through `alternate` (see
@@ -384,6 +403,10 @@ impl BootNode {
                 let conn = self.token();
                 self.conns.insert(connection_id, conn);
                 let remote = endpoint.get_remote_address().clone();
+                self.handshake_done = match (&self.handshakes, endpoint.is_listener()) {
+                    (Some(h), true) => h.take_done(&remote).map(|at| (peer_id, at)),
+                    _ => None,
+                };
                 let opened = BootNodeInput::ConnectionOpened {
                     conn,
                     peer: peer_id,
@@ -439,6 +462,13 @@ impl BootNode {
                 Some(input) => input,
                 None => return,
             },
+            SwarmEvent::IncomingConnectionError { send_back_addr, .. } => {
+                // Refused after its handshake (a limit): its note is not needed any more.
+                if let Some(h) = &self.handshakes {
+                    h.take_done(&send_back_addr);
+                }
+                return;
+            }
             _ => return,
         };
         self.feed(now, swarm, input);
@@ -537,6 +567,7 @@ impl BootNode {
     fn feed(&mut self, now: Instant, swarm: &mut Swarm<Behaviour>, input: BootNodeInput) {
         self.machine.handle(now, input);
         self.drain(now, swarm);
+        self.handshake_done = None;
     }
 
     /// Carries out every queued action, feeding back what carrying them out produced.
@@ -566,6 +597,11 @@ impl BootNode {
                     .dial_request
                     .send_request(&peer, request);
                 self.probes.insert(id, probe);
+                if let Some((joiner, done)) = self.handshake_done.take() {
+                    if joiner == peer {
+                        self.metrics.handshake_to_dial_request(done.elapsed());
+                    }
+                }
             }
             BootNodeAction::AskLoad { ask, member, addr } => {
                 swarm.add_peer_address(member, addr);

@@ -19,6 +19,7 @@ use crate::boot_node::{
 use crate::clock::{since_epoch, unix_time};
 use crate::driver::{Driver, Runtime};
 use crate::error::StartError;
+use crate::handshakes::Handshakes;
 use crate::http_server;
 use crate::metrics::BootMetrics;
 
@@ -105,12 +106,14 @@ impl BootNodeHandle {
 /// [`Behaviour`]) listens on `listen_on` and on every `config.also_listen` address; with
 /// `config.dial_back_from`, an alternate dial-back swarm runs its tasks by `tasks`; `bind`
 /// binds the `/status` listener (asked for on `http`) and yields its address and accepted
-/// connections. Then [`spawn_boot_node`] runs it all on `runtime`.
+/// connections. `handshakes` are the ones `swarm`'s transport was wrapped with
+/// ([`Handshakes::wrap`]). Then [`spawn_boot_node`] runs it all on `runtime`.
 #[allow(clippy::too_many_arguments)] // each is one of the adapter's runtime-specific parts
 pub async fn start_boot_node_on<R, S, C>(
     runtime: R,
     key: &identity::Keypair,
     mut swarm: Swarm<Behaviour>,
+    handshakes: Handshakes,
     listen_on: Multiaddr,
     tasks: impl FnOnce() -> swarm::Config,
     http: SocketAddr,
@@ -134,7 +137,7 @@ where
         .await
         .map_err(|source| StartError::Http { addr: http, source })?;
     Ok(spawn_boot_node(
-        runtime, swarm, alternate, addr, incoming, http_addr, config,
+        runtime, swarm, handshakes, alternate, addr, incoming, http_addr, config,
     ))
 }
 
@@ -147,15 +150,28 @@ enum Woke {
     Timer,
 }
 
+/// Stops the handshakes' tickers when dropped.
+struct StopOnDrop(Handshakes);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
 /// Runs a boot node on `runtime`: `swarm` (already listening on `listen_addr`) and, with an
 /// alternate dial-back address, `alternate` (see [`crate::alternate`]), `/status` and
 /// `/metrics` on the connections `http` yields with their peers' addresses (accepted on
 /// `http_addr`). Its policy is a [`BootNodeMachine`]: this loop reads the clock, feeds the
 /// machine what the swarm, the HTTP side and its timer saw, and lets [`BootNode`] carry out
-/// the actions. A runtime adapter binds the sockets and calls this.
+/// the actions. `swarm`'s handshakes run as `handshakes` says (their tickers start here, one
+/// per `config.handshake_tickers`, and stop with the loop). A runtime adapter binds the sockets
+/// and calls this.
+#[allow(clippy::too_many_arguments)] // each is one of the adapter's runtime-specific parts
 pub fn spawn_boot_node<R, S, C>(
     runtime: R,
     mut swarm: Swarm<Behaviour>,
+    handshakes: Handshakes,
     alternate: Option<AlternateSwarm>,
     listen_addr: Multiaddr,
     http: S,
@@ -173,7 +189,8 @@ where
     let metrics = BootMetrics::new();
     let exporter = metrics.exporter();
     let signer = config.signing.as_ref().map(|s| s.key.clone());
-    let mut node = BootNode::new(machine, signer, metrics);
+    handshakes.run_on(&runtime, config.handshake_tickers);
+    let mut node = BootNode::new(machine, signer, metrics).with_handshakes(handshakes.clone());
     if let Some(alternate) = alternate {
         node = node.with_alternate(alternate);
     }
@@ -197,6 +214,8 @@ where
                 let _ = stop_rx.await;
             }
             .fuse());
+            // However the loop ends, the handshakes' tickers end with it.
+            let _stop_handshakes = StopOnDrop(handshakes);
             loop {
                 let mut timer = match node.poll_timeout() {
                     Some(at) => timers.timer(at).fuse(),

@@ -43,8 +43,8 @@ use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    dnsaddr, driver_for, listen, start_boot_node_on, Behaviour, BootNodeConfig, Driver, HttpReply,
-    Role, Runtime,
+    dnsaddr, driver_for, listen, start_boot_node_on, Behaviour, BootNodeConfig, Driver, Handshakes,
+    HttpReply, Role, Runtime,
 };
 
 /// Timers on `smol::Timer`, HTTP on hyper over smol sockets, https through rustls with the
@@ -169,11 +169,12 @@ pub async fn start_boot_node(
     http: SocketAddr,
     config: BootNodeConfig,
 ) -> Result<BootNodeHandle, StartError> {
+    let handshakes = Handshakes::new(config.handshake_priority);
     let swarm = Swarm::new(
-        build_transport(&key).map_err(StartError::Noise)?,
+        handshakes.wrap(build_transport(&key).map_err(StartError::Noise)?),
         Behaviour::with_limits(&key.public(), Role::BootNode, &config.limits),
         key.public().to_peer_id(),
-        swarm_config(),
+        handshakes.swarm_config(swarm_config()),
     );
     let bind = async move {
         let listener = smol::net::TcpListener::bind(http).await?;
@@ -183,6 +184,7 @@ pub async fn start_boot_node(
         SmolRuntime::default(),
         &key,
         swarm,
+        handshakes,
         listen_on,
         swarm_config,
         http,

@@ -45,8 +45,8 @@ use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::http_client::{Tls, TlsSetupError};
 pub use pyrsia_boot_libp2p::IDLE_CONNECTION_TIMEOUT;
 use pyrsia_boot_libp2p::{
-    dnsaddr, driver_for, http_client, listen, start_boot_node_on, Behaviour, BootNodeConfig,
-    Driver, HttpReply, Role, Runtime, CONNECTION_TIMEOUT,
+    dnsaddr, driver_for, http_client, listen, secure_and_multiplex, start_boot_node_on, Behaviour,
+    BootNodeConfig, Driver, Handshakes, HttpReply, Role, Runtime, CONNECTION_TIMEOUT,
 };
 pub use pyrsia_boot_libp2p::{BootNodeHandle, StartError};
 use tokio::net::{TcpListener, TcpStream};
@@ -227,10 +227,15 @@ pub async fn start_boot_node(
     http: SocketAddr,
     config: BootNodeConfig,
 ) -> Result<BootNodeHandle, StartError> {
-    let limits = config.limits;
-    let swarm = build_swarm_with(&key, |k| {
-        Behaviour::with_limits(&k.public(), Role::BootNode, &limits)
-    })?;
+    // Built by hand, not by `build_swarm_with`: the handshakes wrap its transport.
+    let handshakes = Handshakes::new(config.handshake_priority);
+    let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
+    let swarm = Swarm::new(
+        handshakes.wrap(secure_and_multiplex(tcp, &key).map_err(StartError::Noise)?),
+        Behaviour::with_limits(&key.public(), Role::BootNode, &config.limits),
+        key.public().to_peer_id(),
+        handshakes.swarm_config(swarm_config()),
+    );
     let bind = async move {
         let listener = TcpListener::bind(http).await?;
         Ok((listener.local_addr()?, incoming(listener)))
@@ -239,6 +244,7 @@ pub async fn start_boot_node(
         TokioRuntime::default(),
         &key,
         swarm,
+        handshakes,
         listen_on,
         swarm_config,
         http,

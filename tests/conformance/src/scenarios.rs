@@ -73,6 +73,8 @@ pub fn a_client_connects_through_a_boot_node_and_learns_it_is_reachable<A: Adapt
             "pyrsia_boot_dial_requests_total{outcome=\"sent\"} 1",
             "pyrsia_boot_dial_requests_total{outcome=\"reachable\"} 1",
             "pyrsia_boot_autonat_probes_served_total{outcome=\"request\"} 1",
+            // The joiner's wait from its finished handshake to its dial request, measured.
+            "pyrsia_boot_handshake_to_dial_request_seconds_count 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

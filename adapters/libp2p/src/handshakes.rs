@@ -1,0 +1,502 @@
+//! A boot node's connection work, ordered so that a crowd does not delay those already in.
+//!
+//! When a crowd joins, most of a boot node's CPU goes into noise handshakes. libp2p's swarm
+//! spawns each connection's handshake and, later, its established connection as tasks on the
+//! runtime, beside the swarm's own loop, and the runtime runs them in one FIFO queue. A joiner
+//! whose handshake is done then waits for its dial request behind every other joiner's
+//! handshake step, and every handshake advances in lockstep with all the others, so all of
+//! them finish late (BENCHMARKS §18).
+//!
+//! [`Handshakes`] keeps the swarm's connection tasks in a queue of its own, ordered:
+//! 1. established connections and the swarm's wrappers around pending ones, in wake order;
+//! 2. outbound handshakes (dial-backs, load questions), oldest first;
+//! 3. inbound handshakes, oldest first: the joiner that came first finishes first.
+//!
+//! A few ticker tasks on the runtime run that queue one step at a time and go to the back of
+//! the runtime's queue after each step, so the swarm's loop and the `/status` server (tasks on
+//! the runtime itself) wait at most one step per ticker. When nothing else waits, the tickers
+//! use every thread. A step costs a few microseconds more than on the runtime (two hand-offs),
+//! against a handshake's ~0.4 ms of CPU.
+//!
+//! It also notes when each inbound handshake finished, so a boot node can measure its own
+//! connection → dial request wait (`pyrsia_boot_handshake_to_dial_request_seconds`).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use async_task::Runnable;
+use futures::channel::oneshot;
+use futures::future::{BoxFuture, Shared};
+use futures::{Future, FutureExt};
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::{Boxed, DialOpts, ListenerId, TransportError, TransportEvent};
+use libp2p::{swarm, Multiaddr, PeerId, Transport};
+
+use crate::driver::Runtime;
+
+/// Where a boot node's connection work runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HandshakePriority {
+    /// In the order above: established work first, then handshakes oldest first (the
+    /// default).
+    #[default]
+    Low,
+    /// On the runtime, in turn with everything else (libp2p's way).
+    Same,
+}
+
+/// Finished inbound handshakes not yet seen by the swarm's loop are noted at most this many
+/// times (each entry is an address and an instant). The loop takes its entry when the
+/// connection is established or refused, so this is only reached if the loop stops.
+const MAX_STAMPS: usize = 1 << 16;
+
+type Upgrade = BoxFuture<'static, std::io::Result<(PeerId, StreamMuxerBox)>>;
+
+/// A task's place in the queue: its class (0 first), then a sequence number.
+type Key = (u8, u64);
+
+const ESTABLISHED: u8 = 0;
+const OUTBOUND: u8 = 1;
+const INBOUND: u8 = 2;
+
+struct Queued {
+    key: Key,
+    runnable: Runnable,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    ready: BinaryHeap<Reverse<Queued>>,
+    /// Tickers waiting for work, by ticker number.
+    idle: Vec<(usize, Waker)>,
+    next_seq: u64,
+}
+
+struct Inner {
+    priority: HandshakePriority,
+    queue: Mutex<Queue>,
+    /// When each inbound handshake finished, by the remote address it came from.
+    done: Mutex<HashMap<Multiaddr, Instant>>,
+    /// Dropped by [`Handshakes::stop`]: the tickers stop.
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    stopped: Shared<oneshot::Receiver<()>>,
+}
+
+impl Inner {
+    fn seq(&self) -> u64 {
+        self.queue.lock().map_or(0, |mut q| {
+            q.next_seq += 1;
+            q.next_seq
+        })
+    }
+
+    fn push(&self, key: Key, runnable: Runnable) {
+        let waker = match self.queue.lock() {
+            Ok(mut q) => {
+                q.ready.push(Reverse(Queued { key, runnable }));
+                q.idle.pop().map(|(_, w)| w)
+            }
+            Err(_) => None,
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Spawns `task`: queued as `class` with a fixed key (handshakes: oldest first), or,
+    /// for [`ESTABLISHED`], keyed afresh at every wake (first woken, first run).
+    fn spawn(self: &Arc<Self>, class: u8, task: BoxFuture<'static, ()>) {
+        let weak: Weak<Inner> = Arc::downgrade(self);
+        let fixed = self.seq();
+        let schedule = move |runnable: Runnable| {
+            // The boot node is gone: dropping the runnable cancels its task.
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            let seq = if class == ESTABLISHED {
+                inner.seq()
+            } else {
+                fixed
+            };
+            inner.push((class, seq), runnable);
+        };
+        let (runnable, task) = async_task::spawn(task, schedule);
+        runnable.schedule();
+        task.detach();
+    }
+}
+
+/// The next queued step, for ticker `me`.
+struct NextStep<'a> {
+    inner: &'a Inner,
+    me: usize,
+}
+
+impl Future for NextStep<'_> {
+    type Output = Option<Runnable>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Runnable>> {
+        let Ok(mut q) = self.inner.queue.lock() else {
+            return Poll::Ready(None);
+        };
+        if let Some(Reverse(next)) = q.ready.pop() {
+            return Poll::Ready(Some(next.runnable));
+        }
+        let me = self.me;
+        q.idle.retain(|(id, _)| *id != me);
+        q.idle.push((me, cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+/// A boot node's connection work (see the module docs). Cloning shares it.
+#[derive(Clone)]
+pub struct Handshakes(Arc<Inner>);
+
+impl std::fmt::Debug for Handshakes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handshakes")
+            .field("priority", &self.0.priority)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handshakes {
+    /// Connection work ordered as `priority` says. With [`HandshakePriority::Low`], start the
+    /// tickers with [`Handshakes::run_on`], or no connection ever makes progress.
+    pub fn new(priority: HandshakePriority) -> Self {
+        let (stop, stopped) = oneshot::channel();
+        Handshakes(Arc::new(Inner {
+            priority,
+            queue: Mutex::new(Queue::default()),
+            done: Mutex::new(HashMap::new()),
+            stop: Mutex::new(Some(stop)),
+            stopped: stopped.shared(),
+        }))
+    }
+
+    /// Their priority.
+    pub fn priority(&self) -> HandshakePriority {
+        self.0.priority
+    }
+
+    /// `transport` (already secured and multiplexed, as [`crate::secure_and_multiplex`]
+    /// builds it) with its handshakes queued here.
+    pub fn wrap(
+        &self,
+        transport: Boxed<(PeerId, StreamMuxerBox)>,
+    ) -> Boxed<(PeerId, StreamMuxerBox)> {
+        Offloaded {
+            inner: transport,
+            handshakes: self.clone(),
+        }
+        .boxed()
+    }
+
+    /// The swarm configuration whose connection tasks are queued here, with pyrsia-boot's idle
+    /// timeout; `runtime_config` (the runtime's own) with [`HandshakePriority::Same`].
+    pub fn swarm_config(&self, runtime_config: swarm::Config) -> swarm::Config {
+        if self.0.priority == HandshakePriority::Same {
+            return runtime_config;
+        }
+        let inner = self.0.clone();
+        swarm::Config::with_executor(move |task| inner.spawn(ESTABLISHED, task))
+            .with_idle_connection_timeout(crate::IDLE_CONNECTION_TIMEOUT)
+    }
+
+    /// Starts `tickers` tasks on `runtime` that run the queue (one per runtime thread lets
+    /// them use every core when nothing else waits). They stop when [`Handshakes::stop`] is
+    /// called. Nothing to start with [`HandshakePriority::Same`].
+    pub fn run_on<R: Runtime>(&self, runtime: &R, tickers: usize) {
+        if self.0.priority == HandshakePriority::Same {
+            return;
+        }
+        for me in 0..tickers.max(1) {
+            let inner = self.0.clone();
+            runtime.spawn(
+                async move {
+                    let stopped = inner.stopped.clone();
+                    let work = async {
+                        while let Some(step) = (NextStep { inner: &inner, me }).await {
+                            step.run();
+                            YieldNow(false).await;
+                        }
+                    };
+                    futures::pin_mut!(work);
+                    let _ = futures::future::select(work, stopped).await;
+                }
+                .boxed(),
+            );
+        }
+    }
+
+    /// Stops the tickers. Queued work is dropped with the last handle (the swarm's transport
+    /// holds one).
+    pub fn stop(&self) {
+        if let Ok(mut stop) = self.0.stop.lock() {
+            stop.take();
+        }
+        // Dropped outside the lock: a dropped task may wake another, which locks the queue.
+        let dropped = self.0.queue.lock().map(|mut q| {
+            q.idle.clear();
+            std::mem::take(&mut q.ready)
+        });
+        drop(dropped);
+    }
+
+    /// When the inbound handshake from `remote` finished, if it did and was not taken yet.
+    pub fn take_done(&self, remote: &Multiaddr) -> Option<Instant> {
+        self.0.done.lock().ok()?.remove(remote)
+    }
+
+    fn note_done(&self, remote: Multiaddr) {
+        if let Ok(mut done) = self.0.done.lock() {
+            if done.len() < MAX_STAMPS {
+                done.insert(remote, Instant::now());
+            }
+        }
+    }
+
+    /// `upgrade` queued as `class`; `noted`: the remote address to note its end under.
+    fn run(&self, class: u8, upgrade: Upgrade, noted: Option<Multiaddr>) -> Upgrade {
+        let this = self.clone();
+        let upgrade = async move {
+            let result = upgrade.await;
+            if let (Ok(_), Some(remote)) = (&result, noted) {
+                this.note_done(remote);
+            }
+            result
+        };
+        if self.0.priority == HandshakePriority::Same {
+            return upgrade.boxed();
+        }
+        let (tx, rx) = oneshot::channel();
+        let task = async move {
+            let mut upgrade = std::pin::pin!(upgrade);
+            let mut tx = tx;
+            // The swarm dropped the connection (its own timeout, a limit): stop the handshake.
+            let result = futures::future::poll_fn(|cx| {
+                if tx.poll_canceled(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                upgrade.as_mut().poll(cx).map(Some)
+            })
+            .await;
+            if let Some(result) = result {
+                let _ = tx.send(result);
+            }
+        };
+        self.0.spawn(class, task.boxed());
+        async move {
+            rx.await
+                .unwrap_or_else(|_| Err(std::io::Error::other("the boot node is stopping")))
+        }
+        .boxed()
+    }
+}
+
+/// Yields once to the runtime: wakes itself and returns pending, so the task goes to the back
+/// of the runtime's queue.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+struct Offloaded {
+    inner: Boxed<(PeerId, StreamMuxerBox)>,
+    handshakes: Handshakes,
+}
+
+impl Transport for Offloaded {
+    type Output = (PeerId, StreamMuxerBox);
+    type Error = std::io::Error;
+    type ListenerUpgrade = Upgrade;
+    type Dial = Upgrade;
+
+    fn listen_on(
+        &mut self,
+        id: ListenerId,
+        addr: Multiaddr,
+    ) -> Result<(), TransportError<Self::Error>> {
+        self.inner.listen_on(id, addr)
+    }
+
+    fn remove_listener(&mut self, id: ListenerId) -> bool {
+        self.inner.remove_listener(id)
+    }
+
+    fn dial(
+        &mut self,
+        addr: Multiaddr,
+        opts: DialOpts,
+    ) -> Result<Self::Dial, TransportError<Self::Error>> {
+        let dial = self.inner.dial(addr, opts)?;
+        Ok(self.handshakes.run(OUTBOUND, dial, None))
+    }
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<TransportEvent<Self::ListenerUpgrade, Self::Error>> {
+        let handshakes = self.handshakes.clone();
+        Pin::new(&mut self.inner).poll(cx).map(|event| match event {
+            TransportEvent::Incoming {
+                listener_id,
+                upgrade,
+                local_addr,
+                send_back_addr,
+            } => TransportEvent::Incoming {
+                listener_id,
+                upgrade: handshakes.run(INBOUND, upgrade, Some(send_back_addr.clone())),
+                local_addr,
+                send_back_addr,
+            },
+            other => other.map_upgrade(|upgrade| handshakes.run(INBOUND, upgrade, None)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Handshakes {
+        /// Runs queued steps in the queue's order, as one ticker would, until none is left.
+        fn run_queued(&self) {
+            while let Some(step) = self.0.queue.lock().ok().and_then(|mut q| q.ready.pop()) {
+                step.0.runnable.run();
+            }
+        }
+    }
+
+    /// A task that records `name` each time it runs and finishes after `polls` polls.
+    fn recorder(
+        log: &Arc<Mutex<Vec<&'static str>>>,
+        name: &'static str,
+        polls: usize,
+    ) -> BoxFuture<'static, ()> {
+        let log = log.clone();
+        let mut left = polls;
+        futures::future::poll_fn(move |cx| {
+            log.lock().expect("log").push(name);
+            left -= 1;
+            if left == 0 {
+                return Poll::Ready(());
+            }
+            // Ready again at once: it goes back into the queue under its key.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .boxed()
+    }
+
+    #[test]
+    fn established_work_runs_first_then_dials_then_inbound_handshakes_oldest_first() {
+        let h = Handshakes::new(HandshakePriority::Low);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        h.0.spawn(INBOUND, recorder(&log, "in-1", 2));
+        h.0.spawn(INBOUND, recorder(&log, "in-2", 2));
+        h.0.spawn(OUTBOUND, recorder(&log, "dial", 1));
+        h.0.spawn(ESTABLISHED, recorder(&log, "conn-a", 2));
+        h.0.spawn(ESTABLISHED, recorder(&log, "conn-b", 1));
+        h.run_queued();
+        // Established work in wake order (a woken task goes behind the others woken before
+        // it); the older inbound handshake finishes before the younger one takes a step.
+        assert_eq!(
+            *log.lock().expect("log"),
+            ["conn-a", "conn-b", "conn-a", "dial", "in-1", "in-1", "in-2", "in-2"]
+        );
+    }
+
+    #[test]
+    fn a_handshake_the_swarm_drops_stops_and_a_stopped_queue_drops_its_work() {
+        let h = Handshakes::new(HandshakePriority::Low);
+        let upgrade: Upgrade = futures::future::pending().boxed();
+        let waiting = h.run(INBOUND, upgrade, None);
+        assert_eq!(h.0.queue.lock().expect("queue").ready.len(), 1);
+        h.run_queued(); // the handshake is pending now, not queued
+        drop(waiting); // the swarm gave up on it: its task is woken to stop
+        assert_eq!(h.0.queue.lock().expect("queue").ready.len(), 1);
+        h.run_queued();
+        assert!(h.0.queue.lock().expect("queue").ready.is_empty());
+
+        let log = Arc::new(Mutex::new(Vec::new()));
+        h.0.spawn(INBOUND, recorder(&log, "late", 1));
+        h.stop();
+        h.run_queued();
+        assert!(log.lock().expect("log").is_empty(), "stopped: nothing runs");
+    }
+
+    #[test]
+    fn with_the_same_priority_nothing_is_queued_and_a_finished_inbound_handshake_is_noted() {
+        let h = Handshakes::new(HandshakePriority::Same);
+        let remote: Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().expect("addr");
+        let key = libp2p::identity::Keypair::generate_ed25519();
+        let muxer = StreamMuxerBox::new(NeverMuxer);
+        let upgrade: Upgrade =
+            futures::future::ready(Ok((key.public().to_peer_id(), muxer))).boxed();
+        let done = futures::executor::block_on(h.run(INBOUND, upgrade, Some(remote.clone())));
+        assert!(done.is_ok());
+        assert!(h.0.queue.lock().expect("queue").ready.is_empty());
+        assert!(h.take_done(&remote).is_some());
+        assert!(h.take_done(&remote).is_none(), "taken once");
+    }
+
+    /// A muxer that never yields a stream (the test needs only a value).
+    struct NeverMuxer;
+
+    impl libp2p::core::StreamMuxer for NeverMuxer {
+        type Substream = futures::io::Cursor<Vec<u8>>;
+        type Error = std::io::Error;
+        fn poll_inbound(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Result<Self::Substream, Self::Error>> {
+            Poll::Pending
+        }
+        fn poll_outbound(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Result<Self::Substream, Self::Error>> {
+            Poll::Pending
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Result<libp2p::core::muxing::StreamMuxerEvent, Self::Error>> {
+            Poll::Pending
+        }
+    }
+}
