@@ -596,10 +596,16 @@ fn rate(workers: usize) {
     let rates = env_list("CROWD_RATES", "100,200,300,400,500");
     let secs = env_or("CROWD_RATE_SECS", 10);
     let cluster = std::env::var("CROWD_TARGET").is_ok_and(|t| t == "cluster");
+    // `CROWD_NODE_ARGS="--flag value …"`: extra arguments for the node (not the cluster).
+    let extra: Vec<String> = std::env::var("CROWD_NODE_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     let target = if cluster {
         Target::cluster("0")
     } else {
-        Target::one(Some("0"), Some("1"), &[])
+        Target::one(Some("0"), Some("1"), &extra)
     };
     let what = if cluster {
         "three nodes and nginx"
