@@ -10,10 +10,14 @@
 //! Two parts, side by side in one run (`CROWD_PARTS=burst,rate` to choose):
 //!
 //! - **burst**: N clients start at the same instant (`CROWD_BURST`, default 1,10,100,1000),
-//!   against one node on its default threads. Reported: p99 of connection → dial request
-//!   (the time a connected joiner waits for the boot node's dial request) and of start →
-//!   Connected, their ratios to N = 1, and verdicts: every client must get one, and on loopback
-//!   (every client reachable) it must be "public".
+//!   against one node on its default threads (`CROWD_PIN=1`: on one thread pinned to CPU 0,
+//!   the workers on CPU 1). Reported: p99 of handshake → dial request at the boot node (its
+//!   `handshake_to_dial_request_seconds` histogram, read before and after each step), of
+//!   connection → dial request at the client (the time a connected joiner waits for the boot
+//!   node's dial request) and of start → Connected, their ratios to N = 1 (taken over
+//!   `CROWD_SOLO`, default 20, single-joiner steps), and verdicts: every client must get one,
+//!   and on loopback (every client reachable) it must be "public". `CROWD_COMPARE_ARGS` runs
+//!   every size against a second node too.
 //! - **rate**: clients arrive at a steady R per second for `CROWD_RATE_SECS` (default 10)
 //!   seconds, R in `CROWD_RATES` (default 100,200,300,400,500), and stay connected to the end of
 //!   the step. The boot side runs with `--threads 1` pinned to CPU 0 (`taskset`), the workers
@@ -21,6 +25,7 @@
 //!   three nodes behind nginx's one `/status` URL instead, all on CPU 0 (nginx too).
 //!   Reported: p50/p99 start → Connected per rate, and the highest rate whose p99 stays under
 //!   1 s and under 2 s.
+//!   `CROWD_NODE_ARGS` passes extra arguments to the node.
 //!
 //! Run: `cargo bench -p pyrsia-boot --bench crowd` (`CROWD_WORKERS`, default 4, worker
 //! processes).
