@@ -40,8 +40,8 @@ use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    dnsaddr, driver_for, listen, secure_and_multiplex, start_boot_node_on, Behaviour,
-    BootNodeConfig, Driver, Handshakes, HttpReply, Role, Runtime, CONNECTION_TIMEOUT,
+    boot_swarm, dnsaddr, driver_for, listen, secure_and_multiplex, start_boot_node_on, Behaviour,
+    BootNodeConfig, Driver, HttpReply, Role, Runtime, CONNECTION_TIMEOUT,
 };
 
 /// Timers on `async_std::task::sleep`, HTTP through surf, lookups through async-std.
@@ -210,15 +210,11 @@ pub async fn start_boot_node(
             async_std::task::spawn(f);
         })
     };
-    // Built by hand, not by `build_swarm_with`: the handshakes wrap its transport.
-    let handshakes = Handshakes::new(config.handshake_priority);
+    // Not `build_swarm_with`'s builder: the boot node's connection work wraps the transport.
     let tcp = tcp::async_io::Transport::new(tcp::Config::default().nodelay(true));
-    let swarm = Swarm::new(
-        handshakes.wrap(secure_and_multiplex(tcp, &key).map_err(StartError::Noise)?),
-        Behaviour::with_limits(&key.public(), Role::BootNode, &config.limits),
-        key.public().to_peer_id(),
-        handshakes.swarm_config(tasks().with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT)),
-    );
+    let transport = secure_and_multiplex(tcp, &key).map_err(StartError::Noise)?;
+    let runtime_config = tasks().with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT);
+    let (swarm, handshakes) = boot_swarm(transport, &key, &config, runtime_config);
     let bind = async move {
         let listener = TcpListener::bind(http).await?;
         Ok((listener.local_addr()?, incoming(listener)))

@@ -115,5 +115,7 @@ pub use driver::{Driver, HasBootstrap, HttpReply, Output, Progress, Runtime};
 pub use error::StartError;
 pub use handshakes::{HandshakePriority, Handshakes};
 pub use limits::AbuseLimits;
-pub use start::{driver_for, listen, spawn_boot_node, start_boot_node_on, BootNodeHandle};
+pub use start::{
+    boot_swarm, driver_for, listen, spawn_boot_node, start_boot_node_on, BootNodeHandle,
+};
 pub use transport::secure_and_multiplex;

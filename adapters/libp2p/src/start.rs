@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use futures::channel::{mpsc, oneshot};
 use futures::{AsyncRead, AsyncWrite, Future, FutureExt, Stream, StreamExt};
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::Boxed;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identity, swarm, Multiaddr, PeerId, Swarm};
@@ -100,6 +102,28 @@ impl BootNodeHandle {
     pub fn set_cluster(&self, cluster: Vec<Multiaddr>) {
         self.cluster.set_cluster(cluster);
     }
+}
+
+/// A boot node's swarm on `transport` (TCP, secured and multiplexed): its [`Behaviour`] with
+/// `config`'s limits, its connection work ordered as `config.handshake_priority` says (tasks
+/// on `runtime_config`'s executor with [`HandshakePriority::Same`]), and the [`Handshakes`]
+/// to hand [`start_boot_node_on`].
+///
+/// [`HandshakePriority::Same`]: crate::HandshakePriority::Same
+pub fn boot_swarm(
+    transport: Boxed<(PeerId, StreamMuxerBox)>,
+    key: &identity::Keypair,
+    config: &BootNodeConfig,
+    runtime_config: swarm::Config,
+) -> (Swarm<Behaviour>, Handshakes) {
+    let handshakes = Handshakes::new(config.handshake_priority);
+    let swarm = Swarm::new(
+        handshakes.wrap(transport),
+        Behaviour::with_limits(&key.public(), crate::Role::BootNode, &config.limits),
+        key.public().to_peer_id(),
+        handshakes.swarm_config(runtime_config),
+    );
+    (swarm, handshakes)
 }
 
 /// Starts a boot node from a runtime adapter's parts: `swarm` (built with the boot node's

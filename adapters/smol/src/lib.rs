@@ -43,7 +43,7 @@ use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::BootNodeHandle;
 pub use pyrsia_boot_libp2p::StartError;
 use pyrsia_boot_libp2p::{
-    dnsaddr, driver_for, listen, start_boot_node_on, Behaviour, BootNodeConfig, Driver, Handshakes,
+    boot_swarm, dnsaddr, driver_for, listen, start_boot_node_on, Behaviour, BootNodeConfig, Driver,
     HttpReply, Role, Runtime,
 };
 
@@ -169,13 +169,8 @@ pub async fn start_boot_node(
     http: SocketAddr,
     config: BootNodeConfig,
 ) -> Result<BootNodeHandle, StartError> {
-    let handshakes = Handshakes::new(config.handshake_priority);
-    let swarm = Swarm::new(
-        handshakes.wrap(build_transport(&key).map_err(StartError::Noise)?),
-        Behaviour::with_limits(&key.public(), Role::BootNode, &config.limits),
-        key.public().to_peer_id(),
-        handshakes.swarm_config(swarm_config()),
-    );
+    let transport = build_transport(&key).map_err(StartError::Noise)?;
+    let (swarm, handshakes) = boot_swarm(transport, &key, &config, swarm_config());
     let bind = async move {
         let listener = smol::net::TcpListener::bind(http).await?;
         Ok((listener.local_addr()?, http::incoming(listener)))

@@ -45,8 +45,8 @@ use pyrsia_boot_core::{Config, HttpError};
 pub use pyrsia_boot_libp2p::http_client::{Tls, TlsSetupError};
 pub use pyrsia_boot_libp2p::IDLE_CONNECTION_TIMEOUT;
 use pyrsia_boot_libp2p::{
-    dnsaddr, driver_for, http_client, listen, secure_and_multiplex, start_boot_node_on, Behaviour,
-    BootNodeConfig, Driver, Handshakes, HttpReply, Role, Runtime, CONNECTION_TIMEOUT,
+    boot_swarm, dnsaddr, driver_for, http_client, listen, secure_and_multiplex, start_boot_node_on,
+    Behaviour, BootNodeConfig, Driver, HttpReply, Role, Runtime, CONNECTION_TIMEOUT,
 };
 pub use pyrsia_boot_libp2p::{BootNodeHandle, StartError};
 use tokio::net::{TcpListener, TcpStream};
@@ -227,15 +227,10 @@ pub async fn start_boot_node(
     http: SocketAddr,
     config: BootNodeConfig,
 ) -> Result<BootNodeHandle, StartError> {
-    // Built by hand, not by `build_swarm_with`: the handshakes wrap its transport.
-    let handshakes = Handshakes::new(config.handshake_priority);
+    // Not `build_swarm_with`'s builder: the boot node's connection work wraps the transport.
     let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
-    let swarm = Swarm::new(
-        handshakes.wrap(secure_and_multiplex(tcp, &key).map_err(StartError::Noise)?),
-        Behaviour::with_limits(&key.public(), Role::BootNode, &config.limits),
-        key.public().to_peer_id(),
-        handshakes.swarm_config(swarm_config()),
-    );
+    let transport = secure_and_multiplex(tcp, &key).map_err(StartError::Noise)?;
+    let (swarm, handshakes) = boot_swarm(transport, &key, &config, swarm_config());
     let bind = async move {
         let listener = TcpListener::bind(http).await?;
         Ok((listener.local_addr()?, incoming(listener)))
