@@ -87,10 +87,34 @@ impl Ord for Queued {
 
 #[derive(Default)]
 struct Queue {
-    ready: BinaryHeap<Reverse<Queued>>,
+    /// Established work, first woken first.
+    established: std::collections::VecDeque<Runnable>,
+    /// Handshakes by class, then age.
+    handshakes: BinaryHeap<Reverse<Queued>>,
     /// Tickers waiting for work, by ticker number.
     idle: Vec<(usize, Waker)>,
     next_seq: u64,
+}
+
+impl Queue {
+    fn push(&mut self, key: Key, runnable: Runnable) {
+        if key.0 == ESTABLISHED {
+            self.established.push_back(runnable);
+        } else {
+            self.handshakes.push(Reverse(Queued { key, runnable }));
+        }
+    }
+
+    /// Established work first, then the best handshake.
+    fn pop(&mut self) -> Option<Runnable> {
+        (self.established.pop_front())
+            .or_else(|| self.handshakes.pop().map(|Reverse(next)| next.runnable))
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.established.len() + self.handshakes.len()
+    }
 }
 
 struct Inner {
@@ -114,7 +138,7 @@ impl Inner {
     fn push(&self, key: Key, runnable: Runnable) {
         let waker = match self.queue.lock() {
             Ok(mut q) => {
-                q.ready.push(Reverse(Queued { key, runnable }));
+                q.push(key, runnable);
                 q.idle.pop().map(|(_, w)| w)
             }
             Err(_) => None,
@@ -124,8 +148,8 @@ impl Inner {
         }
     }
 
-    /// Spawns `task`: queued as `class` with a fixed key (handshakes: oldest first), or,
-    /// for [`ESTABLISHED`], keyed afresh at every wake (first woken, first run).
+    /// Spawns `task`, queued as `class`: a handshake by its age (its key is fixed at spawn),
+    /// established work in wake order.
     fn spawn(self: &Arc<Self>, class: u8, task: BoxFuture<'static, ()>) {
         let weak: Weak<Inner> = Arc::downgrade(self);
         let fixed = self.seq();
@@ -134,12 +158,7 @@ impl Inner {
             let Some(inner) = weak.upgrade() else {
                 return;
             };
-            let seq = if class == ESTABLISHED {
-                inner.seq()
-            } else {
-                fixed
-            };
-            inner.push((class, seq), runnable);
+            inner.push((class, fixed), runnable);
         };
         let (runnable, task) = async_task::spawn(task, schedule);
         runnable.schedule();
@@ -159,8 +178,8 @@ impl Future for NextStep<'_> {
         let Ok(mut q) = self.inner.queue.lock() else {
             return Poll::Ready(None);
         };
-        if let Some(Reverse(next)) = q.ready.pop() {
-            return Poll::Ready(Some(next.runnable));
+        if let Some(next) = q.pop() {
+            return Poll::Ready(Some(next));
         }
         let me = self.me;
         q.idle.retain(|(id, _)| *id != me);
@@ -193,11 +212,6 @@ impl Handshakes {
             stop: Mutex::new(Some(stop)),
             stopped: stopped.shared(),
         }))
-    }
-
-    /// Their priority.
-    pub fn priority(&self) -> HandshakePriority {
-        self.0.priority
     }
 
     /// `transport` (already secured and multiplexed, as [`crate::secure_and_multiplex`]
@@ -259,7 +273,10 @@ impl Handshakes {
         // Dropped outside the lock: a dropped task may wake another, which locks the queue.
         let dropped = self.0.queue.lock().map(|mut q| {
             q.idle.clear();
-            std::mem::take(&mut q.ready)
+            (
+                std::mem::take(&mut q.established),
+                std::mem::take(&mut q.handshakes),
+            )
         });
         drop(dropped);
     }
@@ -392,8 +409,8 @@ mod tests {
     impl Handshakes {
         /// Runs queued steps in the queue's order, as one ticker would, until none is left.
         fn run_queued(&self) {
-            while let Some(step) = self.0.queue.lock().ok().and_then(|mut q| q.ready.pop()) {
-                step.0.runnable.run();
+            while let Some(step) = self.0.queue.lock().ok().and_then(|mut q| q.pop()) {
+                step.run();
             }
         }
     }
@@ -442,12 +459,12 @@ mod tests {
         let h = Handshakes::new(HandshakePriority::Low);
         let upgrade: Upgrade = futures::future::pending().boxed();
         let waiting = h.run(INBOUND, upgrade, None);
-        assert_eq!(h.0.queue.lock().expect("queue").ready.len(), 1);
+        assert_eq!(h.0.queue.lock().expect("queue").len(), 1);
         h.run_queued(); // the handshake is pending now, not queued
         drop(waiting); // the swarm gave up on it: its task is woken to stop
-        assert_eq!(h.0.queue.lock().expect("queue").ready.len(), 1);
+        assert_eq!(h.0.queue.lock().expect("queue").len(), 1);
         h.run_queued();
-        assert!(h.0.queue.lock().expect("queue").ready.is_empty());
+        assert!(h.0.queue.lock().expect("queue").len() == 0);
 
         let log = Arc::new(Mutex::new(Vec::new()));
         h.0.spawn(INBOUND, recorder(&log, "late", 1));
@@ -466,7 +483,7 @@ mod tests {
             futures::future::ready(Ok((key.public().to_peer_id(), muxer))).boxed();
         let done = futures::executor::block_on(h.run(INBOUND, upgrade, Some(remote.clone())));
         assert!(done.is_ok());
-        assert!(h.0.queue.lock().expect("queue").ready.is_empty());
+        assert!(h.0.queue.lock().expect("queue").len() == 0);
         assert!(h.take_done(&remote).is_some());
         assert!(h.take_done(&remote).is_none(), "taken once");
     }
