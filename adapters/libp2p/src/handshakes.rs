@@ -12,6 +12,14 @@
 //! 2. outbound handshakes (dial-backs, load questions), oldest first;
 //! 3. inbound handshakes, oldest first: the joiner that came first finishes first.
 //!
+//! Two rules bound what a crowd too big for the node's cores does to its youngest joiners:
+//! - a handshake that began more than [`OVERDUE`] ago is queued with established work, in wake
+//!   order: under overload the queue becomes libp2p's one FIFO again, in which every handshake
+//!   keeps advancing, instead of the youngest waiting past their timeouts;
+//! - a handshake still queued when the transport's timeout ([`crate::CONNECTION_TIMEOUT`]) has
+//!   passed fails without another step: its peer has given up (its own dial timeout is as long),
+//!   and the step's noise work would be thrown away.
+//!
 //! A few ticker tasks on the runtime run that queue one step at a time and go to the back of
 //! the runtime's queue after each step, so the swarm's loop and the `/status` server (tasks on
 //! the runtime itself) wait at most one step per ticker. When nothing else waits, the tickers
@@ -26,7 +34,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_task::Runnable;
 use futures::channel::oneshot;
@@ -56,7 +64,12 @@ const MAX_STAMPS: usize = 1 << 16;
 
 type Upgrade = BoxFuture<'static, std::io::Result<(PeerId, StreamMuxerBox)>>;
 
-/// A task's place in the queue: its class (0 first), then a sequence number.
+/// A handshake that began this long ago is queued with established work (see the module
+/// docs): well below the transport's 10 s timeout, and above what the crowds a node can serve
+/// at once make their youngest wait (BENCHMARKS §18).
+pub const OVERDUE: Duration = Duration::from_secs(3);
+
+/// A task's class and sequence number (its place among its class: first spawned first).
 type Key = (u8, u64);
 
 const ESTABLISHED: u8 = 0;
@@ -125,6 +138,10 @@ struct Inner {
     /// Dropped by [`Handshakes::stop`]: the tickers stop.
     stop: Mutex<Option<oneshot::Sender<()>>>,
     stopped: Shared<oneshot::Receiver<()>>,
+    /// See [`OVERDUE`].
+    overdue: Duration,
+    /// A handshake still unfinished this long after it began fails without another step.
+    give_up: Duration,
 }
 
 impl Inner {
@@ -148,15 +165,21 @@ impl Inner {
         }
     }
 
-    /// Spawns `task`, queued as `class`: a handshake by its age (its key is fixed at spawn),
-    /// established work in wake order.
+    /// Spawns `task`, queued as `class`: a handshake by its age (its sequence number is fixed
+    /// at spawn) until it is [`OVERDUE`], established work in wake order.
     fn spawn(self: &Arc<Self>, class: u8, task: BoxFuture<'static, ()>) {
         let weak: Weak<Inner> = Arc::downgrade(self);
         let fixed = self.seq();
+        let since = Instant::now();
         let schedule = move |runnable: Runnable| {
             // The boot node is gone: dropping the runnable cancels its task.
             let Some(inner) = weak.upgrade() else {
                 return;
+            };
+            let class = match class {
+                ESTABLISHED => ESTABLISHED,
+                _ if since.elapsed() >= inner.overdue => ESTABLISHED,
+                handshake => handshake,
             };
             inner.push((class, fixed), runnable);
         };
@@ -204,6 +227,11 @@ impl Handshakes {
     /// Connection work ordered as `priority` says. With [`HandshakePriority::Low`], start the
     /// tickers with [`Handshakes::run_on`], or no connection ever makes progress.
     pub fn new(priority: HandshakePriority) -> Self {
+        Self::with_times(priority, OVERDUE, crate::CONNECTION_TIMEOUT)
+    }
+
+    /// With other times than [`OVERDUE`] and the transport's timeout (for tests).
+    fn with_times(priority: HandshakePriority, overdue: Duration, give_up: Duration) -> Self {
         let (stop, stopped) = oneshot::channel();
         Handshakes(Arc::new(Inner {
             priority,
@@ -211,6 +239,8 @@ impl Handshakes {
             done: Mutex::new(HashMap::new()),
             stop: Mutex::new(Some(stop)),
             stopped: stopped.shared(),
+            overdue,
+            give_up,
         }))
     }
 
@@ -308,6 +338,7 @@ impl Handshakes {
             return upgrade.boxed();
         }
         let (tx, rx) = oneshot::channel();
+        let deadline = Instant::now() + self.0.give_up;
         let task = async move {
             let mut upgrade = std::pin::pin!(upgrade);
             let mut tx = tx;
@@ -315,6 +346,13 @@ impl Handshakes {
             let result = futures::future::poll_fn(|cx| {
                 if tx.poll_canceled(cx).is_ready() {
                     return Poll::Ready(None);
+                }
+                // Too late (the transport's timeout would fail it after this step's work).
+                if Instant::now() >= deadline {
+                    return Poll::Ready(Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the handshake waited past its timeout",
+                    ))));
                 }
                 upgrade.as_mut().poll(cx).map(Some)
             })
@@ -405,6 +443,7 @@ impl Transport for Offloaded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     impl Handshakes {
         /// Runs queued steps in the queue's order, as one ticker would, until none is left.
@@ -452,6 +491,41 @@ mod tests {
             *log.lock().expect("log"),
             ["conn-a", "conn-b", "conn-a", "dial", "in-1", "in-1", "in-2", "in-2"]
         );
+    }
+
+    #[test]
+    fn an_overdue_handshake_is_queued_with_established_work_in_wake_order() {
+        // Overdue at once: the handshake's steps take turns with established work's.
+        let h = Handshakes::with_times(HandshakePriority::Low, Duration::ZERO, Duration::MAX);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        h.0.spawn(INBOUND, recorder(&log, "in-1", 3));
+        h.0.spawn(ESTABLISHED, recorder(&log, "conn", 3));
+        h.run_queued();
+        assert_eq!(
+            *log.lock().expect("log"),
+            ["in-1", "conn", "in-1", "conn", "in-1", "conn"]
+        );
+    }
+
+    #[test]
+    fn a_handshake_still_queued_past_its_timeout_fails_without_another_step() {
+        let h = Handshakes::with_times(HandshakePriority::Low, OVERDUE, Duration::ZERO);
+        let polled = Arc::new(AtomicBool::new(false));
+        let seen = polled.clone();
+        let upgrade: Upgrade = futures::future::poll_fn(move |_| {
+            seen.store(true, Ordering::SeqCst);
+            Poll::Pending
+        })
+        .boxed();
+        let waiting = h.run(INBOUND, upgrade, None);
+        h.run_queued();
+        let result = futures::executor::block_on(waiting);
+        assert!(
+            matches!(&result, Err(e) if e.kind() == std::io::ErrorKind::TimedOut),
+            "{:?}",
+            result.err()
+        );
+        assert!(!polled.load(Ordering::SeqCst), "no step taken");
     }
 
     #[test]
