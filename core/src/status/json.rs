@@ -9,7 +9,7 @@ use libp2p_identity::PeerId;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::parser::Builder;
+use super::builder::Builder;
 use super::{SkipReason, StatusError};
 
 /// A string that borrows from the input when it has no escapes.

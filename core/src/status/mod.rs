@@ -6,13 +6,16 @@
 //! read and counted, not stored. Bad entries are skipped with a counted [`SkipReason`]; the
 //! document as a whole fails only when it is not the expected JSON or leaves no usable peer.
 
+mod builder;
 mod document;
 mod json;
 mod limits;
+mod list;
 mod parser;
 mod skip;
 
 pub use document::{PeerLoad, StatusDocument};
 pub use limits::{Limits, ParseOptions};
-pub use parser::{parse_status, BootAddr, BootList, BootPeer, StatusError};
+pub use list::{BootAddr, BootList, BootPeer, StatusError};
+pub use parser::parse_status;
 pub use skip::{SkipCounts, SkipReason};
