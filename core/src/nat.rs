@@ -72,10 +72,15 @@ pub enum Filtering {
 /// Whether hole punching (DCUtR) is likely to connect this node to another NATed one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HolePunching {
-    /// Not known yet: the mapping has not been observed.
+    /// Not known yet: the node is not known to be public and its mapping has not been
+    /// observed (fewer than two boot peers at different IPs said where they see it).
     #[default]
     Unknown,
-    /// The node is public or its mapping is endpoint-independent: punching works.
+    /// The node is public: a verified dial-back reached it, so peers dial it directly and no
+    /// punching is needed, whatever the mapping.
+    NotNeeded,
+    /// The mapping is endpoint-independent: the address a punching peer learns is the one the
+    /// NAT uses towards it, so punching works.
     Likely,
     /// The mapping depends on the destination (a symmetric NAT): the address a punching peer
     /// learns is not the one the NAT uses towards it. Use a relay.
@@ -99,10 +104,12 @@ pub struct NatBehaviour {
 }
 
 impl NatBehaviour {
-    /// The outlook for hole punching, given the verdict.
+    /// The outlook for hole punching, given the verdict: only from evidence. A public node
+    /// needs none; otherwise the mapping decides, and an unobserved mapping is unknown.
     pub fn hole_punching(&self, verdict: &NatVerdict) -> HolePunching {
         match (verdict, self.mapping) {
-            (NatVerdict::Public(_), _) | (_, Mapping::EndpointIndependent) => HolePunching::Likely,
+            (NatVerdict::Public(_), _) => HolePunching::NotNeeded,
+            (_, Mapping::EndpointIndependent) => HolePunching::Likely,
             (_, Mapping::AddressDependent) => HolePunching::Unlikely,
             (_, Mapping::Unknown) => HolePunching::Unknown,
         }
@@ -134,10 +141,11 @@ impl Filtering {
 }
 
 impl HolePunching {
-    /// "likely", "unlikely", "unknown".
+    /// "not_needed", "likely", "unlikely", "unknown".
     pub fn name(self) -> &'static str {
         match self {
             HolePunching::Unknown => "unknown",
+            HolePunching::NotNeeded => "not_needed",
             HolePunching::Likely => "likely",
             HolePunching::Unlikely => "unlikely",
         }
@@ -243,5 +251,53 @@ impl NatReport {
         pick(&|n| matches!(n.verdict, NatVerdict::Public(_)))
             .or_else(|| pick(&|n| n.verdict == NatVerdict::Private))
             .or_else(|| pick(&|n| n.behaviour != NatBehaviour::default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn public() -> NatVerdict {
+        NatVerdict::Public("/ip4/198.51.100.7/tcp/4001".parse().expect("a valid multiaddr"))
+    }
+
+    fn with(mapping: Mapping) -> NatBehaviour {
+        NatBehaviour {
+            mapping,
+            ..NatBehaviour::default()
+        }
+    }
+
+    #[test]
+    fn a_public_node_needs_no_hole_punching_whatever_its_mapping() {
+        for mapping in [
+            Mapping::Unknown,
+            Mapping::EndpointIndependent,
+            Mapping::AddressDependent,
+        ] {
+            assert_eq!(
+                with(mapping).hole_punching(&public()),
+                HolePunching::NotNeeded,
+                "{mapping:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unobserved_mapping_gives_an_unknown_outlook_unless_public() {
+        for verdict in [NatVerdict::Unknown, NatVerdict::Private] {
+            let b = with(Mapping::Unknown);
+            assert_eq!(b.hole_punching(&verdict), HolePunching::Unknown);
+        }
+    }
+
+    #[test]
+    fn the_mapping_decides_the_outlook_of_a_node_not_known_to_be_public() {
+        for verdict in [NatVerdict::Unknown, NatVerdict::Private] {
+            let ei = with(Mapping::EndpointIndependent).hole_punching(&verdict);
+            let ad = with(Mapping::AddressDependent).hole_punching(&verdict);
+            assert_eq!((ei, ad), (HolePunching::Likely, HolePunching::Unlikely));
+        }
     }
 }

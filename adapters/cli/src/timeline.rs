@@ -188,9 +188,10 @@ pub fn report_json(status: &pyrsia_boot_core::Status) -> Value {
 pub fn behaviour_phrase(v: &NatVerdict, b: &NatBehaviour) -> String {
     use pyrsia_boot_core::{Filtering, HolePunching};
     let punch = match b.hole_punching(v) {
+        HolePunching::NotNeeded => "no hole punching needed, peers dial it directly",
         HolePunching::Likely => "hole punching likely to work",
         HolePunching::Unlikely => "hole punching unlikely: use a relay",
-        HolePunching::Unknown => "hole-punching outlook unknown (one boot peer observed us)",
+        HolePunching::Unknown => "hole-punching outlook unknown (fewer than two boot peers observed us)",
     };
     let who = match (v, b.filtering) {
         (NatVerdict::Public(_), Filtering::EndpointIndependent) => "; any host can connect",
@@ -203,4 +204,34 @@ pub fn behaviour_phrase(v: &NatVerdict, b: &NatBehaviour) -> String {
         b.mapping.name(),
         b.filtering.name()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyrsia_boot_core::{Filtering, Mapping};
+
+    #[test]
+    fn a_public_node_with_an_unknown_mapping_is_told_it_needs_no_punching() {
+        let public = NatVerdict::Public("/ip4/198.51.100.7/tcp/4001".parse().expect("multiaddr"));
+        let b = NatBehaviour {
+            filtering: Filtering::EndpointIndependent,
+            ..NatBehaviour::default()
+        };
+        let line = behaviour_phrase(&public, &b);
+        assert!(line.contains("no hole punching needed"), "{line}");
+        assert!(!line.contains("likely"), "{line}");
+    }
+
+    #[test]
+    fn a_private_node_with_an_unknown_mapping_is_told_the_outlook_is_unknown() {
+        let line = behaviour_phrase(&NatVerdict::Private, &NatBehaviour::default());
+        assert!(line.contains("outlook unknown"), "{line}");
+        let b = NatBehaviour {
+            mapping: Mapping::EndpointIndependent,
+            ..NatBehaviour::default()
+        };
+        let line = behaviour_phrase(&NatVerdict::Private, &b);
+        assert!(line.contains("likely to work"), "{line}");
+    }
 }
