@@ -22,6 +22,31 @@ pub enum HttpError {
     Tls(String),
 }
 
+/// Why a boot URL cannot be fetched at all ([`crate::check_boot_url`]). Such a URL is never
+/// requested and never retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// It contains whitespace or a control character.
+    #[error("it contains whitespace or a control character")]
+    Whitespace,
+    /// No `scheme://` in front (`boot.example.org/status`).
+    #[error("no scheme: write http://HOST/status or https://HOST/status")]
+    NoScheme,
+    /// A scheme other than `http` or `https` (at most 16 characters of it).
+    #[error("scheme {0} is not supported (use http:// or https://)")]
+    UnsupportedScheme(String),
+    /// Nothing between `://` and the path.
+    #[error("no host")]
+    NoHost,
+    /// The host is neither a DNS name, an IPv4 literal nor a bracketed IPv6 literal.
+    #[error("the host is not a DNS name or an IP address")]
+    BadHost,
+    /// The port is not a number from 1 to 65535.
+    #[error("the port is not a number from 1 to 65535")]
+    BadPort,
+}
+
 /// Why one DNS name of an [`crate::Action::Resolve`] gave no address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {

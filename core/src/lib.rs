@@ -168,7 +168,7 @@ pub mod signed;
 pub mod snapshot;
 pub mod status;
 
-pub use addr::{classify, is_dns_name, AddrClass, AddressPolicy};
+pub use addr::{check_boot_url, classify, is_dns_name, AddrClass, AddressPolicy};
 pub use backoff::{Backoff, SeededRng};
 pub use bootnode::{
     BootNodeAction, BootNodeConfig, BootNodeCounters, BootNodeEvent, BootNodeInput,
@@ -176,7 +176,9 @@ pub use bootnode::{
     DialRequestOutcome, Footprint, SigningPolicy,
 };
 pub use config::{CandidateOrder, Config, ConnectedRule, ResolveLimits, SourceKind, Timeouts};
-pub use errors::{DialError, HttpError, ProbeError, RequestFailure, ResolveError, ResolveLimit};
+pub use errors::{
+    DialError, HttpError, ProbeError, RequestFailure, ResolveError, ResolveLimit, UrlError,
+};
 pub use ids::{DialBackId, DialId, LoadAskId, ProbeId, RequestId, SignId, Token};
 pub use io::{Action, Input};
 pub use machine::{BootstrapMachine, Counters, PhaseName, Status};

@@ -259,7 +259,11 @@ mod tests {
     use super::*;
 
     fn public() -> NatVerdict {
-        NatVerdict::Public("/ip4/198.51.100.7/tcp/4001".parse().expect("a valid multiaddr"))
+        NatVerdict::Public(
+            "/ip4/198.51.100.7/tcp/4001"
+                .parse()
+                .expect("a valid multiaddr"),
+        )
     }
 
     fn with(mapping: Mapping) -> NatBehaviour {

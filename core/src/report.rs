@@ -7,7 +7,7 @@ use std::time::Duration;
 use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 
-use crate::errors::{DialError, HttpError};
+use crate::errors::{DialError, HttpError, UrlError};
 use crate::nat::{NatBehaviour, NatReport};
 use crate::status::{SkipCounts, StatusError};
 
@@ -50,7 +50,11 @@ impl fmt::Display for SourceName {
 /// One thing that went wrong on the way to Connected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
-    /// The HTTP request failed.
+    /// The boot URL cannot be fetched at all; it is not tried again in this bootstrap.
+    #[error("not a usable boot URL: {0}")]
+    BadUrl(UrlError),
+    /// The HTTP request failed. An [`HttpError::InvalidUrl`] takes the URL out of the rest of
+    /// this bootstrap.
     #[error("{0}")]
     Http(HttpError),
     /// No response within the HTTP timeout.

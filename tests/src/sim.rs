@@ -507,6 +507,13 @@ impl<'w> Sim<'w> {
                         );
                     }
                     Reply::Hang => {}
+                    Reply::Unusable { latency } => {
+                        let error = HttpError::InvalidUrl(format!("{url}: refused by the driver"));
+                        self.schedule(
+                            latency,
+                            Scheduled::Feed(Input::HttpFailed { request, error }),
+                        );
+                    }
                 }
             }
             Action::CancelFetch { .. } => {}

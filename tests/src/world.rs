@@ -56,6 +56,12 @@ pub enum Reply {
     },
     /// Never answer.
     Hang,
+    /// The driver could not use the URL (a stricter parser than the machine's refused it),
+    /// after `latency`.
+    Unusable {
+        /// Delay before the failure.
+        latency: Duration,
+    },
 }
 
 /// A boot URL and its replies: attempt `n` gets `replies[min(n, len - 1)]`.

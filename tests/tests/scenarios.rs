@@ -5,7 +5,7 @@ use std::time::Duration;
 use pyrsia_boot_core::{
     Action, AddressPolicy, CachedPeer, CandidateOrder, ConnectedRule, Event, Failure, GiveUpReason,
     NatVerdict, PhaseName, SeenSequence, SignatureError, SkipReason, Snapshot, SourceKind,
-    SourceName, StatusError,
+    SourceName, StatusError, UrlError,
 };
 use pyrsia_boot_tests::world::{
     ok, simple_world, status_document, DialScript, Reachability, Reply,
@@ -275,6 +275,56 @@ fn when_every_url_is_gone_it_gives_up_after_one_round() {
             .any(|e| matches!(e, Event::RetryScheduled { .. })),
         "no retry is scheduled when nothing is left to ask"
     );
+}
+
+#[test]
+fn a_url_that_cannot_be_parsed_is_never_fetched_and_alone_ends_the_bootstrap_at_once() {
+    let mut w = base();
+    w.config.boot_urls[0] = "boot.test/status".into();
+    w.servers[0].url = "boot.test/status".into();
+    w.config.backoff.max_rounds = 7;
+    let out = run(&w);
+    assert!(out.fetched().is_empty(), "{:?}", out.fetched());
+    let g = out.gave_up.clone().expect("gave up");
+    assert_eq!(g.reason, GiveUpReason::NothingLeftToTry);
+    assert_eq!(g.rounds, 1);
+    assert_eq!(failures(&out), [Failure::BadUrl(UrlError::NoScheme)]);
+    let text = g.to_string();
+    assert!(
+        text.contains("boot.test/status: not a usable boot URL: no scheme"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_url_that_cannot_be_parsed_is_passed_over_for_the_next_one() {
+    let mut w = base().first_url_then_good(vec![Reply::Hang]);
+    w.config.boot_urls[0] = "ftp://boot.test/status".into();
+    w.servers[0].url = "ftp://boot.test/status".into();
+    let out = run(&w);
+    assert_eq!(out.status.phase, PhaseName::Connected);
+    assert_eq!(out.fetched(), ["http://boot-b.test/status"]);
+    assert_eq!(
+        failures(&out),
+        [Failure::BadUrl(UrlError::UnsupportedScheme("ftp".into()))]
+    );
+}
+
+#[test]
+fn a_url_the_driver_cannot_use_is_not_asked_again_in_this_bootstrap() {
+    let mut w = base();
+    w.servers[0].replies = vec![Reply::Unusable { latency: 5 * MS }];
+    w.add_url(
+        "http://boot-b.test/status",
+        vec![Reply::Fail { latency: 5 * MS }],
+    );
+    w.config.backoff.max_rounds = 3;
+    let out = run(&w);
+    let g = out.gave_up.clone().expect("gave up");
+    assert_eq!(g.reason, GiveUpReason::RoundsExhausted);
+    let asked = |url: &str| out.fetched().iter().filter(|u| **u == url).count();
+    assert_eq!(asked("http://boot.test/status"), 1);
+    assert_eq!(asked("http://boot-b.test/status"), 3);
 }
 
 #[test]

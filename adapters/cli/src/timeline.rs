@@ -191,7 +191,9 @@ pub fn behaviour_phrase(v: &NatVerdict, b: &NatBehaviour) -> String {
         HolePunching::NotNeeded => "no hole punching needed, peers dial it directly",
         HolePunching::Likely => "hole punching likely to work",
         HolePunching::Unlikely => "hole punching unlikely: use a relay",
-        HolePunching::Unknown => "hole-punching outlook unknown (fewer than two boot peers observed us)",
+        HolePunching::Unknown => {
+            "hole-punching outlook unknown (fewer than two boot peers observed us)"
+        }
     };
     let who = match (v, b.filtering) {
         (NatVerdict::Public(_), Filtering::EndpointIndependent) => "; any host can connect",

@@ -12,10 +12,12 @@ use multiaddr::{Multiaddr, Protocol};
 
 mod endpoint;
 mod special;
+mod url;
 
 pub use endpoint::{ip_and_tcp_port, url_host_ip};
 
 pub use special::{classify_v4, classify_v6};
+pub use url::check_boot_url;
 
 /// What kind of network an address points into, judged from its first component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

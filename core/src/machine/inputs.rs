@@ -20,7 +20,13 @@ impl BootstrapMachine {
                 None => self.ignore(&input, "no request with this id is awaited"),
             },
             Input::HttpFailed { request, ref error } => match self.awaited_url(request) {
-                Some(url) => self.fail_source(Source::Url(url), Failure::Http(error.clone())),
+                Some(url) => {
+                    if matches!(error, HttpError::InvalidUrl(_)) {
+                        // The driver could not use the URL at all: asking again cannot help.
+                        self.dead_urls.insert(url);
+                    }
+                    self.fail_source(Source::Url(url), Failure::Http(error.clone()))
+                }
                 None => self.ignore(&input, "no request with this id is awaited"),
             },
             Input::DialSucceeded {

@@ -18,7 +18,7 @@ use multiaddr::Multiaddr;
 use crate::addr::{classify, is_dns_name};
 use crate::backoff::SeededRng;
 use crate::config::{CandidateOrder, Config, ConnectedRule, SourceKind};
-use crate::errors::{DialError, ProbeError, ResolveError, ResolveLimit};
+use crate::errors::{DialError, HttpError, ProbeError, ResolveError, ResolveLimit};
 use crate::ids::{DialId, ProbeId, RequestId};
 use crate::io::{Action, Input};
 use crate::nat::{Family, NatBehaviour, NatReport, NatVerdict};

@@ -71,8 +71,14 @@ impl BootstrapMachine {
         self.current = Some(source);
         match source {
             Source::Url(i) => {
-                let request = RequestId(self.alloc_id());
                 let url = self.config.boot_urls[i].clone();
+                if let Err(error) = crate::addr::check_boot_url(&url) {
+                    // Never fetched, never retried: a typo does not get better with time.
+                    self.dead_urls.insert(i);
+                    self.fail_source(source, Failure::BadUrl(error));
+                    return;
+                }
+                let request = RequestId(self.alloc_id());
                 self.counters.fetches += 1;
                 self.push(Action::FetchStatus {
                     request,
