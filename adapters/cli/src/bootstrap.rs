@@ -16,13 +16,13 @@ use serde_json::json;
 
 use crate::operator::trusted_key;
 use crate::timeline;
-use crate::{bad_argument, p2p_multiaddr, start_failed, RuntimeChoice, EXIT_GAVE_UP};
+use crate::{bad_argument, boot_url, p2p_multiaddr, start_failed, RuntimeChoice, EXIT_GAVE_UP};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct BootstrapArgs {
     /// Boot URL serving the /status document, e.g. http://boot.example.org/status. Repeat for
     /// fallbacks; they are tried in order.
-    #[arg(long = "url", value_name = "URL")]
+    #[arg(long = "url", value_name = "URL", value_parser = boot_url)]
     urls: Vec<String>,
     /// Seed peer multiaddr ending in /p2p/<peer id>, tried after the URLs. Repeatable.
     #[arg(long = "seed", value_name = "MULTIADDR", value_parser = p2p_multiaddr)]

@@ -155,7 +155,14 @@ pub(crate) fn bad_argument(message: &str) -> ExitCode {
     ExitCode::from(EXIT_BAD_ARGUMENTS)
 }
 
-/// Starts a client on the chosen runtime and runs it (see [`run_client`]).
+/// A `--url` value: an http:// or https:// URL with a usable host and port. A typo is bad input
+/// (exit 2 naming the value), not a boot URL to retry.
+pub(crate) fn boot_url(text: &str) -> Result<String, String> {
+    pyrsia_boot_core::check_boot_url(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| format!("not a usable boot URL: {e}"))
+}
+
 /// A `--seed` or `--cluster-peer` value: a multiaddr that ends in `/p2p/<peer id>` with an
 /// address before it. Anything else is bad input (exit 2, with clap's usage line).
 pub(crate) fn p2p_multiaddr(text: &str) -> Result<Multiaddr, String> {

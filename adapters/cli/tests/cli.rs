@@ -87,6 +87,25 @@ fn bad_arguments_exit_2_and_help_explains_the_exit_codes() {
 }
 
 #[test]
+fn a_typo_in_a_boot_url_exits_2_at_once_naming_the_value() {
+    for (url, why) in [
+        ("boot.example/status", "no scheme"),
+        ("ftp://boot.example/status", "scheme ftp"),
+        ("http://boot.example:99999/status", "port"),
+    ] {
+        let out = run(&["bootstrap", "--url", url, "--timeout", "60"]);
+        assert_eq!(out.status.code(), Some(2), "{url}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(url) && stderr.contains(why),
+            "{url}: {stderr}"
+        );
+        // Refused while reading the arguments, not after a round of retries: no timeline.
+        assert!(out.stdout.is_empty(), "{url}: {out:?}");
+    }
+}
+
+#[test]
 fn a_state_file_lets_the_next_start_connect_through_the_cached_peer() {
     let (_node, url) = start_node();
     let dir = TempDir::new();

@@ -71,6 +71,18 @@ struct Args {
     until_verdict: bool,
 }
 
+const USAGE: &str = "usage: embed-smol [URL...] [--state FILE] [--until-verdict]
+
+  URL              a boot node's /status URL (default http://127.0.0.1:8080/status)
+  --state FILE     restore and persist the bootstrap state in FILE
+  --until-verdict  exit once connected with a NAT verdict (otherwise run until Ctrl-C)";
+
+/// Bad arguments: say which, show the usage and exit 2.
+fn usage_error(message: &str) -> ! {
+    eprintln!("embed-smol: error: {message}\n{USAGE}");
+    std::process::exit(2)
+}
+
 fn args() -> Args {
     let mut args = Args {
         urls: Vec::new(),
@@ -80,9 +92,20 @@ fn args() -> Args {
     let mut words = std::env::args().skip(1);
     while let Some(word) = words.next() {
         match word.as_str() {
-            "--state" => args.state = words.next().map(PathBuf::from),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            "--state" => match words.next() {
+                Some(file) => args.state = Some(PathBuf::from(file)),
+                None => usage_error("--state needs a FILE"),
+            },
             "--until-verdict" => args.until_verdict = true,
-            url => args.urls.push(url.to_string()),
+            flag if flag.starts_with('-') => usage_error(&format!("unknown option {flag}")),
+            url => match pyrsia_boot_core::check_boot_url(url) {
+                Ok(()) => args.urls.push(url.to_string()),
+                Err(e) => usage_error(&format!("{url} is not a usable boot URL: {e}")),
+            },
         }
     }
     if args.urls.is_empty() {
