@@ -687,7 +687,7 @@ impl BootNode {
                         DialBackAnswer::Reachable(a) => DialResponse::Reachable(a),
                         DialBackAnswer::DialError(t) => DialResponse::DialError(t),
                         DialBackAnswer::Refused(t) => DialResponse::Refused(t),
-                        DialBackAnswer::BadRequest(t) => DialResponse::Failed(t),
+                        DialBackAnswer::BadRequest(t) => DialResponse::BadRequest(t),
                     };
                     // Err: the asker went away.
                     let _ = swarm

@@ -115,8 +115,12 @@ pub enum DialResponse {
     DialError(String),
     /// It refused to try (throttled, no usable address, …).
     Refused(String),
-    /// Bad request or internal error.
-    Failed(String),
+    /// The request was malformed (`E_BAD_REQUEST`, 200): it named another peer than the one
+    /// asking, say.
+    BadRequest(String),
+    /// The server failed (`E_INTERNAL_ERROR`, 300), or answered a status this codec does not
+    /// know.
+    InternalError(String),
 }
 
 fn invalid(what: &str) -> io::Error {
@@ -165,7 +169,8 @@ impl DialResponse {
             DialResponse::Reachable(a) => (S::Ok, String::new(), Some(a.to_vec())),
             DialResponse::DialError(t) => (S::EDialError, t.clone(), None),
             DialResponse::Refused(t) => (S::EDialRefused, t.clone(), None),
-            DialResponse::Failed(t) => (S::EInternalError, t.clone(), None),
+            DialResponse::BadRequest(t) => (S::EBadRequest, t.clone(), None),
+            DialResponse::InternalError(t) => (S::EInternalError, t.clone(), None),
         };
         proto::Message {
             r#type: Some(proto::MessageType::DialResponse as i32),
@@ -198,7 +203,8 @@ impl DialResponse {
             }
             Some(S::EDialError) => DialResponse::DialError(text),
             Some(S::EDialRefused) => DialResponse::Refused(text),
-            Some(S::EBadRequest | S::EInternalError) | None => DialResponse::Failed(text),
+            Some(S::EBadRequest) => DialResponse::BadRequest(text),
+            Some(S::EInternalError) | None => DialResponse::InternalError(text),
         })
     }
 }
@@ -323,12 +329,51 @@ mod tests {
             DialResponse::Reachable("/ip4/127.0.0.1/tcp/4001".parse().expect("valid")),
             DialResponse::DialError("no".into()),
             DialResponse::Refused("throttled".into()),
-            DialResponse::Failed("bad".into()),
+            DialResponse::BadRequest("another peer".into()),
+            DialResponse::InternalError("bad".into()),
         ] {
             let bytes = res.to_proto().encode_to_vec();
             let back = proto::Message::decode(bytes.as_slice()).expect("decodes");
             assert_eq!(DialResponse::from_proto(back).expect("valid"), res);
         }
+    }
+
+    /// Each answer's `DialResponse.status` as the bytes on the wire carry it: field 3 of the
+    /// message (the response), and in it field 1 (the status) as a varint.
+    #[test]
+    fn every_answer_goes_out_with_its_own_wire_status() {
+        let status_on_the_wire = |res: DialResponse| {
+            let bytes = res.to_proto().encode_to_vec();
+            // Message: field 1 (type) as a varint, then field 3 (dial_response), length-delimited
+            // (tag 0x1a; the lengths here fit one byte).
+            let at = bytes
+                .iter()
+                .position(|&b| b == 0x1a)
+                .expect("dial_response field");
+            let inner = &bytes[at + 2..];
+            assert_eq!(inner[0], 0x08, "status is field 1, a varint: {bytes:02x?}");
+            let (mut value, mut shift) = (0u32, 0);
+            for &b in &inner[1..] {
+                value |= u32::from(b & 0x7f) << shift;
+                shift += 7;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            value
+        };
+        let addr: Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().expect("valid");
+        assert_eq!(status_on_the_wire(DialResponse::Reachable(addr)), 0);
+        assert_eq!(status_on_the_wire(DialResponse::DialError("x".into())), 100);
+        assert_eq!(status_on_the_wire(DialResponse::Refused("x".into())), 101);
+        assert_eq!(
+            status_on_the_wire(DialResponse::BadRequest("x".into())),
+            200
+        );
+        assert_eq!(
+            status_on_the_wire(DialResponse::InternalError("x".into())),
+            300
+        );
     }
 
     #[test]

@@ -673,7 +673,10 @@ pub(crate) fn probe_result(response: &DialResponse) -> Result<Multiaddr, ProbeEr
         DialResponse::Reachable(addr) => Ok(addr.clone()),
         DialResponse::DialError(_) => Err(ProbeError::DialBackFailed),
         DialResponse::Refused(_) => Err(ProbeError::Refused),
-        DialResponse::Failed(text) => Err(ProbeError::ServerFailed(text.clone())),
+        DialResponse::BadRequest(text) => {
+            Err(ProbeError::ServerFailed(format!("bad request: {text}")))
+        }
+        DialResponse::InternalError(text) => Err(ProbeError::ServerFailed(text.clone())),
     }
 }
 

@@ -141,3 +141,60 @@ pub fn a_verified_public_verdict_reaches_the_swarms_external_addresses<A: Adapte
         assert_eq!(external, [&addr]);
     });
 }
+
+/// Only AutoNAT v1's dial-request protocol, as a client: for talking to a boot node directly.
+#[derive(libp2p::swarm::NetworkBehaviour)]
+#[behaviour(prelude = "libp2p::swarm::derive_prelude")]
+#[allow(missing_debug_implementations)] // a test behaviour
+pub struct Asker {
+    autonat: request_response::Behaviour<dial_request::Codec>,
+}
+
+/// A dial request that names another peer than the one asking is malformed: our boot node
+/// answers `E_BAD_REQUEST` (200), not `E_INTERNAL_ERROR` (300). The codec decodes
+/// [`DialResponse::BadRequest`] only from status 200 (its unit test reads the bytes).
+pub fn a_dial_request_naming_another_peer_is_answered_bad_request<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let key = Keypair::generate_ed25519();
+        let behaviour = Asker {
+            autonat: request_response::Behaviour::with_codec(
+                dial_request::Codec,
+                [(dial_request::PROTOCOL, ProtocolSupport::Outbound)],
+                request_response::Config::default(),
+            ),
+        };
+        let mut swarm = A::swarm(&key, behaviour);
+        swarm.listen_on(any_loopback_port()).expect("listen");
+        swarm.dial(boot.p2p_addr.clone()).expect("dial");
+        let someone_else = Keypair::generate_ed25519().public().to_peer_id();
+        let deadline = A::runtime().timer(std::time::Instant::now() + GUARD).fuse();
+        let mut deadline = std::pin::pin!(deadline);
+        let answer = loop {
+            futures::select! {
+                e = swarm.select_next_some() => match e {
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == boot.peer_id => {
+                        let request = DialRequest {
+                            peer: someone_else,
+                            addrs: swarm.listeners().cloned().collect(),
+                        };
+                        swarm.behaviour_mut().autonat.send_request(&peer_id, request);
+                    }
+                    SwarmEvent::Behaviour(AskerEvent::Autonat(request_response::Event::Message {
+                        message: request_response::Message::Response { response, .. },
+                        ..
+                    })) => break response,
+                    SwarmEvent::Behaviour(AskerEvent::Autonat(
+                        request_response::Event::OutboundFailure { error, .. },
+                    )) => panic!("the request failed: {error}"),
+                    _ => {}
+                },
+                () = deadline => panic!("no answer within {GUARD:?}"),
+            }
+        };
+        assert!(
+            matches!(&answer, DialResponse::BadRequest(why) if why.contains("another peer")),
+            "{answer:?}"
+        );
+    });
+}

@@ -24,6 +24,7 @@ pub use crate::cancel::{
     next_dropped_at_random_points_still_connects_with_a_verdict,
 };
 pub use crate::dial_back::{
+    a_dial_request_naming_another_peer_is_answered_bad_request,
     a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public,
     a_verified_public_verdict_reaches_the_swarms_external_addresses,
 };
@@ -498,6 +499,47 @@ pub fn a_restart_with_a_state_file_connects_through_the_cached_peer<A: Adapter>(
     });
 }
 
+/// The adapter's embedding example, built beside this test binary:
+/// target/<profile>/deps/<test> → target/<profile>/examples/<example>.
+fn embed_example<A: Adapter>() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let example = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples").join(A::EMBED_EXAMPLE))
+        .expect("target layout");
+    assert!(example.exists(), "{} not built", example.display());
+    example
+}
+
+/// The embedding example, run as a newcomer would: `--help` prints a usage line and exits 0;
+/// a typo in a boot URL is named with the usage and exits 2, instead of being taken for a boot
+/// URL and retried round after round.
+pub fn the_embedding_example_shows_its_usage_and_refuses_a_typo<A: Adapter>() {
+    let example = embed_example::<A>();
+    let run = |args: &[&str]| {
+        std::process::Command::new(&example)
+            .args(args)
+            .output()
+            .expect("the example runs")
+    };
+    let help = run(&["--help"]);
+    assert!(help.status.success(), "{help:?}");
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("usage:"),
+        "{help:?}"
+    );
+    for args in [&["boot.example/status"][..], &["--verbose"][..]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(args[0]) && stderr.contains("usage:"),
+            "{stderr}"
+        );
+    }
+}
+
 /// The adapter's embedding example, as a user runs it: pyrsia-boot in the example's own swarm
 /// beside its own identify, AutoNAT and protocol, on the event-driven API. It connects, prints
 /// a verdict and shuts down cleanly with its state written. The first run stops by itself
@@ -515,14 +557,7 @@ pub fn the_embedding_example_connects_through_a_boot_node<A: Adapter>() {
             .as_ref()
             .map(|b| (b.peer_id, b.status_url()))
             .expect("started");
-        let exe = std::env::current_exe().expect("test binary path");
-        // target/<profile>/deps/<test> → target/<profile>/examples/<example>
-        let example = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .map(|profile| profile.join("examples").join(A::EMBED_EXAMPLE))
-            .expect("target layout");
-        assert!(example.exists(), "{} not built", example.display());
+        let example = embed_example::<A>();
         let dir = TempDir::new();
         let state = dir.0.join("state.json");
         for run in ["first", "second"] {
