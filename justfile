@@ -95,6 +95,13 @@ purity:
         echo "a 0.55 runtime or libp2p 0.55 is in pyrsia-boot-tokio's tree"; exit 1
     fi
     echo "purity: pyrsia-boot-tokio has no async-std, no smol and no libp2p 0.55"
+    # One protobuf crate per tree: our AutoNAT v1 codec follows the one libp2p and
+    # libp2p-identity use (prost 0.14), instead of carrying a second.
+    for p in pyrsia-boot-smol pyrsia-boot-async-std pyrsia-boot-tokio; do
+        n=$(cargo tree -p $p -e normal --prefix none | grep -E '^prost v' | cut -d' ' -f2 | sort -u | wc -l)
+        if [[ $n -gt 1 ]]; then echo "$p's tree has $n prost versions"; exit 1; fi
+    done
+    echo "purity: one prost in each adapter's tree"
 
 # start → Connected on smol, async-std and tokio side by side in one run (tokio, on libp2p
 # 0.57, in a helper process the bench drives round by round), and warm vs cold restarts.
