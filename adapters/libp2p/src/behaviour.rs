@@ -54,7 +54,7 @@ pub struct Behaviour {
     /// AutoNAT v2's server (`/libp2p/autonat/2/dial-request`), in both roles: a boot node
     /// answers v2-only clients with it; a node answers a v2-only boot node's request, which
     /// counts as "fully connected" like a v1 one. Off when [`BehaviourBuilder::without_v2`].
-    pub autonat_v2_server: Toggle<autonat::v2::server::Behaviour>,
+    pub autonat_v2_server: Toggle<crate::v2_server::EveryConnection>,
     /// AutoNAT v2's client, on a node built against libp2p 0.57 only: it tests our address
     /// candidates with servers that offer v2 (libp2p picks them, every 5 s); a boot peer's
     /// result is a verdict, verified by the nonce. libp2p 0.55's v2 client loops forever on a
@@ -250,7 +250,7 @@ impl BehaviourBuilder {
                 (autonat && !boot)
                     .then(|| autonat::Behaviour::new(key.to_peer_id(), node_autonat())),
             ),
-            autonat_v2_server: Toggle::from(v2.then(autonat::v2::server::Behaviour::default)),
+            autonat_v2_server: Toggle::from(v2.then(crate::v2_server::EveryConnection::default)),
             autonat_v2_client: Toggle::from(
                 (v2 && !boot && V2_CLIENT_SAFE).then(autonat::v2::client::Behaviour::default),
             ),

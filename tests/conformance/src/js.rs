@@ -146,3 +146,44 @@ pub fn our_client_gets_a_verdict_from_a_js_libp2p_v2_server<A: Adapter>() {
         );
     });
 }
+
+/// A js-libp2p boot node whose only AutoNAT is `@libp2p/autonat-v2`: over the connection our
+/// client dialed, its v2 client asks ours to test its address, and that request makes us fully
+/// connected (the seed's rule, no verdict of our own needed). js asks over any connection that
+/// lists `/libp2p/autonat/2/dial-request`; libp2p's v2 server listed it only on connections
+/// it accepted, so this client used to give up ("sent no AutoNAT dial request").
+pub fn a_js_libp2p_v2_only_boot_node_makes_our_client_fully_connected<A: Adapter>() {
+    let Some(mut command) = node() else { return };
+    A::block_on(async {
+        let child = command
+            .arg("server")
+            .arg(dead_port().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node starts");
+        let mut child = Killed(child);
+        let (answer, line) = first_json::<A>(&mut child.0).await;
+        let js: Multiaddr = answer["listening"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no listening address: {line}"));
+        let js_peer = match js.iter().last() {
+            Some(libp2p::multiaddr::Protocol::P2p(peer)) => peer,
+            _ => panic!("no /p2p/ in {js}"),
+        };
+        let server = scripted_server::<A>(vec![(200, pyrsia_document(&[&js]))]).await;
+        let config = loopback_config(vec![server.url.clone()]);
+        assert_eq!(config.connected_rule, ConnectedRule::InboundProbeRequest);
+        let mut client = Client::<A>::start(config).await;
+        client
+            .run_until(|events| !connected_via(events).is_empty())
+            .await;
+        assert_eq!(
+            connected_via(&client.events),
+            [js_peer],
+            "{:?}",
+            client.events
+        );
+    });
+}

@@ -120,6 +120,7 @@ macro_rules! suite {
             a_v2_only_boot_peer_makes_the_client_fully_connected,
             a_v2_only_client_gets_a_verdict_from_our_boot_node,
             a_js_libp2p_v2_client_gets_a_verdict_from_our_boot_node,
+            a_js_libp2p_v2_only_boot_node_makes_our_client_fully_connected,
         );
     };
     (@tests $adapter:ty; $($name:ident),* $(,)?) => {

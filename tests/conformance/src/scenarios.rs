@@ -31,6 +31,7 @@ pub use crate::dial_back::{
 use crate::harness::*;
 pub use crate::js::{
     a_js_libp2p_v2_client_gets_a_verdict_from_our_boot_node,
+    a_js_libp2p_v2_only_boot_node_makes_our_client_fully_connected,
     our_client_gets_a_verdict_from_a_js_libp2p_v2_server,
 };
 use crate::Adapter;
