@@ -55,6 +55,7 @@ use pyrsia_boot_core::{
 
 use crate::behaviour::{Behaviour, Event as BehaviourEvent};
 use crate::dial_request::{DialRequest, DialResponse};
+use crate::v2_client::{self, V2Outcome};
 
 /// An HTTP response as the runtime read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -505,12 +506,10 @@ impl<R: Runtime> Driver<R> {
                 Some(Input::InboundProbeRequest { peer: e.client })
             }
             BehaviourEvent::AutonatV2Client(e) => {
-                // "server failed to establish a connection": it could not reach us. A failed
-                // stream or request says nothing about reachability.
-                let reachable = match &e.result {
-                    Ok(()) => true,
-                    Err(error) if error.to_string().contains("establish a connection") => false,
-                    Err(_) => return None,
+                let reachable = match v2_client::classify(&e.result) {
+                    V2Outcome::Reachable => true,
+                    V2Outcome::Unreachable => false,
+                    V2Outcome::Inconclusive => return None,
                 };
                 Some(Input::AutonatV2Tested {
                     server: e.server,

@@ -98,6 +98,7 @@ pub mod metrics;
 pub mod start;
 pub mod state_file;
 pub mod transport;
+pub mod v2_client;
 pub mod v2_server;
 
 pub use behaviour::{node_autonat, Behaviour, BehaviourBuilder, Event, Role};

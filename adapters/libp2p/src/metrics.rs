@@ -180,12 +180,14 @@ impl BootMetrics {
         match event {
             Event::Identify(e) => self.libp2p.record(&**e),
             Event::Ping(e) => self.libp2p.record(e),
-            // AutoNAT v2 requests are answered by libp2p's v2 server; counted as they end.
+            // AutoNAT v2 requests are answered by libp2p's v2 server; counted as they end. Its
+            // event says whether the answer went out, not what it said: an answer that the
+            // dial-back failed is `Ok` too (libp2p-autonat 0.14 and 0.16).
             Event::AutonatV2Server(e) => {
                 let outcome = if e.result.is_ok() {
-                    "v2_reachable"
+                    "v2_answered"
                 } else {
-                    "v2_unreachable"
+                    "v2_not_answered"
                 };
                 self.count(&self.probes_served, outcome);
             }

@@ -16,6 +16,7 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{autonat, identify, Multiaddr, Swarm};
 
+use pyrsia_boot_libp2p::v2_client::{self, V2Outcome};
 use pyrsia_boot_libp2p::Runtime;
 
 use crate::harness::*;
@@ -156,7 +157,7 @@ pub fn a_v2_only_client_gets_a_verdict_from_our_boot_node<A: Adapter>() {
         // The boot node counted it.
         let metrics = get_text::<A>(boot.status_url().replace("/status", "/metrics")).await;
         assert!(
-            metrics.contains("pyrsia_boot_autonat_probes_served_total{outcome=\"v2_reachable\"} 1"),
+            metrics.contains("pyrsia_boot_autonat_probes_served_total{outcome=\"v2_answered\"} 1"),
             "{metrics}"
         );
     });
@@ -186,6 +187,52 @@ pub fn a_v2_only_boot_peer_gives_our_client_a_verdict<A: Adapter>() {
             [key.public().to_peer_id()],
             "{:?}",
             client.events
+        );
+    });
+}
+
+/// A v2 client our boot node cannot dial back (it does not listen: its only address is the
+/// connection's ephemeral port, nothing accepts there) hears that the server could not
+/// connect, and our one reading of a v2 result ([`v2_client::classify`]) calls that
+/// unreachable. libp2p's client error is private: this is the check that its `Debug` name
+/// still reads as this project expects, on the libp2p release the adapter is built with.
+pub fn a_v2_result_our_boot_node_could_not_dial_back_reads_as_unreachable<A: Adapter>() {
+    A::block_on(async {
+        let boot = boot_node::<A>().await;
+        let key = Keypair::generate_ed25519();
+        let behaviour = V2Client {
+            identify: identify_for(&key),
+            client: autonat::v2::client::Behaviour::default(),
+        };
+        // No listener: the observed address (the candidate tested) is the dial's own port.
+        let mut swarm = A::swarm(&key, behaviour);
+        swarm
+            .dial(boot.p2p_addr.clone())
+            .expect("dial the boot node");
+        let deadline = Instant::now() + GUARD;
+        let guard = A::runtime().timer(deadline).fuse();
+        let mut guard = std::pin::pin!(guard);
+        let result = loop {
+            futures::select! {
+                e = swarm.select_next_some() => {
+                    if let SwarmEvent::Behaviour(V2ClientEvent::Client(e)) = e {
+                        break e;
+                    }
+                }
+                () = guard => panic!("no AutoNAT v2 result within {GUARD:?}"),
+            }
+        };
+        assert_eq!(result.server, boot.peer_id);
+        assert_eq!(
+            v2_client::classify(&result.result),
+            V2Outcome::Unreachable,
+            "{:?}",
+            result.result
+        );
+        let metrics = get_text::<A>(boot.status_url().replace("/status", "/metrics")).await;
+        assert!(
+            metrics.contains("pyrsia_boot_autonat_probes_served_total{outcome=\"v2_answered\"} 1"),
+            "{metrics}"
         );
     });
 }

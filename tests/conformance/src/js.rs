@@ -102,7 +102,7 @@ pub fn a_js_libp2p_v2_client_gets_a_verdict_from_our_boot_node<A: Adapter>() {
         assert_eq!(answer["result"], "reachable", "{line}");
         let metrics = get_text::<A>(boot.status_url().replace("/status", "/metrics")).await;
         assert!(
-            metrics.contains("pyrsia_boot_autonat_probes_served_total{outcome=\"v2_reachable\"} 1"),
+            metrics.contains("pyrsia_boot_autonat_probes_served_total{outcome=\"v2_answered\"} 1"),
             "{metrics}"
         );
     });

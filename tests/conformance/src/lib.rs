@@ -119,6 +119,7 @@ macro_rules! suite {
             a_dnsaddr_boot_address_is_followed_through_a_local_nameserver,
             a_v2_only_boot_peer_makes_the_client_fully_connected,
             a_v2_only_client_gets_a_verdict_from_our_boot_node,
+            a_v2_result_our_boot_node_could_not_dial_back_reads_as_unreachable,
             a_js_libp2p_v2_client_gets_a_verdict_from_our_boot_node,
             a_js_libp2p_v2_only_boot_node_makes_our_client_fully_connected,
         );

@@ -18,6 +18,7 @@ pub use crate::autonat_v2::{
     a_v2_only_boot_peer_gives_our_client_a_verdict,
     a_v2_only_boot_peer_makes_the_client_fully_connected,
     a_v2_only_client_gets_a_verdict_from_our_boot_node,
+    a_v2_result_our_boot_node_could_not_dial_back_reads_as_unreachable,
 };
 pub use crate::cancel::{
     an_own_select_loop_on_the_event_driven_api_connects_while_dropping_wait,
