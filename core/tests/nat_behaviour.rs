@@ -253,6 +253,33 @@ fn a_connection_from_another_peer_is_not_the_dial_back() {
 }
 
 #[test]
+fn a_dial_back_from_the_servers_ip_under_another_identity_is_believed() {
+    // go-libp2p's AutoNAT service dials back from a second host with a random peer id, on the
+    // server's IP and a new port: that connection proves what the server's own would.
+    let (mut c, probe) = Client::connected_to(1);
+    c.dial_back_from(9, "/ip4/198.51.100.1/tcp/50000");
+    c.answer(probe, Ok(addr(MAPPED)));
+    c.after(150 * MS);
+    let s = c.m.status();
+    assert_eq!(s.nat, NatVerdict::Public(addr(MAPPED)));
+    assert!(s.behaviour.verified && !s.behaviour.stranger_reached);
+    assert_eq!(s.counters.unverified_answers, 0);
+}
+
+#[test]
+fn an_ok_with_no_connection_at_all_is_still_not_believed() {
+    // The other identity's rule credits connections, never an answer alone; one from another
+    // peer's IP is no dial-back for this probe.
+    let (mut c, probe) = Client::connected_to(2);
+    // The request went to peer 1 (198.51.100.1); this comes from peer 2's host.
+    c.dial_back_from(9, "/ip4/198.51.100.2/tcp/50000");
+    c.answer(probe, Ok(addr(MAPPED)));
+    c.after(Duration::from_secs(1));
+    assert_eq!(c.m.status().nat, NatVerdict::Unknown);
+    assert_eq!(c.m.status().counters.unverified_answers, 1);
+}
+
+#[test]
 fn two_boot_peers_seeing_one_address_is_endpoint_independent_mapping() {
     let (mut c, _) = Client::connected_to(2);
     assert_eq!(c.m.status().behaviour.mapping, Mapping::Unknown);

@@ -266,7 +266,8 @@ impl BootstrapMachine {
         let slot = (family
             .map(Family::index)
             .filter(|&i| asked(&self.own_probes[i])))
-        .or_else(|| self.own_probes.iter().position(asked));
+        .or_else(|| self.own_probes.iter().position(asked))
+        .or_else(|| self.probe_dialed_back_from_its_servers_ip(remote));
         let Some(slot) = slot else {
             return;
         };
@@ -291,6 +292,20 @@ impl BootstrapMachine {
             // Backed now; a stranger's dial-back may still follow.
             p.deadline = p.deadline.min(self.now + STRANGER_SETTLE);
         }
+    }
+
+    /// The open probe whose server's IP (as our boot connection to it sees it) `remote` comes
+    /// from, whatever the connecting peer's id. go-libp2p's AutoNAT v1 service (Kubo and the
+    /// IPFS bootstrap nodes run it) dials back from a second host with a random peer id, on
+    /// the server's IP and a new port: the connection proves what the asked peer's own would
+    /// (someone at the server's host reached the address under test while the request was
+    /// open). A connection from any other IP under another id proves nothing about this probe.
+    fn probe_dialed_back_from_its_servers_ip(&self, remote: Option<&Multiaddr>) -> Option<usize> {
+        let (ip, _) = remote.and_then(crate::addr::ip_and_tcp_port)?;
+        let slot = Family::of_ip(ip).index();
+        let probe = self.own_probes[slot].as_ref()?;
+        let conn = self.boot_conns.get(&probe.peer)?;
+        (conn.remote_ip == Some(ip) || conn.other_ip == Some(ip)).then_some(slot)
     }
 
     /// The peer at `peer` observes us at `observed` (identify): evidence for the mapping.

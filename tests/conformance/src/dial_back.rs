@@ -85,6 +85,111 @@ async fn liar<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
     (addr, stop)
 }
 
+/// An AutoNAT v1 server that dials back as go-libp2p's service does (Kubo and the IPFS
+/// bootstrap nodes run it): from a second host with an identity of its own, on the server's
+/// IP and a new port, answering OK once that connection is up. Like [`liar`] it sends each new
+/// peer a dial request of its own.
+async fn go_style<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
+    use std::collections::HashMap;
+    let key = Keypair::generate_ed25519();
+    let behaviour = Liar {
+        identify: libp2p::identify::Behaviour::new(libp2p::identify::Config::new(
+            "ipfs/1.0.0".into(),
+            key.public(),
+        )),
+        autonat: request_response::Behaviour::with_codec(
+            dial_request::Codec,
+            [(dial_request::PROTOCOL, ProtocolSupport::Full)],
+            request_response::Config::default(),
+        ),
+    };
+    let mut swarm = A::swarm(&key, behaviour);
+    swarm.listen_on(any_loopback_port()).expect("listen");
+    let addr = loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+            break address.with(Protocol::P2p(key.public().to_peer_id()));
+        }
+    };
+    // The dial-back host: another identity, no protocols of its own.
+    let mut dialer = A::swarm(
+        &Keypair::generate_ed25519(),
+        libp2p::swarm::dummy::Behaviour,
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serve = async move {
+        let mut stopped = stopped.fuse();
+        let mut waiting = HashMap::new();
+        loop {
+            futures::select! {
+                e = swarm.select_next_some() => match e {
+                    SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. }
+                        if endpoint.is_listener() =>
+                    {
+                        let request = DialRequest {
+                            peer: *swarm.local_peer_id(),
+                            addrs: swarm.listeners().cloned().collect(),
+                        };
+                        swarm.behaviour_mut().autonat.send_request(&peer_id, request);
+                    }
+                    SwarmEvent::Behaviour(LiarEvent::Autonat(request_response::Event::Message {
+                        peer,
+                        message: request_response::Message::Request { request, channel, .. },
+                        ..
+                    })) => {
+                        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                            .addresses(request.addrs)
+                            .condition(libp2p::swarm::dial_opts::PeerCondition::Always)
+                            .build();
+                        if dialer.dial(opts).is_ok() {
+                            waiting.insert(peer, channel);
+                        }
+                    }
+                    _ => {}
+                },
+                e = dialer.select_next_some() => match e {
+                    SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                        if let Some(channel) = waiting.remove(&peer_id) {
+                            let reached = endpoint.get_remote_address().clone();
+                            let ok = DialResponse::Reachable(reached);
+                            let _ = swarm.behaviour_mut().autonat.send_response(channel, ok);
+                        }
+                    }
+                    SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
+                        if let Some(channel) = waiting.remove(&peer) {
+                            let failed = DialResponse::DialError(error.to_string());
+                            let _ = swarm.behaviour_mut().autonat.send_response(channel, failed);
+                        }
+                    }
+                    _ => {}
+                },
+                _ = stopped => return,
+            }
+        }
+    };
+    A::runtime().spawn(serve.boxed());
+    (addr, stop)
+}
+
+/// A boot peer whose AutoNAT server dials back from another identity (go-libp2p's service)
+/// makes the client public: the dial-back is credited by what it proves (a connection from
+/// the server's IP while the request was open), not by its peer id.
+pub fn a_server_that_dials_back_from_another_identity_makes_the_client_public<A: Adapter>() {
+    A::block_on(async {
+        let (addr, _stop) = go_style::<A>().await;
+        let status = scripted_server::<A>(vec![(200, pyrsia_document(&[&addr]))]).await;
+        let mut client = Client::<A>::start(loopback_config(vec![status.url.clone()])).await;
+        client.run_until(connected_with_verdict).await;
+        let status = client.driver.machine().status();
+        assert!(
+            matches!(status.nat, NatVerdict::Public(_)),
+            "{:?}",
+            client.events
+        );
+        assert!(status.behaviour.verified, "{status:?}");
+        assert_eq!(status.counters.unverified_answers, 0, "{:?}", client.events);
+    });
+}
+
 /// A boot peer whose AutoNAT server answers OK without dialing back does not make the client
 /// public: the OK is reported unverified, the swarm gets no external address, and the
 /// client's verdict stays unknown once its attempts are spent.

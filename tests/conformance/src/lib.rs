@@ -113,6 +113,7 @@ macro_rules! suite {
             a_static_file_server_that_takes_only_origin_form_targets_is_used,
             a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public,
             a_dial_request_naming_another_peer_is_answered_bad_request,
+            a_server_that_dials_back_from_another_identity_makes_the_client_public,
             a_verified_public_verdict_reaches_the_swarms_external_addresses,
             next_dropped_at_random_points_still_connects_with_a_verdict,
             an_own_select_loop_on_the_event_driven_api_connects_while_dropping_wait,

@@ -27,6 +27,7 @@ pub use crate::cancel::{
 pub use crate::dial_back::{
     a_dial_request_naming_another_peer_is_answered_bad_request,
     a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public,
+    a_server_that_dials_back_from_another_identity_makes_the_client_public,
     a_verified_public_verdict_reaches_the_swarms_external_addresses,
 };
 use crate::harness::*;
