@@ -187,7 +187,8 @@ pub use nat::{
 };
 pub use peer::{split_p2p, without_p2p, CachedPeer, KnownPeer};
 pub use report::{
-    is_permanent_http_status, Event, Failure, GaveUp, GiveUpReason, Repeated, SourceName, Tried,
+    is_permanent_http_status, ConnectedBy, Event, Failure, GaveUp, GiveUpReason, Repeated,
+    SourceName, Tried,
 };
 pub use signed::{DocSignature, SeenSequence, SignatureError, SignedBy, Trust};
 pub use snapshot::{Snapshot, SnapshotError, MAX_SNAPSHOT_BYTES, SNAPSHOT_VERSION};

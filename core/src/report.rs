@@ -102,6 +102,30 @@ pub enum Failure {
     },
 }
 
+/// What made a bootstrap fully connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectedBy {
+    /// The boot peer sent its AutoNAT dial request (Pyrsia's rule, always honoured).
+    InboundProbeRequest,
+    /// The boot peer gave a believed answer to our own dial-back request: at once under
+    /// [`crate::ConnectedRule::InboundOrOwnProbe`], otherwise once its own request is overdue.
+    /// A go-libp2p boot node that already knows its reachability probes new peers only every
+    /// 15–30 min, so it may never ask; its answer to ours still shows the path works both
+    /// ways.
+    OwnProbeAnswered,
+}
+
+impl ConnectedBy {
+    /// "inbound_probe_request", "own_probe_answered".
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectedBy::InboundProbeRequest => "inbound_probe_request",
+            ConnectedBy::OwnProbeAnswered => "own_probe_answered",
+        }
+    }
+}
+
 /// One source tried, and what went wrong there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tried {
@@ -221,13 +245,15 @@ pub enum Event {
         /// Where, if known.
         addr: Option<Multiaddr>,
     },
-    /// Fully connected: a boot peer sent its AutoNAT dial request (or, when configured, it
-    /// answered ours).
+    /// Fully connected: a boot peer sent its AutoNAT dial request, or answered ours (see
+    /// [`ConnectedBy`]).
     Connected {
         /// The boot peer.
         peer: PeerId,
         /// Time since this bootstrap started.
         elapsed: Duration,
+        /// Which signal it was.
+        by: ConnectedBy,
     },
     /// A NAT verdict changed: the whole one, or one family's (the report carries both).
     NatChanged(NatReport),

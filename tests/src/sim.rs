@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use pyrsia_boot_core::{
-    classify, Action, BootstrapMachine, ConnectedRule, DialError, DialId, Event, GaveUp, HttpError,
+    classify, Action, BootstrapMachine, ConnectedBy, DialError, DialId, Event, GaveUp, HttpError,
     Input, Multiaddr, NatVerdict, PeerId, PhaseName, ProbeError, ProbeId, ResolveError, Snapshot,
     Status,
 };
@@ -153,7 +153,7 @@ impl Outcome {
     /// The peer of the first `Connected` report and when it came.
     pub fn first_connect(&self) -> Option<(PeerId, Duration)> {
         self.events().find_map(|e| match e {
-            Event::Connected { peer, elapsed } => Some((*peer, *elapsed)),
+            Event::Connected { peer, elapsed, .. } => Some((*peer, *elapsed)),
             _ => None,
         })
     }
@@ -404,9 +404,10 @@ impl<'w> Sim<'w> {
                 // Only the answer to the request the machine waits on counts.
                 let awaited = self.awaited(*probe);
                 let answered = matches!(result, Ok(_) | Err(ProbeError::DialBackFailed));
-                let rule = self.world.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
+                // Under either rule: the default one lets an answer connect once the peer's
+                // own request is overdue.
                 let peer = self.probes.get(probe).copied();
-                if let (true, true, true, Some(peer)) = (awaited, answered, rule, peer) {
+                if let (true, true, Some(peer)) = (awaited, answered, peer) {
                     if let Some(probed) = self.dialed_live.get_mut(&peer) {
                         *probed = true;
                     }
@@ -906,9 +907,14 @@ impl<'w> Sim<'w> {
                 other => format!("dial-failed {other}"),
             },
             Event::BootPeerConnected { peer, .. } => format!("boot-connected {}", self.name(peer)),
-            Event::Connected { peer, elapsed } => {
+            Event::Connected { peer, elapsed, by } => {
+                // Pyrsia's signal is the transcripts' plain CONNECTED; any other is named.
+                let how = match by {
+                    ConnectedBy::InboundProbeRequest => String::new(),
+                    other => format!(" by {}", other.name()),
+                };
                 format!(
-                    "CONNECTED {} after {}ms",
+                    "CONNECTED {} after {}ms{how}",
                     self.name(peer),
                     elapsed.as_millis()
                 )

@@ -78,9 +78,19 @@ fn first_boot_peer_dead() {
 
 #[test]
 fn boot_peer_never_probes() {
+    // Neither asks nor answers: dropped at its request's deadline, the next peer connects.
     let mut w = base();
     w.peers[0].probe_delay = None;
+    w.peers[0].answer_delay = None;
     check("no_inbound_probe", w);
+}
+
+#[test]
+fn boot_peer_answers_but_never_asks() {
+    // A settled go-libp2p boot node: connected by its answer once its request is overdue.
+    let mut w = base();
+    w.peers[0].probe_delay = None;
+    check("answers_but_never_asks", w);
 }
 
 #[test]

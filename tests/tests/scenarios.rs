@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use pyrsia_boot_core::{
-    Action, AddressPolicy, CachedPeer, CandidateOrder, ConnectedRule, Event, Failure, GiveUpReason,
-    NatVerdict, PhaseName, SeenSequence, SignatureError, SkipReason, Snapshot, SourceKind,
-    SourceName, StatusError, UrlError,
+    Action, AddressPolicy, CachedPeer, CandidateOrder, ConnectedBy, ConnectedRule, Event, Failure,
+    GiveUpReason, NatVerdict, PhaseName, SeenSequence, SignatureError, SkipReason, Snapshot,
+    SourceKind, SourceName, StatusError, UrlError,
 };
 use pyrsia_boot_tests::world::{
     ok, simple_world, status_document, DialScript, Reachability, Reply,
@@ -87,9 +87,10 @@ fn skips_a_dead_boot_peer_and_connects_through_another() {
 }
 
 #[test]
-fn drops_a_boot_peer_that_never_sends_its_probe_and_tries_the_next() {
+fn drops_a_boot_peer_that_neither_asks_nor_answers_and_tries_the_next() {
     let mut w = base();
     w.peers[0].probe_delay = None;
+    w.peers[0].answer_delay = None;
     w.config.max_concurrent_dials = 1;
     let out = run(&w);
     assert_eq!(out.first_connect().map(|c| c.0), Some(peer(2)));
@@ -101,6 +102,57 @@ fn drops_a_boot_peer_that_never_sends_its_probe_and_tries_the_next() {
     assert!(failures(&out)
         .iter()
         .any(|f| matches!(f, Failure::NoInboundProbe { peer: p, .. } if *p == peer(1))));
+}
+
+#[test]
+fn a_boot_peer_that_never_asks_but_answers_ours_connects_once_its_request_is_overdue() {
+    // A settled go-libp2p boot node: it answers dial-back requests but asks new peers only
+    // every 15-30 min. Pyrsia's signal is waited for first; then the answer counts.
+    let mut w = base();
+    w.peers[0].probe_delay = None;
+    w.config.max_concurrent_dials = 1;
+    let out = run(&w);
+    let inbound = w.config.timeouts.inbound_probe;
+    let (who, at) = out.first_connect().expect("connected");
+    assert_eq!(who, peer(1));
+    assert!(at >= inbound, "not before its own request was due: {at:?}");
+    assert!(out.events().any(|e| matches!(
+        e,
+        Event::Connected {
+            by: ConnectedBy::OwnProbeAnswered,
+            ..
+        }
+    )));
+    assert!(failures(&out).is_empty(), "{:?}", failures(&out));
+    assert_eq!(out.dialed(), [peer(1)]);
+}
+
+#[test]
+fn a_boot_peer_whose_answer_is_late_is_waited_for_once_past_its_request_deadline() {
+    // Our request to it is still open when its own is overdue: the deadline waits for the
+    // answer (within the own-probe timeout), and the answer connects.
+    let mut w = base();
+    w.peers[0].probe_delay = None;
+    w.peers[0].answer_delay =
+        Some(w.config.timeouts.inbound_probe + 2 * w.peers[0].addrs.len() as u32 * MS);
+    w.config.max_concurrent_dials = 1;
+    let out = run(&w);
+    let (who, at) = out.first_connect().expect("connected");
+    assert_eq!(who, peer(1));
+    assert!(at > w.config.timeouts.inbound_probe, "{at:?}");
+    assert!(failures(&out).is_empty(), "{:?}", failures(&out));
+}
+
+#[test]
+fn a_boot_peer_that_asks_connects_by_its_request() {
+    let out = run(&base());
+    assert!(out.events().any(|e| matches!(
+        e,
+        Event::Connected {
+            by: ConnectedBy::InboundProbeRequest,
+            ..
+        }
+    )));
 }
 
 #[test]

@@ -181,7 +181,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let outcome: Result<(), String> = 'run: loop {
         while let Some(progress) = driver.poll_progress(&mut swarm) {
             match progress {
-                Progress::Report(Event::Connected { peer, elapsed }) => {
+                Progress::Report(Event::Connected { peer, elapsed, .. }) => {
                     connected = true;
                     println!("connected via {peer} after {elapsed:?}");
                 }

@@ -242,8 +242,8 @@ async fn run_client<R: Runtime>(
             println!("{:>7} ms  {line}", at.as_millis());
         }
         match event {
-            Event::Connected { peer, elapsed } => {
-                connected = Some((peer, elapsed));
+            Event::Connected { peer, elapsed, by } => {
+                connected = Some((peer, elapsed, by));
                 if settled {
                     break;
                 }
@@ -271,8 +271,9 @@ async fn run_client<R: Runtime>(
     if as_json {
         let report = json!({
             "connected": connected.is_some(),
-            "boot_peer": connected.map(|(p, _)| p.to_string()),
-            "elapsed_ms": connected.map(|(_, e)| e.as_millis() as u64),
+            "boot_peer": connected.map(|(p, _, _)| p.to_string()),
+            "elapsed_ms": connected.map(|(_, e, _)| e.as_millis() as u64),
+            "connected_by": connected.map(|(_, _, by)| by.name()),
             "nat": timeline::report_json(&driver.machine().status()),
             "external_addresses": swarm.external_addresses().map(|a| a.to_string()).collect::<Vec<_>>(),
             "nat_stale": driver.machine().status().nat_stale,

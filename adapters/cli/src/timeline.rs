@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use pyrsia_boot_core::signed::encode_key;
-use pyrsia_boot_core::{Event, NatBehaviour, NatVerdict};
+use pyrsia_boot_core::{ConnectedBy, Event, NatBehaviour, NatVerdict};
 use serde_json::{json, Value};
 
 /// Short form of a peer id for the timeline: the last 8 characters.
@@ -48,11 +48,20 @@ pub fn line(event: &Event) -> Option<String> {
                 short(peer)
             ),
         },
-        Event::Connected { peer, elapsed } => format!(
-            "FULLY CONNECTED: inbound AutoNAT dial request from boot peer {} ({} ms after start)",
-            short(peer),
-            elapsed.as_millis()
-        ),
+        Event::Connected { peer, elapsed, by } => match by {
+            ConnectedBy::OwnProbeAnswered => format!(
+                "FULLY CONNECTED: boot peer {} answered our dial-back request (it sent none of \
+                 its own) ({} ms after start)",
+                short(peer),
+                elapsed.as_millis()
+            ),
+            _ => format!(
+                "FULLY CONNECTED: inbound AutoNAT dial request from boot peer {} ({} ms after \
+                 start)",
+                short(peer),
+                elapsed.as_millis()
+            ),
+        },
         Event::NatChanged(r) => {
             let family = |f: &pyrsia_boot_core::FamilyNat| f.verdict.name();
             format!(
@@ -125,8 +134,8 @@ pub fn json_event(event: &Event, at: Duration) -> Value {
         Event::BootPeerConnected { peer, addr } => {
             json!({"at_ms": ms, "event": "boot_peer_connected", "peer": peer.to_string(), "addr": addr.as_ref().map(|a| a.to_string())})
         }
-        Event::Connected { peer, elapsed } => {
-            json!({"at_ms": ms, "event": "connected", "peer": peer.to_string(), "elapsed_ms": elapsed.as_millis() as u64})
+        Event::Connected { peer, elapsed, by } => {
+            json!({"at_ms": ms, "event": "connected", "peer": peer.to_string(), "elapsed_ms": elapsed.as_millis() as u64, "by": by.name()})
         }
         Event::NatChanged(r) => {
             let v = &r.verdict;

@@ -100,6 +100,24 @@ impl BootstrapMachine {
                 .iter()
                 .find(|(_, c)| now >= c.probe_deadline)
             {
+                if self.boot_conns.get(&peer).is_some_and(|c| c.answered_ours) {
+                    // It never asked, but it answered ours (a settled go-libp2p node asks
+                    // new peers only now and then).
+                    self.become_connected(peer, ConnectedBy::OwnProbeAnswered);
+                    return true;
+                }
+                let open = (self.own_probes.iter().flatten())
+                    .filter(|p| p.peer == peer)
+                    .map(|p| p.deadline)
+                    .max();
+                if let Some(c) = self.boot_conns.get_mut(&peer) {
+                    if let Some(answer_due) = open.filter(|&t| t > now && !c.overdue) {
+                        // Our request to it is still open: wait for that answer, once.
+                        c.overdue = true;
+                        c.probe_deadline = answer_due;
+                        return true;
+                    }
+                }
                 if let Some(c) = self.drop_boot_conn(peer) {
                     self.push(Action::Disconnect { peer });
                     let after = self.config.timeouts.inbound_probe;

@@ -91,7 +91,7 @@ impl BootstrapMachine {
                 }
                 self.counters.inbound_probes += 1;
                 if self.bootstrapping() {
-                    self.become_connected(peer);
+                    self.become_connected(peer, ConnectedBy::InboundProbeRequest);
                 }
             }
             Input::AutonatV2Tested {
@@ -300,6 +300,8 @@ impl BootstrapMachine {
                 addrs,
                 source: dial.source,
                 probe_deadline: self.now + self.config.timeouts.inbound_probe,
+                answered_ours: false,
+                overdue: false,
             },
         );
         // A dial of the other family to this peer still under way now stands for the second
@@ -338,7 +340,7 @@ impl BootstrapMachine {
         }
     }
 
-    pub(super) fn become_connected(&mut self, peer: PeerId) {
+    pub(super) fn become_connected(&mut self, peer: PeerId, by: ConnectedBy) {
         let elapsed = self.now.saturating_duration_since(self.started);
         self.phase = Phase::Connected;
         self.boot_peer = Some(peer);
@@ -351,7 +353,7 @@ impl BootstrapMachine {
                 self.push(Action::CancelDial { dial });
             }
         }
-        self.report(Event::Connected { peer, elapsed });
+        self.report(Event::Connected { peer, elapsed, by });
         if let Some(conn) = self.boot_conns.get(&peer) {
             let cached = CachedPeer {
                 peer: KnownPeer {

@@ -24,7 +24,8 @@ use crate::io::{Action, Input};
 use crate::nat::{Family, NatBehaviour, NatReport, NatVerdict};
 use crate::peer::{CachedPeer, KnownPeer};
 use crate::report::{
-    is_permanent_http_status, Event, Failure, GaveUp, GiveUpReason, Repeated, SourceName, Tried,
+    is_permanent_http_status, ConnectedBy, Event, Failure, GaveUp, GiveUpReason, Repeated,
+    SourceName, Tried,
 };
 use crate::signed::{record_sequence, SeenSequence, Trust, MAX_SEQUENCES};
 use crate::snapshot::Snapshot;
@@ -116,6 +117,10 @@ struct BootConn {
     source: Source,
     /// When the peer must have sent its AutoNAT dial request (ignored after Connected).
     probe_deadline: Instant,
+    /// The peer gave a believed answer to one of our dial-back requests.
+    answered_ours: bool,
+    /// Its dial request is overdue, and the deadline now waits for its answer to ours.
+    overdue: bool,
 }
 
 impl BootConn {

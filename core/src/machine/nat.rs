@@ -435,9 +435,12 @@ impl BootstrapMachine {
             ..before
         };
         self.set_family(family, FamilyNat { verdict, behaviour });
-        let counts = self.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
-        if counts && self.bootstrapping() && self.boot_conns.contains_key(&p.peer) {
-            self.become_connected(p.peer);
+        let at_once = self.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
+        if let Some(conn) = self.boot_conns.get_mut(&p.peer) {
+            conn.answered_ours = true;
+            if (at_once || conn.overdue) && self.bootstrapping() {
+                self.become_connected(p.peer, ConnectedBy::OwnProbeAnswered);
+            }
         }
         self.probe_next_family();
     }

@@ -10,7 +10,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
 use libp2p::Multiaddr;
-use pyrsia_boot_core::{Event, NatVerdict};
+use pyrsia_boot_core::{ConnectedBy, Event, NatVerdict};
 use pyrsia_boot_libp2p::dial_request::{self, DialRequest, DialResponse};
 use pyrsia_boot_libp2p::Runtime;
 
@@ -87,9 +87,10 @@ async fn liar<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
 
 /// An AutoNAT v1 server that dials back as go-libp2p's service does (Kubo and the IPFS
 /// bootstrap nodes run it): from a second host with an identity of its own, on the server's
-/// IP and a new port, answering OK once that connection is up. Like [`liar`] it sends each new
-/// peer a dial request of its own.
-async fn go_style<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
+/// IP and a new port, answering OK once that connection is up. With `asks`, like [`liar`], it
+/// sends each new peer a dial request of its own; without, it is a settled go node, which
+/// probes new peers only every 15-30 min.
+async fn go_style<A: Adapter>(asks: bool) -> (Multiaddr, oneshot::Sender<()>) {
     use std::collections::HashMap;
     let key = Keypair::generate_ed25519();
     let behaviour = Liar {
@@ -123,7 +124,7 @@ async fn go_style<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
             futures::select! {
                 e = swarm.select_next_some() => match e {
                     SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. }
-                        if endpoint.is_listener() =>
+                        if asks && endpoint.is_listener() =>
                     {
                         let request = DialRequest {
                             peer: *swarm.local_peer_id(),
@@ -175,7 +176,7 @@ async fn go_style<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
 /// the server's IP while the request was open), not by its peer id.
 pub fn a_server_that_dials_back_from_another_identity_makes_the_client_public<A: Adapter>() {
     A::block_on(async {
-        let (addr, _stop) = go_style::<A>().await;
+        let (addr, _stop) = go_style::<A>(true).await;
         let status = scripted_server::<A>(vec![(200, pyrsia_document(&[&addr]))]).await;
         let mut client = Client::<A>::start(loopback_config(vec![status.url.clone()])).await;
         client.run_until(connected_with_verdict).await;
@@ -187,6 +188,32 @@ pub fn a_server_that_dials_back_from_another_identity_makes_the_client_public<A:
         );
         assert!(status.behaviour.verified, "{status:?}");
         assert_eq!(status.counters.unverified_answers, 0, "{:?}", client.events);
+    });
+}
+
+/// A settled go-libp2p boot node never asks us for a dial-back; once its request is overdue,
+/// its verified answer to ours makes the client fully connected, and the report says so.
+pub fn a_boot_peer_that_never_asks_but_answers_ours_makes_the_client_connected<A: Adapter>() {
+    A::block_on(async {
+        let (addr, _stop) = go_style::<A>(false).await;
+        let status = scripted_server::<A>(vec![(200, pyrsia_document(&[&addr]))]).await;
+        let mut client = Client::<A>::start(loopback_config(vec![status.url.clone()])).await;
+        client.run_until(connected_with_verdict).await;
+        let by = client.events.iter().find_map(|e| match e {
+            Event::Connected { by, .. } => Some(*by),
+            _ => None,
+        });
+        assert_eq!(
+            by,
+            Some(ConnectedBy::OwnProbeAnswered),
+            "{:?}",
+            client.events
+        );
+        let failed = client
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::DialFailed(_) | Event::SourceFailed(_)));
+        assert!(!failed, "{:?}", client.events);
     });
 }
 

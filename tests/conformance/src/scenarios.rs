@@ -25,6 +25,7 @@ pub use crate::cancel::{
     next_dropped_at_random_points_still_connects_with_a_verdict,
 };
 pub use crate::dial_back::{
+    a_boot_peer_that_never_asks_but_answers_ours_makes_the_client_connected,
     a_dial_request_naming_another_peer_is_answered_bad_request,
     a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public,
     a_server_that_dials_back_from_another_identity_makes_the_client_public,
@@ -47,7 +48,7 @@ pub fn a_client_connects_through_a_boot_node_and_learns_it_is_reachable<A: Adapt
         client.run_until(connected_with_verdict).await;
         let events = client.events.clone();
         let connected = events.iter().find_map(|e| match e {
-            Event::Connected { peer, elapsed } => Some((*peer, *elapsed)),
+            Event::Connected { peer, elapsed, .. } => Some((*peer, *elapsed)),
             _ => None,
         });
         let (peer, elapsed) = connected.unwrap_or_else(|| panic!("not connected: {events:?}"));
