@@ -95,6 +95,12 @@ purity:
         echo "a 0.55 runtime or libp2p 0.55 is in pyrsia-boot-tokio's tree"; exit 1
     fi
     echo "purity: pyrsia-boot-tokio has no async-std, no smol and no libp2p 0.55"
+    # tokio's reactor is the only one in the tokio tree: the alternate dial-back address uses
+    # tokio's sockets (Runtime::connect_from), not async-io's.
+    if cargo tree -p pyrsia-boot-tokio -e normal --prefix none | grep -E '^async-io v'; then
+        echo "async-io (a second reactor) is in pyrsia-boot-tokio's tree"; exit 1
+    fi
+    echo "purity: no async-io in pyrsia-boot-tokio's tree"
     # One protobuf crate per tree: our AutoNAT v1 codec follows the one libp2p and
     # libp2p-identity use (prost 0.14), instead of carrying a second.
     for p in pyrsia-boot-smol pyrsia-boot-async-std pyrsia-boot-tokio; do

@@ -66,6 +66,15 @@ impl Runtime for AsyncStdRuntime {
         drop(async_std::task::spawn(task));
     }
 
+    fn connect_from(
+        &self,
+        source: IpAddr,
+        to: SocketAddr,
+    ) -> BoxFuture<'static, std::io::Result<pyrsia_boot_libp2p::BoxedSocket>> {
+        // async-std runs on async-io's reactor.
+        pyrsia_boot_libp2p::alternate::connect_from_async_io(source, to).boxed()
+    }
+
     fn udp_exchange(
         &self,
         server: SocketAddr,

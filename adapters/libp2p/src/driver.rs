@@ -96,9 +96,33 @@ pub trait Runtime: Clone + Send + Sync + 'static {
         )))
         .boxed()
     }
+    /// A TCP connection to `to` from `source` (an ephemeral port on that address of this host),
+    /// on this runtime's reactor: a boot node's dial-backs from its alternate address
+    /// ([`crate::alternate`]). No timeout: the transport's bounds it. The default refuses, so
+    /// a runtime without it still builds; `--dial-back-from` then fails its dial-backs.
+    fn connect_from(
+        &self,
+        source: IpAddr,
+        to: std::net::SocketAddr,
+    ) -> BoxFuture<'static, std::io::Result<BoxedSocket>> {
+        let _ = (source, to);
+        futures::future::ready(Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "this runtime cannot dial from a chosen address",
+        )))
+        .boxed()
+    }
     /// Runs `task` in the background until it completes.
     fn spawn(&self, task: BoxFuture<'static, ()>);
 }
+
+/// A connected byte stream of any runtime, as `futures` reads and writes it.
+pub trait Socket: futures::AsyncRead + futures::AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: futures::AsyncRead + futures::AsyncWrite + Send + Unpin + 'static> Socket for T {}
+
+/// What [`Runtime::connect_from`] returns.
+pub type BoxedSocket = Box<dyn Socket>;
 
 /// What the driver hands to the application.
 // A handful of outputs per bootstrap: their size does not matter, matching on them plainly does.

@@ -113,7 +113,7 @@ pub const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 pub const IDLE_CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 pub use boot_node::{BootNode, BootNodeConfig, ClusterHandle, Signing};
 pub use clock::unix_time;
-pub use driver::{Driver, HasBootstrap, HttpReply, Output, Progress, Runtime};
+pub use driver::{BoxedSocket, Driver, HasBootstrap, HttpReply, Output, Progress, Runtime, Socket};
 pub use error::StartError;
 pub use handshakes::{HandshakePriority, Handshakes};
 pub use limits::AbuseLimits;

@@ -154,7 +154,9 @@ where
         listen(&mut swarm, more.clone()).await?;
     }
     let alternate = match config.dial_back_from {
-        Some(ip) => Some(alternate::swarm(key, ip, tasks()).map_err(StartError::Noise)?),
+        Some(ip) => {
+            Some(alternate::swarm(key, ip, runtime.clone(), tasks()).map_err(StartError::Noise)?)
+        }
         None => None,
     };
     let (http_addr, incoming) = bind

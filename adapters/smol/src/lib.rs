@@ -83,6 +83,14 @@ impl Runtime for SmolRuntime {
         smol::spawn(task).detach();
     }
 
+    fn connect_from(
+        &self,
+        source: std::net::IpAddr,
+        to: SocketAddr,
+    ) -> BoxFuture<'static, std::io::Result<pyrsia_boot_libp2p::BoxedSocket>> {
+        pyrsia_boot_libp2p::alternate::connect_from_async_io(source, to).boxed()
+    }
+
     fn udp_exchange(
         &self,
         server: SocketAddr,

@@ -111,6 +111,26 @@ impl Runtime for TokioRuntime {
         }
     }
 
+    fn connect_from(
+        &self,
+        source: IpAddr,
+        to: SocketAddr,
+    ) -> BoxFuture<'static, std::io::Result<pyrsia_boot_libp2p::BoxedSocket>> {
+        // tokio's own socket, on tokio's reactor (no second one beside it).
+        async move {
+            let socket = match to {
+                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+            };
+            socket.set_nodelay(true)?;
+            socket.bind(SocketAddr::new(source, 0))?;
+            let stream = socket.connect(to).await?;
+            let boxed: pyrsia_boot_libp2p::BoxedSocket = Box::new(stream.compat());
+            Ok(boxed)
+        }
+        .boxed()
+    }
+
     fn udp_exchange(
         &self,
         server: SocketAddr,

@@ -330,3 +330,32 @@ pub fn a_dial_request_naming_another_peer_is_answered_bad_request<A: Adapter>() 
         );
     });
 }
+
+/// The runtime's socket for a boot node's alternate dial-back address leaves from the address
+/// asked for (127.0.0.2 on loopback) and carries bytes both ways, on the runtime's own reactor.
+pub fn the_runtime_dials_from_a_chosen_source_address<A: Adapter>() {
+    use futures::{AsyncReadExt, AsyncWriteExt};
+    use std::io::{Read, Write};
+    A::block_on(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let to = listener.local_addr().expect("addr");
+        let source: std::net::IpAddr = "127.0.0.2".parse().expect("valid");
+        let accepting = std::thread::spawn(move || {
+            let (mut conn, from) = listener.accept().expect("accept");
+            let mut hello = [0u8; 5];
+            conn.read_exact(&mut hello).expect("read");
+            conn.write_all(b"back").expect("write");
+            (from, hello)
+        });
+        let mut socket = A::runtime()
+            .connect_from(source, to)
+            .await
+            .expect("connects");
+        socket.write_all(b"hello").await.expect("write");
+        let mut back = [0u8; 4];
+        socket.read_exact(&mut back).await.expect("read");
+        let (from, hello) = accepting.join().expect("the accepting thread");
+        assert_eq!(from.ip(), source);
+        assert_eq!((&hello, &back), (b"hello", b"back"));
+    });
+}

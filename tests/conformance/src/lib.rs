@@ -115,6 +115,7 @@ macro_rules! suite {
             a_dial_request_naming_another_peer_is_answered_bad_request,
             a_server_that_dials_back_from_another_identity_makes_the_client_public,
             a_boot_peer_that_never_asks_but_answers_ours_makes_the_client_connected,
+            the_runtime_dials_from_a_chosen_source_address,
             a_verified_public_verdict_reaches_the_swarms_external_addresses,
             next_dropped_at_random_points_still_connects_with_a_verdict,
             an_own_select_loop_on_the_event_driven_api_connects_while_dropping_wait,

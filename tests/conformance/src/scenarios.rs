@@ -30,6 +30,7 @@ pub use crate::dial_back::{
     a_server_that_answers_ok_without_dialing_back_does_not_make_the_client_public,
     a_server_that_dials_back_from_another_identity_makes_the_client_public,
     a_verified_public_verdict_reaches_the_swarms_external_addresses,
+    the_runtime_dials_from_a_chosen_source_address,
 };
 use crate::harness::*;
 pub use crate::js::{
