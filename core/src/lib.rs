@@ -160,7 +160,7 @@ pub mod errors;
 mod fastpath;
 pub mod ids;
 pub mod io;
-pub mod machine;
+mod client;
 pub mod nat;
 pub mod peer;
 pub mod report;
@@ -181,7 +181,7 @@ pub use errors::{
 };
 pub use ids::{DialBackId, DialId, LoadAskId, ProbeId, RequestId, SignId, Token};
 pub use io::{Action, Input};
-pub use machine::{BootstrapMachine, Counters, PhaseName, Status};
+pub use client::{BootstrapMachine, Counters, PhaseName, Status};
 pub use nat::{
     Family, FamilyNat, Filtering, HolePunching, Mapping, NatBehaviour, NatReport, NatVerdict,
 };

@@ -167,8 +167,6 @@ pub struct BootstrapMachine {
     rounds_started: u32,
     sources: Vec<Source>,
     cursor: usize,
-    /// The source whose candidates are being dialed.
-    current: Option<Source>,
     candidates: VecDeque<Candidate>,
     dials: BTreeMap<DialId, PendingDial>,
     boot_conns: BTreeMap<PeerId, BootConn>,
@@ -243,7 +241,6 @@ impl BootstrapMachine {
             rounds_started: 0,
             sources: Vec::new(),
             cursor: 0,
-            current: None,
             candidates: VecDeque::new(),
             dials: BTreeMap::new(),
             boot_conns: BTreeMap::new(),

@@ -44,7 +44,6 @@ impl BootstrapMachine {
         self.counters.rounds += 1;
         self.rounds_started += 1;
         self.cursor = 0;
-        self.current = None;
         self.phase = Phase::AwaitingDial;
     }
 
@@ -52,7 +51,6 @@ impl BootstrapMachine {
         self.counters.rounds += 1;
         self.rounds_started += 1;
         self.cursor = 0;
-        self.current = None;
         self.phase = Phase::AwaitingDial;
     }
 
@@ -68,7 +66,6 @@ impl BootstrapMachine {
             return;
         };
         self.cursor += 1;
-        self.current = Some(source);
         match source {
             Source::Url(i) => {
                 let url = self.config.boot_urls[i].clone();
