@@ -155,12 +155,12 @@ pub extern crate multiaddr_019 as multiaddr;
 pub mod addr;
 pub mod backoff;
 pub mod bootnode;
+mod client;
 pub mod config;
 pub mod errors;
 mod fastpath;
 pub mod ids;
 pub mod io;
-mod client;
 pub mod nat;
 pub mod peer;
 pub mod report;
@@ -175,13 +175,13 @@ pub use bootnode::{
     BootNodeMachine, BootNodeStatus, DialBackAnswer, DialBackFrom, DialBackPolicy,
     DialRequestOutcome, Footprint, SigningPolicy,
 };
+pub use client::{BootstrapMachine, Counters, PhaseName, Status};
 pub use config::{CandidateOrder, Config, ConnectedRule, ResolveLimits, SourceKind, Timeouts};
 pub use errors::{
     DialError, HttpError, ProbeError, RequestFailure, ResolveError, ResolveLimit, UrlError,
 };
 pub use ids::{DialBackId, DialId, LoadAskId, ProbeId, RequestId, SignId, Token};
 pub use io::{Action, Input};
-pub use client::{BootstrapMachine, Counters, PhaseName, Status};
 pub use nat::{
     Family, FamilyNat, Filtering, HolePunching, Mapping, NatBehaviour, NatReport, NatVerdict,
 };

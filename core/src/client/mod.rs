@@ -31,12 +31,12 @@ use crate::signed::{record_sequence, SeenSequence, Trust, MAX_SEQUENCES};
 use crate::snapshot::Snapshot;
 use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
 
-mod deadlines;
 mod families;
 mod inputs;
 mod nat;
 mod sources;
 mod status;
+mod timers;
 
 pub use status::{Counters, PhaseName, Status};
 
