@@ -83,7 +83,7 @@ impl BootstrapMachine {
     pub(super) fn end_of_probing(&mut self) {
         let pending = self.verdict_pending();
         let was = std::mem::replace(&mut self.was_pending, pending);
-        let said = (self.actions.iter()).any(|a| {
+        let said = (self.ctx.actions.iter()).any(|a| {
             matches!(
                 a,
                 Action::Report(Event::NatChanged(_) | Event::VerdictUnavailable { .. })
@@ -93,8 +93,8 @@ impl BootstrapMachine {
             .into_iter()
             .any(|f| self.wanted(f) && !self.settled(f));
         if was && !pending && !said && unsettled {
-            let attempts = self.config.own_probe_attempts;
-            self.report(Event::VerdictUnavailable { attempts });
+            let attempts = self.ctx.config.own_probe_attempts;
+            self.ctx.report(Event::VerdictUnavailable { attempts });
         }
     }
 
@@ -147,8 +147,8 @@ impl BootstrapMachine {
             return;
         }
         let (addrs, source) = (conn.other_addrs.clone(), conn.source);
-        let dial = DialId(self.alloc_id());
-        self.push(Action::Dial {
+        let dial = DialId(self.ctx.alloc_id());
+        self.ctx.push(Action::Dial {
             dial,
             peer,
             addrs: addrs.clone(),
@@ -159,7 +159,7 @@ impl BootstrapMachine {
                 peer,
                 addrs,
                 source,
-                deadline: self.now + self.config.timeouts.dial,
+                deadline: self.ctx.now + self.ctx.config.timeouts.dial,
                 resolving: false,
                 resolution: Resolution::default(),
                 second_family: true,

@@ -3,11 +3,6 @@
 use super::*;
 
 impl BootstrapMachine {
-    pub(super) fn ignore(&mut self, input: &Input, why: &'static str) {
-        self.counters.ignored_inputs = self.counters.ignored_inputs.saturating_add(1);
-        tracing::debug!(?input, why, "ignored input");
-    }
-
     pub(super) fn on_input(&mut self, input: Input) {
         match input {
             Input::Tick => {}
@@ -17,7 +12,9 @@ impl BootstrapMachine {
                 ref body,
             } => match self.awaited_url(request) {
                 Some(url) => self.on_http_response(url, status, body),
-                None => self.ignore(&input, "no request with this id is awaited"),
+                None => self
+                    .ctx
+                    .ignore(&input, "no request with this id is awaited"),
             },
             Input::HttpFailed { request, ref error } => match self.awaited_url(request) {
                 Some(url) => {
@@ -27,7 +24,9 @@ impl BootstrapMachine {
                     }
                     self.fail_source(Source::Url(url), Failure::Http(error.clone()))
                 }
-                None => self.ignore(&input, "no request with this id is awaited"),
+                None => self
+                    .ctx
+                    .ignore(&input, "no request with this id is awaited"),
             },
             Input::DialSucceeded {
                 dial,
@@ -40,12 +39,12 @@ impl BootstrapMachine {
                 }
                 Some(d) if d.peer == peer => self.on_boot_connection(d, addr.clone()),
                 Some(d) => {
-                    self.counters.dial_failures += 1;
+                    self.ctx.counters.dial_failures += 1;
                     let error = DialError::WrongPeer {
                         expected: d.peer,
                         actual: peer,
                     };
-                    self.push(Action::Disconnect { peer });
+                    self.ctx.push(Action::Disconnect { peer });
                     self.note_dial_failure(
                         d.source,
                         Failure::Dial {
@@ -54,31 +53,31 @@ impl BootstrapMachine {
                         },
                     );
                 }
-                None => self.ignore(&input, "no dial with this id is pending"),
+                None => self.ctx.ignore(&input, "no dial with this id is pending"),
             },
             Input::DialFailed { dial, ref error } => match self.dials.remove(&dial) {
                 Some(d) if d.second_family || self.boot_conns.contains_key(&d.peer) => {
                     // That family stays unprobed; the peer is still connected over the other.
-                    self.counters.dial_failures += 1;
+                    self.ctx.counters.dial_failures += 1;
                     tracing::debug!(peer = %d.peer, %error, "second-family dial failed");
                 }
                 Some(d) => {
-                    self.counters.dial_failures += 1;
+                    self.ctx.counters.dial_failures += 1;
                     let failure = Failure::Dial {
                         peer: d.peer,
                         error: error.clone(),
                     };
                     self.note_dial_failure(d.source, failure);
                 }
-                None => self.ignore(&input, "no dial with this id is pending"),
+                None => self.ctx.ignore(&input, "no dial with this id is pending"),
             },
             Input::Resolved { dial, ref results } => match self.dials.get(&dial) {
                 Some(d) if d.resolving => self.on_resolved(dial, results),
-                _ => self.ignore(&input, "no dial with this id is resolving"),
+                _ => self.ctx.ignore(&input, "no dial with this id is resolving"),
             },
             Input::ConnectionClosed { peer } => match self.drop_boot_conn(peer) {
                 Some(conn) => self.on_boot_connection_closed(peer, conn),
-                None => self.ignore(&input, "not a boot connection"),
+                None => self.ctx.ignore(&input, "not a boot connection"),
             },
             Input::InboundConnection { peer, ref remote } => {
                 self.on_inbound_connection(peer, remote.as_ref())
@@ -87,9 +86,9 @@ impl BootstrapMachine {
             Input::Listening { ref addrs } => self.on_listening(addrs),
             Input::InboundProbeRequest { peer } => {
                 if !self.boot_conns.contains_key(&peer) {
-                    return self.ignore(&input, "not from a boot peer we dialed");
+                    return self.ctx.ignore(&input, "not from a boot peer we dialed");
                 }
-                self.counters.inbound_probes += 1;
+                self.ctx.counters.inbound_probes += 1;
                 if self.bootstrapping() {
                     self.become_connected(peer, ConnectedBy::InboundProbeRequest);
                 }
@@ -100,16 +99,18 @@ impl BootstrapMachine {
                 reachable,
             } => {
                 if !self.boot_conns.contains_key(&server) {
-                    return self.ignore(&input, "not from a boot peer we dialed");
+                    return self.ctx.ignore(&input, "not from a boot peer we dialed");
                 }
-                self.counters.v2_results += 1;
+                self.ctx.counters.v2_results += 1;
                 self.on_v2_tested(server, addr, reachable);
             }
             Input::OwnProbeAnswered { probe, ref result } => {
                 let awaited = |p: &mut OwnProbe| p.probe == probe && p.held_ok.is_none();
                 match self.own_probes.iter_mut().find_map(|s| s.take_if(awaited)) {
                     Some(p) => self.on_own_probe(p, result),
-                    None => self.ignore(&input, "no dial-back request with this id is awaited"),
+                    None => self
+                        .ctx
+                        .ignore(&input, "no dial-back request with this id is awaited"),
                 }
             }
         }
@@ -120,8 +121,8 @@ impl BootstrapMachine {
         dial: DialId,
         results: &[Result<Vec<Multiaddr>, ResolveError>],
     ) {
-        let limits = self.config.resolve;
-        let policy = self.config.policy;
+        let limits = self.ctx.config.resolve;
+        let policy = self.ctx.config.policy;
         let Some(d) = self.dials.get_mut(&dial) else {
             return;
         };
@@ -169,7 +170,7 @@ impl BootstrapMachine {
                 }
             }
         }
-        self.counters.skipped.merge(&skipped);
+        self.ctx.counters.skipped.merge(&skipped);
         // Names that came back are looked up next, as far as the limits allow.
         let room = limits
             .max_lookups
@@ -191,7 +192,7 @@ impl BootstrapMachine {
             d.resolving = true;
             d.resolution.rounds += 1;
             d.resolution.looked_up.extend(follow.iter().cloned());
-            self.push(Action::Resolve {
+            self.ctx.push(Action::Resolve {
                 dial,
                 peer,
                 names: follow,
@@ -200,13 +201,13 @@ impl BootstrapMachine {
         }
         if !d.addrs.is_empty() {
             let addrs = d.addrs.clone();
-            self.push(Action::Dial { dial, peer, addrs });
+            self.ctx.push(Action::Dial { dial, peer, addrs });
             return;
         }
         let Some(d) = self.dials.remove(&dial) else {
             return;
         };
-        self.counters.dial_failures += 1;
+        self.ctx.counters.dial_failures += 1;
         let error = if skipped.total() == 0 && !d.resolution.errors.is_empty() {
             DialError::Unresolved(d.resolution.errors)
         } else {
@@ -235,28 +236,28 @@ impl BootstrapMachine {
             return self.fail_source(source, Failure::HttpStatus(status));
         }
         let options = ParseOptions {
-            limits: self.config.limits,
-            policy: self.config.policy,
-            local_peer: self.config.local_peer,
-            pinned: self.config.pinned.clone(),
+            limits: self.ctx.config.limits,
+            policy: self.ctx.config.policy,
+            local_peer: self.ctx.config.local_peer,
+            pinned: self.ctx.config.pinned.clone(),
             trust: Trust {
-                keys: self.config.trusted.clone(),
-                unix_time: self.unix_now(),
-                sequences: self.sequences.clone(),
+                keys: self.ctx.config.trusted.clone(),
+                unix_time: self.ctx.unix_now(),
+                sequences: self.ctx.sequences.clone(),
             },
         };
         match parse_status(body, &options) {
             Ok(list) => {
-                self.counters.skipped.merge(&list.skipped);
+                self.ctx.counters.skipped.merge(&list.skipped);
                 // A newer signed list raises the bar for every later document, in this run
                 // and (through the state file) the next.
                 if let Some(signed) = &list.signed_by {
-                    if record_sequence(&mut self.sequences, signed) {
-                        self.persist();
+                    if record_sequence(&mut self.ctx.sequences, signed) {
+                        self.ctx.persist(&self.nat.verdict);
                     }
                 }
-                self.report(Event::StatusFetched {
-                    url: self.config.boot_urls[url].clone(),
+                self.ctx.report(Event::StatusFetched {
+                    url: self.ctx.config.boot_urls[url].clone(),
                     peers: list.peers.len(),
                     addrs: list.addr_count(),
                     skipped: list.skipped,
@@ -267,7 +268,7 @@ impl BootstrapMachine {
             }
             Err(e) => {
                 if let crate::status::StatusError::NoUsablePeer(skipped) = &e {
-                    self.counters.skipped.merge(skipped);
+                    self.ctx.counters.skipped.merge(skipped);
                 }
                 self.fail_source(source, Failure::BadDocument(e));
             }
@@ -276,7 +277,7 @@ impl BootstrapMachine {
 
     pub(super) fn on_boot_connection(&mut self, dial: PendingDial, addr: Option<Multiaddr>) {
         let peer = dial.peer;
-        self.counters.boot_connections += 1;
+        self.ctx.counters.boot_connections += 1;
         let remote_ip = (addr.as_ref())
             .and_then(crate::addr::ip_and_tcp_port)
             .map(|(ip, _)| ip);
@@ -299,7 +300,7 @@ impl BootstrapMachine {
                 other_addrs,
                 addrs,
                 source: dial.source,
-                probe_deadline: self.now + self.config.timeouts.inbound_probe,
+                probe_deadline: self.ctx.now + self.ctx.config.timeouts.inbound_probe,
                 answered_ours: false,
                 overdue: false,
             },
@@ -309,7 +310,7 @@ impl BootstrapMachine {
         for d in self.dials.values_mut().filter(|d| d.peer == peer) {
             d.second_family = true;
         }
-        self.report(Event::BootPeerConnected { peer, addr });
+        self.ctx.report(Event::BootPeerConnected { peer, addr });
         // After a refusal the pending retry asks (through any boot connection), not this one.
         // Asked over this connection even if its family has a verdict (each bootstrap
         // confirms it); the other family's probe goes too if it can.
@@ -329,7 +330,7 @@ impl BootstrapMachine {
     pub(super) fn on_boot_connection_closed(&mut self, peer: PeerId, conn: BootConn) {
         if self.phase == Phase::Connected {
             if self.boot_conns.is_empty() {
-                self.report(Event::Rebootstrapping);
+                self.ctx.report(Event::Rebootstrapping);
                 self.start_bootstrap();
             } else if self.boot_peer == Some(peer) {
                 // Still connected through another boot peer we dialed; report that one.
@@ -341,7 +342,7 @@ impl BootstrapMachine {
     }
 
     pub(super) fn become_connected(&mut self, peer: PeerId, by: ConnectedBy) {
-        let elapsed = self.now.saturating_duration_since(self.started);
+        let elapsed = self.ctx.now.saturating_duration_since(self.started);
         self.phase = Phase::Connected;
         self.boot_peer = Some(peer);
         self.candidates.clear();
@@ -350,23 +351,23 @@ impl BootstrapMachine {
             if Some(dial) == observer || d.second_family {
                 self.dials.insert(dial, d);
             } else {
-                self.push(Action::CancelDial { dial });
+                self.ctx.push(Action::CancelDial { dial });
             }
         }
-        self.report(Event::Connected { peer, elapsed, by });
+        self.ctx.report(Event::Connected { peer, elapsed, by });
         if let Some(conn) = self.boot_conns.get(&peer) {
             let cached = CachedPeer {
                 peer: KnownPeer {
                     id: peer,
                     addrs: conn.addrs.clone(),
                 },
-                last_seen: self.unix_now(),
+                last_seen: self.ctx.unix_now(),
             };
-            self.good_peers.retain(|p| p.peer.id != peer);
-            self.good_peers.insert(0, cached);
-            self.good_peers.truncate(self.config.max_good_peers);
+            self.ctx.good_peers.retain(|p| p.peer.id != peer);
+            self.ctx.good_peers.insert(0, cached);
+            self.ctx.good_peers.truncate(self.ctx.config.max_good_peers);
         }
-        self.persist();
+        self.ctx.persist(&self.nat.verdict);
     }
 
     /// While the mapping is unknown and no boot connection goes to another IP than `peer`'s,

@@ -31,6 +31,7 @@ use crate::signed::{record_sequence, SeenSequence, Trust, MAX_SEQUENCES};
 use crate::snapshot::Snapshot;
 use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
 
+mod ctx;
 mod families;
 mod inputs;
 mod nat;
@@ -39,6 +40,8 @@ mod status;
 mod timers;
 
 pub use status::{Counters, PhaseName, Status};
+
+use ctx::Ctx;
 
 /// Distinct failures kept for the [`GaveUp`] report; later new ones are only counted.
 const MAX_TRIED: usize = 64;
@@ -153,11 +156,7 @@ struct OwnProbe {
 /// The sans-IO bootstrap state machine. See the crate docs for the driver loop.
 #[derive(Debug)]
 pub struct BootstrapMachine {
-    config: Config,
-    now: Instant,
-    rng: SeededRng,
-    next_id: u64,
-    actions: VecDeque<Action>,
+    ctx: Ctx,
     phase: Phase,
     // One bootstrap.
     started: Instant,
@@ -193,48 +192,22 @@ pub struct BootstrapMachine {
     nat_stale: bool,
     /// The whole behaviour last reported (the primary family's).
     behaviour: NatBehaviour,
-    /// Where this node has sent packets: a dial-back from elsewhere came from a stranger.
-    contacted: nat::Contacted,
     /// Per boot peer IP, the address it observed us at (identify), for the mapping.
     observed: BTreeMap<IpAddr, (IpAddr, u16)>,
     /// Boot peers that answered OK without dialing back; asked last.
     unverified_peers: BTreeSet<PeerId>,
-    good_peers: Vec<CachedPeer>,
-    /// The highest signed-document sequence accepted per signer (from earlier runs and this).
-    sequences: Vec<SeenSequence>,
-    /// The instant [`Config::unix_time`] was read at.
-    clock_origin: Instant,
-    counters: Counters,
 }
 
 impl BootstrapMachine {
     /// A machine that starts its first bootstrap at `now`. Its first actions are ready at once.
     pub fn new(config: Config, now: Instant) -> Self {
         let config = config.sanitized();
-        let mut good_peers: Vec<CachedPeer> = config
-            .cache
-            .iter()
-            .filter(|c| match (config.unix_time, c.last_seen) {
-                (Some(now), Some(seen)) => {
-                    now.saturating_sub(seen) <= config.max_cache_age.as_secs()
-                }
-                _ => true,
-            })
-            .cloned()
-            .collect();
-        good_peers.truncate(config.max_good_peers);
-        let mut sequences = config.boot_sequences.clone();
-        sequences.truncate(MAX_SEQUENCES);
         let (nat, nat_stale) = match config.restored_nat.clone() {
             Some(v) => (v, true),
             None => (NatVerdict::Unknown, false),
         };
         let mut machine = BootstrapMachine {
-            rng: SeededRng::new(config.rng_seed),
-            config,
-            now,
-            next_id: 1,
-            actions: VecDeque::new(),
+            ctx: Ctx::new(config, now),
             phase: Phase::AwaitingDial,
             started: now,
             round: 0,
@@ -260,32 +233,19 @@ impl BootstrapMachine {
             },
             nat_stale,
             behaviour: NatBehaviour::default(),
-            contacted: nat::Contacted::default(),
             observed: BTreeMap::new(),
             unverified_peers: BTreeSet::new(),
-            good_peers,
-            sequences,
-            clock_origin: now,
-            counters: Counters::default(),
         };
         machine.start_bootstrap();
         machine.settle();
         machine
     }
 
-    /// The wall clock now, from [`Config::unix_time`] and the instants fed since.
-    pub(super) fn unix_now(&self) -> Option<u64> {
-        let since = self.now.saturating_duration_since(self.clock_origin);
-        self.config
-            .unix_time
-            .map(|t| t.saturating_add(since.as_secs()))
-    }
-
     /// Feeds one input. Every deadline at or before `now` fires first. A `now` earlier than a
     /// previous one is treated as the previous one (time never goes backwards here).
     pub fn handle(&mut self, now: Instant, input: Input) {
-        if now > self.now {
-            self.now = now;
+        if now > self.ctx.now {
+            self.ctx.now = now;
         }
         if self.phase == Phase::GaveUp {
             return;
@@ -302,14 +262,14 @@ impl BootstrapMachine {
     /// The next action for the driver, if any. Drain until `None` after every `handle`.
     #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.ctx.actions.pop_front()
     }
 
     /// When the machine next needs [`Input::Tick`]: the last `now` while actions are queued,
     /// otherwise the earliest deadline; `None` when nothing will happen unless an input arrives.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if !self.actions.is_empty() {
-            return Some(self.now);
+        if !self.ctx.actions.is_empty() {
+            return Some(self.ctx.now);
         }
         self.next_deadline()
     }
@@ -327,13 +287,13 @@ impl BootstrapMachine {
             verdict_pending: self.verdict_pending(),
             ipv4: self.nat.ipv4.clone(),
             ipv6: self.nat.ipv6.clone(),
-            counters: self.counters,
+            counters: self.ctx.counters,
         }
     }
 
     /// The configuration in force (after sanitizing).
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.ctx.config
     }
 
     fn phase_name(&self) -> PhaseName {
@@ -352,26 +312,7 @@ impl BootstrapMachine {
     }
 
     fn budget_deadline(&self) -> Instant {
-        self.started + self.config.budget
-    }
-
-    fn alloc_id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        id
-    }
-
-    fn push(&mut self, action: Action) {
-        match &action {
-            Action::Dial { addrs, .. } => addrs.iter().for_each(|a| self.contacted.insert(a)),
-            Action::FetchStatus { url, .. } => self.contacted.insert_url(url),
-            _ => {}
-        }
-        self.actions.push_back(action);
-    }
-
-    fn report(&mut self, event: Event) {
-        self.push(Action::Report(event));
+        self.started + self.ctx.config.budget
     }
 
     // ---- driving ---------------------------------------------------------------------------

@@ -15,19 +15,19 @@ impl BootstrapMachine {
             return;
         }
         *left -= 1;
-        self.counters.own_probes += 1;
-        let probe = ProbeId(self.alloc_id());
+        self.ctx.counters.own_probes += 1;
+        let probe = ProbeId(self.ctx.alloc_id());
         self.own_probes[family.index()] = Some(OwnProbe {
             probe,
             peer,
             family,
-            deadline: self.now + self.config.timeouts.own_probe,
+            deadline: self.ctx.now + self.ctx.config.timeouts.own_probe,
             dial_backs: DialBacks::default(),
             held_ok: None,
         });
         // Until the driver has said which addresses we have, offer them all.
         let family = self.listening.is_some().then_some(family);
-        self.push(Action::ProbeVia {
+        self.ctx.push(Action::ProbeVia {
             probe,
             peer,
             family,
@@ -64,8 +64,8 @@ impl BootstrapMachine {
         if self.own_probes[i].is_none() && self.own_probes_left[i] == 0 && !self.unavailable_said[i]
         {
             self.unavailable_said[i] = true;
-            let attempts = self.config.own_probe_attempts;
-            self.report(Event::VerdictUnavailable { attempts });
+            let attempts = self.ctx.config.own_probe_attempts;
+            self.ctx.report(Event::VerdictUnavailable { attempts });
         }
     }
 
@@ -84,7 +84,7 @@ impl BootstrapMachine {
                     DIAL_BACK_GRACE
                 };
                 p.held_ok = Some(addr.clone());
-                p.deadline = self.now + wait;
+                p.deadline = self.ctx.now + wait;
                 let slot = p.family.index();
                 self.own_probes[slot] = Some(p);
             }
@@ -92,9 +92,9 @@ impl BootstrapMachine {
             Err(ProbeError::Refused | ProbeError::ServerFailed(_) | ProbeError::Request(_)) => {
                 // Back off: a throttled server refuses everyone asking at once. No request
                 // goes out before this, not even for a new boot connection.
-                let max = self.config.timeouts.own_probe_retry;
-                let delay = max / 2 + self.rng.duration_up_to(max / 2);
-                self.own_probe_retry = Some(self.now + delay);
+                let max = self.ctx.config.timeouts.own_probe_retry;
+                let delay = max / 2 + self.ctx.rng.duration_up_to(max / 2);
+                self.own_probe_retry = Some(self.ctx.now + delay);
                 if !self.settled(p.family) {
                     // No attempt left to wait for: say so now.
                     self.verdict_unavailable_if_spent(p.family);
@@ -113,10 +113,10 @@ impl BootstrapMachine {
         }
         if old.verdict != found.verdict {
             if let NatVerdict::Public(old) = &old.verdict {
-                self.push(Action::RemoveExternalAddress(old.clone()));
+                self.ctx.push(Action::RemoveExternalAddress(old.clone()));
             }
             if let NatVerdict::Public(new) = &found.verdict {
-                self.push(Action::AddExternalAddress(new.clone()));
+                self.ctx.push(Action::AddExternalAddress(new.clone()));
             }
         }
         let verdict_changed = old.verdict != found.verdict;
@@ -126,7 +126,7 @@ impl BootstrapMachine {
             primary.map_or_else(NatBehaviour::default, |f| self.nat.family(f).behaviour);
         if behaviour != self.behaviour {
             self.behaviour = behaviour;
-            self.report(Event::NatBehaviourChanged(behaviour));
+            self.ctx.report(Event::NatBehaviourChanged(behaviour));
         }
         if !verdict_changed && !stale {
             return;
@@ -141,19 +141,10 @@ impl BootstrapMachine {
         self.nat_stale = false;
         let whole_changed = whole != self.nat.verdict;
         self.nat.verdict = whole;
-        self.report(Event::NatChanged(self.nat.clone()));
+        self.ctx.report(Event::NatChanged(self.nat.clone()));
         if whole_changed || stale {
-            self.persist();
+            self.ctx.persist(&self.nat.verdict);
         }
-    }
-
-    pub(super) fn persist(&mut self) {
-        let snapshot = Snapshot {
-            good_peers: self.good_peers.clone(),
-            nat: self.nat.verdict.clone(),
-            boot_sequences: self.sequences.clone(),
-        };
-        self.push(Action::PersistState(snapshot));
     }
 }
 
@@ -259,7 +250,7 @@ const MAX_UNVERIFIED_PEERS: usize = 64;
 impl BootstrapMachine {
     /// A new inbound connection from `peer`: a dial-back, if it is the peer we asked.
     pub(super) fn on_inbound_connection(&mut self, peer: PeerId, remote: Option<&Multiaddr>) {
-        let origin = self.contacted.origin(remote);
+        let origin = self.ctx.contacted.origin(remote);
         // The dial-back of the probe of its own family (two may be under way at one peer).
         let family = remote.and_then(Family::of);
         let asked = |p: &Option<OwnProbe>| p.as_ref().is_some_and(|p| p.peer == peer);
@@ -290,7 +281,7 @@ impl BootstrapMachine {
             self.conclude(p, Ok(addr));
         } else {
             // Backed now; a stranger's dial-back may still follow.
-            p.deadline = p.deadline.min(self.now + STRANGER_SETTLE);
+            p.deadline = p.deadline.min(self.ctx.now + STRANGER_SETTLE);
         }
     }
 
@@ -354,11 +345,11 @@ impl BootstrapMachine {
         if p.held_ok.is_some() {
             // An OK with no dial-back connection: a server that answers without dialing (or
             // one that dialed someone else). Not believed; ask another boot peer.
-            self.counters.unverified_answers += 1;
+            self.ctx.counters.unverified_answers += 1;
             if self.unverified_peers.len() < MAX_UNVERIFIED_PEERS {
                 self.unverified_peers.insert(p.peer);
             }
-            self.report(Event::DialBackUnverified { peer: p.peer });
+            self.ctx.report(Event::DialBackUnverified { peer: p.peer });
         }
         self.request_own_probe();
     }
@@ -376,7 +367,7 @@ impl BootstrapMachine {
             probe: ProbeId(0),
             peer: server,
             family,
-            deadline: self.now,
+            deadline: self.ctx.now,
             dial_backs: DialBacks {
                 contacted_host: reachable,
                 ..DialBacks::default()
@@ -435,7 +426,7 @@ impl BootstrapMachine {
             ..before
         };
         self.set_family(family, FamilyNat { verdict, behaviour });
-        let at_once = self.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
+        let at_once = self.ctx.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
         if let Some(conn) = self.boot_conns.get_mut(&p.peer) {
             conn.answered_ours = true;
             if (at_once || conn.overdue) && self.bootstrapping() {

@@ -4,27 +4,27 @@ use super::*;
 
 impl BootstrapMachine {
     pub(super) fn start_bootstrap(&mut self) {
-        self.counters.bootstraps += 1;
-        self.started = self.now;
+        self.ctx.counters.bootstraps += 1;
+        self.started = self.ctx.now;
         self.round = 0;
         self.rounds_started = 0;
         self.tried.clear();
         self.omitted = 0;
         self.dead_urls.clear();
         self.boot_peer = None;
-        self.own_probes_left = [self.config.own_probe_attempts; 2];
+        self.own_probes_left = [self.ctx.config.own_probe_attempts; 2];
         self.unavailable_said = [false; 2];
         self.sources.clear();
-        for kind in self.config.source_order.clone() {
+        for kind in self.ctx.config.source_order.clone() {
             match kind {
-                SourceKind::Cache if !self.good_peers.is_empty() => {
+                SourceKind::Cache if !self.ctx.good_peers.is_empty() => {
                     self.sources.push(Source::Cache)
                 }
                 SourceKind::Urls => {
                     self.sources
-                        .extend((0..self.config.boot_urls.len()).map(Source::Url));
+                        .extend((0..self.ctx.config.boot_urls.len()).map(Source::Url));
                 }
-                SourceKind::Seeds if !self.config.seeds.is_empty() => {
+                SourceKind::Seeds if !self.ctx.config.seeds.is_empty() => {
                     self.sources.push(Source::Seeds)
                 }
                 _ => {}
@@ -41,14 +41,14 @@ impl BootstrapMachine {
             self.give_up(GiveUpReason::NoSources);
             return;
         }
-        self.counters.rounds += 1;
+        self.ctx.counters.rounds += 1;
         self.rounds_started += 1;
         self.cursor = 0;
         self.phase = Phase::AwaitingDial;
     }
 
     pub(super) fn start_round(&mut self) {
-        self.counters.rounds += 1;
+        self.ctx.counters.rounds += 1;
         self.rounds_started += 1;
         self.cursor = 0;
         self.phase = Phase::AwaitingDial;
@@ -68,35 +68,35 @@ impl BootstrapMachine {
         self.cursor += 1;
         match source {
             Source::Url(i) => {
-                let url = self.config.boot_urls[i].clone();
+                let url = self.ctx.config.boot_urls[i].clone();
                 if let Err(error) = crate::addr::check_boot_url(&url) {
                     // Never fetched, never retried: a typo does not get better with time.
                     self.dead_urls.insert(i);
                     self.fail_source(source, Failure::BadUrl(error));
                     return;
                 }
-                let request = RequestId(self.alloc_id());
-                self.counters.fetches += 1;
-                self.push(Action::FetchStatus {
+                let request = RequestId(self.ctx.alloc_id());
+                self.ctx.counters.fetches += 1;
+                self.ctx.push(Action::FetchStatus {
                     request,
                     url,
-                    max_body_bytes: self.config.limits.max_body_bytes,
+                    max_body_bytes: self.ctx.config.limits.max_body_bytes,
                 });
                 self.phase = Phase::AwaitingStatus {
                     request,
                     url: i,
-                    deadline: self.now + self.config.timeouts.http,
+                    deadline: self.ctx.now + self.ctx.config.timeouts.http,
                 };
             }
             Source::Cache | Source::Seeds => {
                 let known = if source == Source::Cache {
-                    self.good_peers.iter().map(|c| c.peer.clone()).collect()
+                    self.ctx.good_peers.iter().map(|c| c.peer.clone()).collect()
                 } else {
-                    self.config.seeds.clone()
+                    self.ctx.config.seeds.clone()
                 };
                 let mut skipped = SkipCounts::default();
                 let candidates = self.known_candidates(&known, source, &mut skipped);
-                self.counters.skipped.merge(&skipped);
+                self.ctx.counters.skipped.merge(&skipped);
                 if candidates.is_empty() {
                     self.fail_source(source, Failure::NoDialableAddress(skipped));
                 } else {
@@ -113,17 +113,21 @@ impl BootstrapMachine {
             return;
         }
         self.round += 1;
-        if self.round >= self.config.backoff.max_rounds {
+        if self.round >= self.ctx.config.backoff.max_rounds {
             self.give_up(GiveUpReason::RoundsExhausted);
             return;
         }
-        let delay = self.config.backoff.delay(self.round - 1, &mut self.rng);
-        let deadline = self.now + delay;
+        let delay = self
+            .ctx
+            .config
+            .backoff
+            .delay(self.round - 1, &mut self.ctx.rng);
+        let deadline = self.ctx.now + delay;
         if deadline >= self.budget_deadline() {
             self.give_up(GiveUpReason::BudgetExhausted);
             return;
         }
-        self.report(Event::RetryScheduled {
+        self.ctx.report(Event::RetryScheduled {
             round: self.round,
             delay,
         });
@@ -132,10 +136,10 @@ impl BootstrapMachine {
 
     pub(super) fn give_up(&mut self, reason: GiveUpReason) {
         for dial in std::mem::take(&mut self.dials).into_keys() {
-            self.push(Action::CancelDial { dial });
+            self.ctx.push(Action::CancelDial { dial });
         }
         if let Phase::AwaitingStatus { request, .. } = self.phase {
-            self.push(Action::CancelFetch { request });
+            self.ctx.push(Action::CancelFetch { request });
         }
         self.candidates.clear();
         self.own_probes = [None, None];
@@ -147,7 +151,7 @@ impl BootstrapMachine {
             omitted: self.omitted,
         };
         self.phase = Phase::GaveUp;
-        self.report(Event::GaveUp(report));
+        self.ctx.report(Event::GaveUp(report));
     }
 
     /// Keeps `tried` for the give-up report: a failure seen before is counted again, a new one
@@ -165,7 +169,7 @@ impl BootstrapMachine {
     pub(super) fn source_name(&self, source: Source) -> SourceName {
         match source {
             Source::Cache => SourceName::Cache,
-            Source::Url(i) => SourceName::Url(self.config.boot_urls[i].clone()),
+            Source::Url(i) => SourceName::Url(self.ctx.config.boot_urls[i].clone()),
             Source::Seeds => SourceName::Seeds,
         }
     }
@@ -173,14 +177,14 @@ impl BootstrapMachine {
     /// A source yielded nothing: record it and let `advance` open the next one.
     pub(super) fn fail_source(&mut self, source: Source, failure: Failure) {
         if matches!(source, Source::Url(_)) {
-            self.counters.fetch_failures += 1;
+            self.ctx.counters.fetch_failures += 1;
         }
         let tried = Tried {
             source: self.source_name(source),
             failure,
         };
         self.record(tried.clone());
-        self.report(Event::SourceFailed(tried));
+        self.ctx.report(Event::SourceFailed(tried));
         self.candidates.clear();
         self.phase = Phase::AwaitingDial;
     }
@@ -191,7 +195,7 @@ impl BootstrapMachine {
             failure,
         };
         self.record(tried.clone());
-        self.report(Event::DialFailed(tried));
+        self.ctx.report(Event::DialFailed(tried));
     }
 
     pub(super) fn known_candidates(
@@ -202,13 +206,13 @@ impl BootstrapMachine {
     ) -> VecDeque<Candidate> {
         let mut out = VecDeque::new();
         for peer in known {
-            if Some(peer.id) == self.config.local_peer {
+            if Some(peer.id) == self.ctx.config.local_peer {
                 peer.addrs
                     .iter()
                     .for_each(|_| skipped.add(SkipReason::LocalPeer));
                 continue;
             }
-            if !self.config.pinned.is_empty() && !self.config.pinned.contains(&peer.id) {
+            if !self.ctx.config.pinned.is_empty() && !self.ctx.config.pinned.contains(&peer.id) {
                 peer.addrs
                     .iter()
                     .for_each(|_| skipped.add(SkipReason::NotPinned));
@@ -216,11 +220,11 @@ impl BootstrapMachine {
             }
             let mut addrs: Vec<Multiaddr> = Vec::new();
             for addr in &peer.addrs {
-                if !self.config.policy.allows(classify(addr)) {
+                if !self.ctx.config.policy.allows(classify(addr)) {
                     skipped.add(SkipReason::NotRoutable);
                 } else if addrs.contains(addr) {
                     skipped.add(SkipReason::Duplicate);
-                } else if addrs.len() >= self.config.limits.max_addrs_per_peer {
+                } else if addrs.len() >= self.ctx.config.limits.max_addrs_per_peer {
                     skipped.add(SkipReason::TooManyAddrs);
                 } else {
                     addrs.push(addr.clone());
@@ -249,7 +253,7 @@ impl BootstrapMachine {
                 source,
             })
             .collect();
-        if self.config.candidate_order == CandidateOrder::LeastLoaded {
+        if self.ctx.config.candidate_order == CandidateOrder::LeastLoaded {
             // Stable: equal loads keep document order; unknown loads go last.
             out.sort_by_key(|c| c.load.map_or((1, 0), |n| (0, n)));
         }
@@ -257,7 +261,7 @@ impl BootstrapMachine {
     }
 
     pub(super) fn fill_dials(&mut self) {
-        while self.dials.len() < self.config.max_concurrent_dials {
+        while self.dials.len() < self.ctx.config.max_concurrent_dials {
             let Some(c) = self.candidates.pop_front() else {
                 return;
             };
@@ -266,14 +270,14 @@ impl BootstrapMachine {
             if busy {
                 continue;
             }
-            let dial = DialId(self.alloc_id());
-            self.counters.dials += 1;
+            let dial = DialId(self.ctx.alloc_id());
+            self.ctx.counters.dials += 1;
             // DNS names are resolved by the driver first; the policy then judges the IPs they
             // resolve to (a public name may point at a private address).
             let (mut names, literal): (Vec<Multiaddr>, Vec<Multiaddr>) =
                 c.addrs.into_iter().partition(is_dns_name);
             let mut resolution = Resolution::default();
-            for extra in names.split_off(names.len().min(self.config.resolve.max_lookups)) {
+            for extra in names.split_off(names.len().min(self.ctx.config.resolve.max_lookups)) {
                 resolution.errors.push(ResolveError::NotFollowed {
                     name: extra.to_string(),
                     why: ResolveLimit::Lookups,
@@ -283,7 +287,7 @@ impl BootstrapMachine {
             if resolving {
                 resolution.rounds = 1;
                 resolution.looked_up = names.clone();
-                self.push(Action::Resolve {
+                self.ctx.push(Action::Resolve {
                     dial,
                     peer: c.peer,
                     names,
@@ -299,12 +303,12 @@ impl BootstrapMachine {
                     continue;
                 }
                 let dial = if second_family {
-                    DialId(self.alloc_id())
+                    DialId(self.ctx.alloc_id())
                 } else {
                     dial
                 };
                 if !resolving {
-                    self.push(Action::Dial {
+                    self.ctx.push(Action::Dial {
                         dial,
                         peer: c.peer,
                         addrs: addrs.clone(),
@@ -314,7 +318,7 @@ impl BootstrapMachine {
                     peer: c.peer,
                     addrs,
                     source: c.source,
-                    deadline: self.now + self.config.timeouts.dial,
+                    deadline: self.ctx.now + self.ctx.config.timeouts.dial,
                     resolving,
                     resolution: if second_family {
                         Resolution::default()

@@ -59,7 +59,7 @@ impl BootstrapMachine {
     /// The one listing: for `timer`, under its guard, its earliest instant and the item due at
     /// the last `now` (the first by key when several are).
     fn timer(&self, timer: Timer) -> (Option<Instant>, Option<Due>) {
-        let now = self.now;
+        let now = self.ctx.now;
         if self.phase == Phase::GaveUp {
             return (None, None);
         }
@@ -132,12 +132,12 @@ impl BootstrapMachine {
     }
 
     fn fire(&mut self, due: Due) {
-        let now = self.now;
+        let now = self.ctx.now;
         match due {
             Due::Budget => self.give_up(GiveUpReason::BudgetExhausted),
             Due::Status { request, url } => {
-                self.push(Action::CancelFetch { request });
-                let after = self.config.timeouts.http;
+                self.ctx.push(Action::CancelFetch { request });
+                let after = self.ctx.config.timeouts.http;
                 self.fail_source(Source::Url(url), Failure::HttpTimeout(after));
             }
             Due::Retry => self.start_round(),
@@ -145,9 +145,9 @@ impl BootstrapMachine {
                 let Some(d) = self.dials.remove(&dial) else {
                     return;
                 };
-                self.push(Action::CancelDial { dial });
-                self.counters.dial_failures += 1;
-                let after = self.config.timeouts.dial;
+                self.ctx.push(Action::CancelDial { dial });
+                self.ctx.counters.dial_failures += 1;
+                let after = self.ctx.config.timeouts.dial;
                 if d.second_family || self.boot_conns.contains_key(&d.peer) {
                     // The peer is connected over the other family: nothing failed there.
                     return;
@@ -178,15 +178,15 @@ impl BootstrapMachine {
                     }
                 }
                 if let Some(c) = self.drop_boot_conn(peer) {
-                    self.push(Action::Disconnect { peer });
-                    let after = self.config.timeouts.inbound_probe;
+                    self.ctx.push(Action::Disconnect { peer });
+                    let after = self.ctx.config.timeouts.inbound_probe;
                     self.note_dial_failure(c.source, Failure::NoInboundProbe { peer, after });
                 }
             }
             Due::LateSecondFamily(dial) => {
                 self.dials.remove(&dial);
-                self.push(Action::CancelDial { dial });
-                self.counters.dial_failures += 1;
+                self.ctx.push(Action::CancelDial { dial });
+                self.ctx.counters.dial_failures += 1;
                 // That family goes unprobed: say so if nothing else will.
                 self.probe_next_family();
             }
