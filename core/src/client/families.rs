@@ -13,7 +13,7 @@ impl BootstrapMachine {
     pub(super) fn wanted(&self, family: Family) -> bool {
         match &self.listening {
             Some(families) => families.contains(&family),
-            None => family == Family::Ipv4 && !self.boot_conns.is_empty(),
+            None => family == Family::Ipv4 && !self.links.conns.is_empty(),
         }
     }
 
@@ -38,7 +38,7 @@ impl BootstrapMachine {
     /// chosen only when no other is left.
     pub(super) fn probe_peer(&self, family: Family) -> Option<PeerId> {
         let legacy = self.listening.is_none();
-        let with = || (self.boot_conns.iter()).filter(move |(_, c)| legacy || c.has(family));
+        let with = || (self.links.conns.iter()).filter(move |(_, c)| legacy || c.has(family));
         let unverified = &self.unverified_peers;
         (with().find(|(p, _)| !unverified.contains(p)))
             .or_else(|| with().next())
@@ -72,7 +72,7 @@ impl BootstrapMachine {
             |f: Family| self.wanted(f) && !self.settled(f) && self.own_probes_left[f.index()] > 0;
         self.own_probes.iter().any(Option::is_some)
             || (self.own_probe_retry.is_some() && Family::ALL.into_iter().any(unprobed))
-            || (self.dials.values())
+            || (self.links.dials.values())
                 .any(|d| d.second_family && Family::ALL.into_iter().any(unprobed))
     }
 
@@ -121,7 +121,7 @@ impl BootstrapMachine {
             return;
         }
         self.listening = Some(families);
-        let peers: Vec<PeerId> = self.boot_conns.keys().copied().collect();
+        let peers: Vec<PeerId> = self.links.conns.keys().copied().collect();
         for peer in peers {
             self.dial_other_family(peer);
         }
@@ -133,7 +133,7 @@ impl BootstrapMachine {
     /// it, dial those too. The other family's probe then goes over a connection of its own
     /// (a server dials back the IP it sees on the connection the request came over).
     pub(super) fn dial_other_family(&mut self, peer: PeerId) {
-        let Some(conn) = self.boot_conns.get(&peer) else {
+        let Some(conn) = self.links.conns.get(&peer) else {
             return;
         };
         let family = conn.family();
@@ -141,8 +141,8 @@ impl BootstrapMachine {
             return;
         };
         let sought = self.listening.as_ref().is_some_and(|l| l.contains(&other));
-        let connected = self.boot_conns.values().any(|c| c.has(other));
-        let dialing = self.dials.values().any(|d| d.second_family);
+        let connected = self.links.conns.values().any(|c| c.has(other));
+        let dialing = self.links.dials.values().any(|d| d.second_family);
         if !sought || connected || dialing || conn.other_addrs.is_empty() {
             return;
         }
@@ -153,7 +153,7 @@ impl BootstrapMachine {
             peer,
             addrs: addrs.clone(),
         });
-        self.dials.insert(
+        self.links.dials.insert(
             dial,
             PendingDial {
                 peer,
@@ -172,7 +172,7 @@ impl BootstrapMachine {
         let ip = addr
             .and_then(crate::addr::ip_and_tcp_port)
             .map(|(ip, _)| ip);
-        let Some(conn) = self.boot_conns.get_mut(&peer) else {
+        let Some(conn) = self.links.conns.get_mut(&peer) else {
             return;
         };
         if ip.is_some_and(|ip| Family::of_ip(ip) != conn.family()) {

@@ -32,9 +32,9 @@ impl BootstrapMachine {
                 dial,
                 peer,
                 ref addr,
-            } => match self.dials.remove(&dial) {
+            } => match self.links.dials.remove(&dial) {
                 // The other family's dial to a boot peer already connected (either may win).
-                Some(d) if d.peer == peer && self.boot_conns.contains_key(&peer) => {
+                Some(d) if d.peer == peer && self.links.conns.contains_key(&peer) => {
                     self.on_second_family_connection(peer, addr.as_ref())
                 }
                 Some(d) if d.peer == peer => self.on_boot_connection(d, addr.clone()),
@@ -55,8 +55,8 @@ impl BootstrapMachine {
                 }
                 None => self.ctx.ignore(&input, "no dial with this id is pending"),
             },
-            Input::DialFailed { dial, ref error } => match self.dials.remove(&dial) {
-                Some(d) if d.second_family || self.boot_conns.contains_key(&d.peer) => {
+            Input::DialFailed { dial, ref error } => match self.links.dials.remove(&dial) {
+                Some(d) if d.second_family || self.links.conns.contains_key(&d.peer) => {
                     // That family stays unprobed; the peer is still connected over the other.
                     self.ctx.counters.dial_failures += 1;
                     tracing::debug!(peer = %d.peer, %error, "second-family dial failed");
@@ -71,7 +71,7 @@ impl BootstrapMachine {
                 }
                 None => self.ctx.ignore(&input, "no dial with this id is pending"),
             },
-            Input::Resolved { dial, ref results } => match self.dials.get(&dial) {
+            Input::Resolved { dial, ref results } => match self.links.dials.get(&dial) {
                 Some(d) if d.resolving => self.on_resolved(dial, results),
                 _ => self.ctx.ignore(&input, "no dial with this id is resolving"),
             },
@@ -85,7 +85,7 @@ impl BootstrapMachine {
             Input::ObservedAddr { peer, ref observed } => self.on_observed_addr(peer, observed),
             Input::Listening { ref addrs } => self.on_listening(addrs),
             Input::InboundProbeRequest { peer } => {
-                if !self.boot_conns.contains_key(&peer) {
+                if !self.links.conns.contains_key(&peer) {
                     return self.ctx.ignore(&input, "not from a boot peer we dialed");
                 }
                 self.ctx.counters.inbound_probes += 1;
@@ -98,7 +98,7 @@ impl BootstrapMachine {
                 ref addr,
                 reachable,
             } => {
-                if !self.boot_conns.contains_key(&server) {
+                if !self.links.conns.contains_key(&server) {
                     return self.ctx.ignore(&input, "not from a boot peer we dialed");
                 }
                 self.ctx.counters.v2_results += 1;
@@ -123,7 +123,7 @@ impl BootstrapMachine {
     ) {
         let limits = self.ctx.config.resolve;
         let policy = self.ctx.config.policy;
-        let Some(d) = self.dials.get_mut(&dial) else {
+        let Some(d) = self.links.dials.get_mut(&dial) else {
             return;
         };
         d.resolving = false;
@@ -204,7 +204,7 @@ impl BootstrapMachine {
             self.ctx.push(Action::Dial { dial, peer, addrs });
             return;
         }
-        let Some(d) = self.dials.remove(&dial) else {
+        let Some(d) = self.links.dials.remove(&dial) else {
             return;
         };
         self.ctx.counters.dial_failures += 1;
@@ -292,7 +292,7 @@ impl BootstrapMachine {
             Some(a) if dial.addrs.contains(&a) => vec![a],
             _ => dial.addrs,
         };
-        self.boot_conns.insert(
+        self.links.conns.insert(
             peer,
             BootConn {
                 remote_ip,
@@ -307,7 +307,7 @@ impl BootstrapMachine {
         );
         // A dial of the other family to this peer still under way now stands for the second
         // connection: not a candidate failing if it fails, kept past Connected.
-        for d in self.dials.values_mut().filter(|d| d.peer == peer) {
+        for d in self.links.dials.values_mut().filter(|d| d.peer == peer) {
             d.second_family = true;
         }
         self.ctx.report(Event::BootPeerConnected { peer, addr });
@@ -329,12 +329,12 @@ impl BootstrapMachine {
 
     pub(super) fn on_boot_connection_closed(&mut self, peer: PeerId, conn: BootConn) {
         if self.phase == Phase::Connected {
-            if self.boot_conns.is_empty() {
+            if self.links.conns.is_empty() {
                 self.ctx.report(Event::Rebootstrapping);
                 self.start_bootstrap();
             } else if self.boot_peer == Some(peer) {
                 // Still connected through another boot peer we dialed; report that one.
-                self.boot_peer = self.boot_conns.keys().next().copied();
+                self.boot_peer = self.links.conns.keys().next().copied();
             }
         } else {
             self.note_dial_failure(conn.source, Failure::ConnectionLost { peer });
@@ -347,15 +347,15 @@ impl BootstrapMachine {
         self.boot_peer = Some(peer);
         self.candidates.clear();
         let observer = self.second_observer_dial(peer);
-        for (dial, d) in std::mem::take(&mut self.dials) {
+        for (dial, d) in std::mem::take(&mut self.links.dials) {
             if Some(dial) == observer || d.second_family {
-                self.dials.insert(dial, d);
+                self.links.dials.insert(dial, d);
             } else {
                 self.ctx.push(Action::CancelDial { dial });
             }
         }
         self.ctx.report(Event::Connected { peer, elapsed, by });
-        if let Some(conn) = self.boot_conns.get(&peer) {
+        if let Some(conn) = self.links.conns.get(&peer) {
             let cached = CachedPeer {
                 peer: KnownPeer {
                     id: peer,
@@ -377,14 +377,14 @@ impl BootstrapMachine {
         if self.behaviour.mapping != crate::nat::Mapping::Unknown {
             return None;
         }
-        let here = self.boot_conns.get(&peer).and_then(|c| c.remote_ip)?;
+        let here = self.links.conns.get(&peer).and_then(|c| c.remote_ip)?;
         let ip = |a: &Multiaddr| crate::addr::ip_and_tcp_port(a).map(|(ip, _)| ip);
-        let observed_elsewhere = (self.boot_conns.iter())
+        let observed_elsewhere = (self.links.conns.iter())
             .any(|(p, c)| *p != peer && c.remote_ip.is_some_and(|i| i != here));
         if observed_elsewhere {
             return None;
         }
-        (self.dials.iter())
+        (self.links.dials.iter())
             .find(|(_, d)| {
                 !d.resolving
                     && d.peer != peer

@@ -34,6 +34,7 @@ use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason
 mod ctx;
 mod families;
 mod inputs;
+mod links;
 mod nat;
 mod sources;
 mod status;
@@ -42,6 +43,7 @@ mod timers;
 pub use status::{Counters, PhaseName, Status};
 
 use ctx::Ctx;
+use links::{BootConn, Links, PendingDial, Resolution};
 
 /// Distinct failures kept for the [`GaveUp`] report; later new ones are only counted.
 const MAX_TRIED: usize = 64;
@@ -84,62 +86,6 @@ struct Candidate {
 }
 
 #[derive(Debug, Clone)]
-struct PendingDial {
-    peer: PeerId,
-    /// Literal addresses; the resolved ones join them when the names resolve.
-    addrs: Vec<Multiaddr>,
-    source: Source,
-    deadline: Instant,
-    /// Waiting for [`Input::Resolved`] before the dial itself starts.
-    resolving: bool,
-    /// How far name resolution has gone.
-    resolution: Resolution,
-    /// A second connection to a connected boot peer, over the other address family, so that
-    /// family can be probed over a connection of its own.
-    second_family: bool,
-}
-
-/// A dial's name resolution so far: rounds, the names looked up (a name coming back again is a
-/// loop), and the errors to report if nothing dialable comes of it.
-#[derive(Debug, Clone, Default)]
-struct Resolution {
-    rounds: u8,
-    looked_up: Vec<Multiaddr>,
-    errors: Vec<ResolveError>,
-}
-
-#[derive(Debug, Clone)]
-struct BootConn {
-    addrs: Vec<Multiaddr>,
-    /// The IP the connection went to, when the driver said.
-    remote_ip: Option<IpAddr>,
-    /// The IP of a second connection to the same peer over the other family.
-    other_ip: Option<IpAddr>,
-    /// The dialed addresses of the other family (for that second connection).
-    other_addrs: Vec<Multiaddr>,
-    source: Source,
-    /// When the peer must have sent its AutoNAT dial request (ignored after Connected).
-    probe_deadline: Instant,
-    /// The peer gave a believed answer to one of our dial-back requests.
-    answered_ours: bool,
-    /// Its dial request is overdue, and the deadline now waits for its answer to ours.
-    overdue: bool,
-}
-
-impl BootConn {
-    /// Whether a connection of `family` goes to this peer.
-    fn has(&self, family: Family) -> bool {
-        let is = |ip: Option<IpAddr>| ip.is_some_and(|ip| Family::of_ip(ip) == family);
-        is(self.remote_ip) || is(self.other_ip)
-    }
-
-    /// The family of the first connection (IPv4 when the driver did not say).
-    fn family(&self) -> Family {
-        self.remote_ip.map_or(Family::Ipv4, Family::of_ip)
-    }
-}
-
-#[derive(Debug, Clone)]
 struct OwnProbe {
     probe: ProbeId,
     peer: PeerId,
@@ -157,6 +103,7 @@ struct OwnProbe {
 #[derive(Debug)]
 pub struct BootstrapMachine {
     ctx: Ctx,
+    links: Links,
     phase: Phase,
     // One bootstrap.
     started: Instant,
@@ -167,8 +114,6 @@ pub struct BootstrapMachine {
     sources: Vec<Source>,
     cursor: usize,
     candidates: VecDeque<Candidate>,
-    dials: BTreeMap<DialId, PendingDial>,
-    boot_conns: BTreeMap<PeerId, BootConn>,
     boot_peer: Option<PeerId>,
     tried: Vec<Repeated>,
     omitted: u32,
@@ -208,6 +153,7 @@ impl BootstrapMachine {
         };
         let mut machine = BootstrapMachine {
             ctx: Ctx::new(config, now),
+            links: Links::default(),
             phase: Phase::AwaitingDial,
             started: now,
             round: 0,
@@ -215,8 +161,6 @@ impl BootstrapMachine {
             sources: Vec::new(),
             cursor: 0,
             candidates: VecDeque::new(),
-            dials: BTreeMap::new(),
-            boot_conns: BTreeMap::new(),
             boot_peer: None,
             tried: Vec::new(),
             omitted: 0,
@@ -279,7 +223,7 @@ impl BootstrapMachine {
         Status {
             phase: self.phase_name(),
             boot_peer: self.boot_peer,
-            boot_connections: self.boot_conns.len(),
+            boot_connections: self.links.conns.len(),
             round: self.round,
             nat: self.nat.verdict.clone(),
             nat_stale: self.nat_stale,
@@ -327,13 +271,13 @@ impl BootstrapMachine {
                 | Phase::AwaitingStatus { .. }
                 | Phase::AwaitingRetry { .. } => return,
                 Phase::AwaitingDial | Phase::AwaitingProbe => {
-                    if !self.boot_conns.is_empty() {
+                    if !self.links.conns.is_empty() {
                         self.phase = Phase::AwaitingProbe;
                         return;
                     }
                     self.phase = Phase::AwaitingDial;
                     self.fill_dials();
-                    if !self.dials.is_empty() {
+                    if !self.links.dials.is_empty() {
                         return;
                     }
                     self.next_source();

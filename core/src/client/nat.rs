@@ -295,7 +295,7 @@ impl BootstrapMachine {
         let (ip, _) = remote.and_then(crate::addr::ip_and_tcp_port)?;
         let slot = Family::of_ip(ip).index();
         let probe = self.own_probes[slot].as_ref()?;
-        let conn = self.boot_conns.get(&probe.peer)?;
+        let conn = self.links.conns.get(&probe.peer)?;
         (conn.remote_ip == Some(ip) || conn.other_ip == Some(ip)).then_some(slot)
     }
 
@@ -306,7 +306,7 @@ impl BootstrapMachine {
         };
         let family = Family::of_ip(ip);
         // The boot peer's IP on the connection of the observed address's family.
-        let Some(remote) = (self.boot_conns.get(&peer)).and_then(|c| {
+        let Some(remote) = (self.links.conns.get(&peer)).and_then(|c| {
             [c.remote_ip, c.other_ip]
                 .into_iter()
                 .flatten()
@@ -359,7 +359,8 @@ impl BootstrapMachine {
     /// the same family still open is left to finish; its answer may add a stranger's proof.
     pub(super) fn on_v2_tested(&mut self, server: PeerId, addr: &Multiaddr, reachable: bool) {
         let family = Family::of(addr).unwrap_or_else(|| {
-            self.boot_conns
+            self.links
+                .conns
                 .get(&server)
                 .map_or(Family::Ipv4, BootConn::family)
         });
@@ -387,7 +388,8 @@ impl BootstrapMachine {
         let asked = match self.listening {
             Some(_) => p.family,
             None => self
-                .boot_conns
+                .links
+                .conns
                 .get(&p.peer)
                 .map_or(p.family, BootConn::family),
         };
@@ -427,7 +429,7 @@ impl BootstrapMachine {
         };
         self.set_family(family, FamilyNat { verdict, behaviour });
         let at_once = self.ctx.config.connected_rule == ConnectedRule::InboundOrOwnProbe;
-        if let Some(conn) = self.boot_conns.get_mut(&p.peer) {
+        if let Some(conn) = self.links.conns.get_mut(&p.peer) {
             conn.answered_ours = true;
             if (at_once || conn.overdue) && self.bootstrapping() {
                 self.become_connected(p.peer, ConnectedBy::OwnProbeAnswered);

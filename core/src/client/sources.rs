@@ -135,7 +135,7 @@ impl BootstrapMachine {
     }
 
     pub(super) fn give_up(&mut self, reason: GiveUpReason) {
-        for dial in std::mem::take(&mut self.dials).into_keys() {
+        for dial in std::mem::take(&mut self.links.dials).into_keys() {
             self.ctx.push(Action::CancelDial { dial });
         }
         if let Phase::AwaitingStatus { request, .. } = self.phase {
@@ -261,12 +261,12 @@ impl BootstrapMachine {
     }
 
     pub(super) fn fill_dials(&mut self) {
-        while self.dials.len() < self.ctx.config.max_concurrent_dials {
+        while self.links.dials.len() < self.ctx.config.max_concurrent_dials {
             let Some(c) = self.candidates.pop_front() else {
                 return;
             };
-            let busy = self.boot_conns.contains_key(&c.peer)
-                || self.dials.values().any(|d| d.peer == c.peer);
+            let busy = self.links.conns.contains_key(&c.peer)
+                || self.links.dials.values().any(|d| d.peer == c.peer);
             if busy {
                 continue;
             }
@@ -327,7 +327,7 @@ impl BootstrapMachine {
                     },
                     second_family,
                 };
-                self.dials.insert(dial, pending);
+                self.links.dials.insert(dial, pending);
             }
         }
     }
@@ -348,7 +348,7 @@ impl BootstrapMachine {
     }
 
     pub(super) fn drop_boot_conn(&mut self, peer: PeerId) -> Option<BootConn> {
-        let conn = self.boot_conns.remove(&peer)?;
+        let conn = self.links.conns.remove(&peer)?;
         for slot in 0..self.own_probes.len() {
             let Some(p) = self.own_probes[slot].take_if(|p| p.peer == peer) else {
                 continue;

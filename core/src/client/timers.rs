@@ -78,15 +78,15 @@ impl BootstrapMachine {
                 _ => (None, None),
             },
             Timer::Dial if self.bootstrapping() => {
-                let dials = self.dials.iter().map(|(&id, d)| (id, d.deadline));
+                let dials = self.links.dials.iter().map(|(&id, d)| (id, d.deadline));
                 earliest_and_due(dials, now, Due::Dial)
             }
             Timer::InboundProbe if self.bootstrapping() => {
-                let conns = self.boot_conns.iter().map(|(&p, c)| (p, c.probe_deadline));
+                let conns = self.links.conns.iter().map(|(&p, c)| (p, c.probe_deadline));
                 earliest_and_due(conns, now, Due::InboundProbe)
             }
             Timer::LateSecondFamily if !self.bootstrapping() => {
-                let dials = (self.dials.iter())
+                let dials = (self.links.dials.iter())
                     .filter(|(_, d)| d.second_family)
                     .map(|(&id, d)| (id, d.deadline));
                 earliest_and_due(dials, now, Due::LateSecondFamily)
@@ -142,13 +142,13 @@ impl BootstrapMachine {
             }
             Due::Retry => self.start_round(),
             Due::Dial(dial) => {
-                let Some(d) = self.dials.remove(&dial) else {
+                let Some(d) = self.links.dials.remove(&dial) else {
                     return;
                 };
                 self.ctx.push(Action::CancelDial { dial });
                 self.ctx.counters.dial_failures += 1;
                 let after = self.ctx.config.timeouts.dial;
-                if d.second_family || self.boot_conns.contains_key(&d.peer) {
+                if d.second_family || self.links.conns.contains_key(&d.peer) {
                     // The peer is connected over the other family: nothing failed there.
                     return;
                 }
@@ -159,7 +159,7 @@ impl BootstrapMachine {
                 self.note_dial_failure(d.source, failure);
             }
             Due::InboundProbe(peer) => {
-                if self.boot_conns.get(&peer).is_some_and(|c| c.answered_ours) {
+                if self.links.conns.get(&peer).is_some_and(|c| c.answered_ours) {
                     // It never asked, but it answered ours (a settled go-libp2p node asks
                     // new peers only now and then).
                     self.become_connected(peer, ConnectedBy::OwnProbeAnswered);
@@ -169,7 +169,7 @@ impl BootstrapMachine {
                     .filter(|p| p.peer == peer)
                     .map(|p| p.deadline)
                     .max();
-                if let Some(c) = self.boot_conns.get_mut(&peer) {
+                if let Some(c) = self.links.conns.get_mut(&peer) {
                     if let Some(answer_due) = open.filter(|&t| t > now && !c.overdue) {
                         // Our request to it is still open: wait for that answer, once.
                         c.overdue = true;
@@ -184,7 +184,7 @@ impl BootstrapMachine {
                 }
             }
             Due::LateSecondFamily(dial) => {
-                self.dials.remove(&dial);
+                self.links.dials.remove(&dial);
                 self.ctx.push(Action::CancelDial { dial });
                 self.ctx.counters.dial_failures += 1;
                 // That family goes unprobed: say so if nothing else will.
