@@ -11,7 +11,7 @@ impl BootstrapMachine {
     /// one family: one request at a time, over any boot connection, in the IPv4 slot; its
     /// answer still lands on the family of the address reached.
     pub(super) fn wanted(&self, family: Family) -> bool {
-        match &self.listening {
+        match &self.prober.listening {
             Some(families) => families.contains(&family),
             None => family == Family::Ipv4 && !self.links.conns.is_empty(),
         }
@@ -19,27 +19,27 @@ impl BootstrapMachine {
 
     /// The probe slot for a connection of `family` (see [`Self::wanted`]).
     pub(super) fn slot_family(&self, family: Family) -> Family {
-        match self.listening {
+        match self.prober.listening {
             Some(_) => family,
             None => Family::Ipv4,
         }
     }
 
     pub(super) fn settled(&self, family: Family) -> bool {
-        match self.listening {
-            Some(_) => self.nat.family(family).verdict != NatVerdict::Unknown,
+        match self.prober.listening {
+            Some(_) => self.prober.nat.family(family).verdict != NatVerdict::Unknown,
             None => Family::ALL
                 .iter()
-                .any(|&f| self.nat.family(f).verdict != NatVerdict::Unknown),
+                .any(|&f| self.prober.nat.family(f).verdict != NatVerdict::Unknown),
         }
     }
 
     /// A boot peer connected over `family`; peers that answered OK without dialing back are
     /// chosen only when no other is left.
     pub(super) fn probe_peer(&self, family: Family) -> Option<PeerId> {
-        let legacy = self.listening.is_none();
+        let legacy = self.prober.listening.is_none();
         let with = || (self.links.conns.iter()).filter(move |(_, c)| legacy || c.has(family));
-        let unverified = &self.unverified_peers;
+        let unverified = &self.prober.unverified_peers;
         (with().find(|(p, _)| !unverified.contains(p)))
             .or_else(|| with().next())
             .map(|(p, _)| *p)
@@ -49,14 +49,14 @@ impl BootstrapMachine {
     /// no verdict and no request under way, has attempts left and a boot connection to ask
     /// over. The families are probed at once, each over its own connection.
     pub(super) fn probe_next_family(&mut self) {
-        if self.own_probe_retry.is_some() {
+        if self.prober.own_probe_retry.is_some() {
             return;
         }
         for family in Family::ALL {
             if !self.wanted(family)
                 || self.settled(family)
-                || self.own_probes[family.index()].is_some()
-                || self.own_probes_left[family.index()] == 0
+                || self.prober.own_probes[family.index()].is_some()
+                || self.prober.budget.left[family.index()] == 0
             {
                 continue;
             }
@@ -68,10 +68,11 @@ impl BootstrapMachine {
 
     /// See [`Status::verdict_pending`].
     pub(super) fn verdict_pending(&self) -> bool {
-        let unprobed =
-            |f: Family| self.wanted(f) && !self.settled(f) && self.own_probes_left[f.index()] > 0;
-        self.own_probes.iter().any(Option::is_some)
-            || (self.own_probe_retry.is_some() && Family::ALL.into_iter().any(unprobed))
+        let unprobed = |f: Family| {
+            self.wanted(f) && !self.settled(f) && self.prober.budget.left[f.index()] > 0
+        };
+        self.prober.own_probes.iter().any(Option::is_some)
+            || (self.prober.own_probe_retry.is_some() && Family::ALL.into_iter().any(unprobed))
             || (self.links.dials.values())
                 .any(|d| d.second_family && Family::ALL.into_iter().any(unprobed))
     }
@@ -82,7 +83,7 @@ impl BootstrapMachine {
     /// timer of its own.
     pub(super) fn end_of_probing(&mut self) {
         let pending = self.verdict_pending();
-        let was = std::mem::replace(&mut self.was_pending, pending);
+        let was = std::mem::replace(&mut self.prober.was_pending, pending);
         let said = (self.ctx.actions.iter()).any(|a| {
             matches!(
                 a,
@@ -117,10 +118,10 @@ impl BootstrapMachine {
         if families.is_empty() {
             families = addrs.iter().filter_map(Family::of).collect();
         }
-        if self.listening.as_ref() == Some(&families) {
+        if self.prober.listening.as_ref() == Some(&families) {
             return;
         }
-        self.listening = Some(families);
+        self.prober.listening = Some(families);
         let peers: Vec<PeerId> = self.links.conns.keys().copied().collect();
         for peer in peers {
             self.dial_other_family(peer);
@@ -140,7 +141,11 @@ impl BootstrapMachine {
         let Some(other) = Family::ALL.into_iter().find(|&f| f != family) else {
             return;
         };
-        let sought = self.listening.as_ref().is_some_and(|l| l.contains(&other));
+        let sought = self
+            .prober
+            .listening
+            .as_ref()
+            .is_some_and(|l| l.contains(&other));
         let connected = self.links.conns.values().any(|c| c.has(other));
         let dialing = self.links.dials.values().any(|d| d.second_family);
         if !sought || connected || dialing || conn.other_addrs.is_empty() {

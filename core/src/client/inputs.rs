@@ -106,7 +106,12 @@ impl BootstrapMachine {
             }
             Input::OwnProbeAnswered { probe, ref result } => {
                 let awaited = |p: &mut OwnProbe| p.probe == probe && p.held_ok.is_none();
-                match self.own_probes.iter_mut().find_map(|s| s.take_if(awaited)) {
+                match self
+                    .prober
+                    .own_probes
+                    .iter_mut()
+                    .find_map(|s| s.take_if(awaited))
+                {
                     Some(p) => self.on_own_probe(p, result),
                     None => self
                         .ctx
@@ -253,7 +258,7 @@ impl BootstrapMachine {
                 // and (through the state file) the next.
                 if let Some(signed) = &list.signed_by {
                     if record_sequence(&mut self.ctx.sequences, signed) {
-                        self.ctx.persist(&self.nat.verdict);
+                        self.ctx.persist(&self.prober.nat.verdict);
                     }
                 }
                 self.ctx.report(Event::StatusFetched {
@@ -314,9 +319,9 @@ impl BootstrapMachine {
         // After a refusal the pending retry asks (through any boot connection), not this one.
         // Asked over this connection even if its family has a verdict (each bootstrap
         // confirms it); the other family's probe goes too if it can.
-        if self.own_probe_retry.is_none() {
+        if self.prober.own_probe_retry.is_none() {
             let family = self.slot_family(family);
-            if self.wanted(family) && self.own_probes[family.index()].is_none() {
+            if self.wanted(family) && self.prober.own_probes[family.index()].is_none() {
                 self.send_own_probe(peer, family);
             }
             self.probe_next_family();
@@ -367,14 +372,14 @@ impl BootstrapMachine {
             self.ctx.good_peers.insert(0, cached);
             self.ctx.good_peers.truncate(self.ctx.config.max_good_peers);
         }
-        self.ctx.persist(&self.nat.verdict);
+        self.ctx.persist(&self.prober.nat.verdict);
     }
 
     /// While the mapping is unknown and no boot connection goes to another IP than `peer`'s,
     /// the dial under way to a peer at another IP (if any) is kept past Connected: a second
     /// observer of our address is what shows the NAT's mapping.
     fn second_observer_dial(&self, peer: PeerId) -> Option<DialId> {
-        if self.behaviour.mapping != crate::nat::Mapping::Unknown {
+        if self.prober.behaviour.mapping != crate::nat::Mapping::Unknown {
             return None;
         }
         let here = self.links.conns.get(&peer).and_then(|c| c.remote_ip)?;

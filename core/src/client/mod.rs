@@ -36,6 +36,7 @@ mod families;
 mod inputs;
 mod links;
 mod nat;
+mod prober;
 mod sources;
 mod status;
 mod timers;
@@ -44,6 +45,7 @@ pub use status::{Counters, PhaseName, Status};
 
 use ctx::Ctx;
 use links::{BootConn, Links, PendingDial, Resolution};
+use prober::{OwnProbe, ProbeBudget, Prober};
 
 /// Distinct failures kept for the [`GaveUp`] report; later new ones are only counted.
 const MAX_TRIED: usize = 64;
@@ -85,25 +87,12 @@ struct Candidate {
     source: Source,
 }
 
-#[derive(Debug, Clone)]
-struct OwnProbe {
-    probe: ProbeId,
-    peer: PeerId,
-    /// The family probed (the verdict it gives is that family's).
-    family: Family,
-    /// The answer's deadline; once an unverified OK is held, the end of its grace.
-    deadline: Instant,
-    /// Dial-back connections from the probed peer seen while the request was open.
-    dial_backs: nat::DialBacks,
-    /// An OK answer waiting for its dial-back connection to show up.
-    held_ok: Option<Multiaddr>,
-}
-
 /// The sans-IO bootstrap state machine. See the crate docs for the driver loop.
 #[derive(Debug)]
 pub struct BootstrapMachine {
     ctx: Ctx,
     links: Links,
+    prober: Prober,
     phase: Phase,
     // One bootstrap.
     started: Instant,
@@ -119,28 +108,6 @@ pub struct BootstrapMachine {
     omitted: u32,
     /// Boot URLs (by index) that answered a permanent HTTP status in this bootstrap.
     dead_urls: BTreeSet<usize>,
-    /// Dial-back requests left in this bootstrap, per family (IPv4, IPv6).
-    own_probes_left: [u32; 2],
-    /// Whether `VerdictUnavailable` was said for a family in this bootstrap.
-    unavailable_said: [bool; 2],
-    /// [`Status::verdict_pending`] after the previous input.
-    was_pending: bool,
-    /// The families among this node's addresses ([`Input::Listening`]); `None` until told.
-    listening: Option<BTreeSet<Family>>,
-    // Across bootstraps.
-    /// The dial-back request under way per family (IPv4, IPv6): the families are probed at once.
-    own_probes: [Option<OwnProbe>; 2],
-    /// When to ask for a dial-back again after a refusal.
-    own_probe_retry: Option<Instant>,
-    /// The whole verdict (restored from the last run until a probe concludes) and each family's.
-    nat: NatReport,
-    nat_stale: bool,
-    /// The whole behaviour last reported (the primary family's).
-    behaviour: NatBehaviour,
-    /// Per boot peer IP, the address it observed us at (identify), for the mapping.
-    observed: BTreeMap<IpAddr, (IpAddr, u16)>,
-    /// Boot peers that answered OK without dialing back; asked last.
-    unverified_peers: BTreeSet<PeerId>,
 }
 
 impl BootstrapMachine {
@@ -154,6 +121,7 @@ impl BootstrapMachine {
         let mut machine = BootstrapMachine {
             ctx: Ctx::new(config, now),
             links: Links::default(),
+            prober: Prober::new(nat, nat_stale),
             phase: Phase::AwaitingDial,
             started: now,
             round: 0,
@@ -165,20 +133,6 @@ impl BootstrapMachine {
             tried: Vec::new(),
             omitted: 0,
             dead_urls: BTreeSet::new(),
-            own_probes_left: [0; 2],
-            unavailable_said: [false; 2],
-            was_pending: false,
-            listening: None,
-            own_probes: [None, None],
-            own_probe_retry: None,
-            nat: NatReport {
-                verdict: nat,
-                ..NatReport::default()
-            },
-            nat_stale,
-            behaviour: NatBehaviour::default(),
-            observed: BTreeMap::new(),
-            unverified_peers: BTreeSet::new(),
         };
         machine.start_bootstrap();
         machine.settle();
@@ -225,12 +179,12 @@ impl BootstrapMachine {
             boot_peer: self.boot_peer,
             boot_connections: self.links.conns.len(),
             round: self.round,
-            nat: self.nat.verdict.clone(),
-            nat_stale: self.nat_stale,
-            behaviour: self.behaviour,
+            nat: self.prober.nat.verdict.clone(),
+            nat_stale: self.prober.nat_stale,
+            behaviour: self.prober.behaviour,
             verdict_pending: self.verdict_pending(),
-            ipv4: self.nat.ipv4.clone(),
-            ipv6: self.nat.ipv6.clone(),
+            ipv4: self.prober.nat.ipv4.clone(),
+            ipv6: self.prober.nat.ipv6.clone(),
             counters: self.ctx.counters,
         }
     }

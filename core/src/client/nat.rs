@@ -10,14 +10,14 @@ use crate::nat::{FamilyNat, NatBehaviour};
 
 impl BootstrapMachine {
     pub(super) fn send_own_probe(&mut self, peer: PeerId, family: Family) {
-        let left = &mut self.own_probes_left[family.index()];
-        if *left == 0 || self.own_probes[family.index()].is_some() {
+        let left = &mut self.prober.budget.left[family.index()];
+        if *left == 0 || self.prober.own_probes[family.index()].is_some() {
             return;
         }
         *left -= 1;
         self.ctx.counters.own_probes += 1;
         let probe = ProbeId(self.ctx.alloc_id());
-        self.own_probes[family.index()] = Some(OwnProbe {
+        self.prober.own_probes[family.index()] = Some(OwnProbe {
             probe,
             peer,
             family,
@@ -26,7 +26,7 @@ impl BootstrapMachine {
             held_ok: None,
         });
         // Until the driver has said which addresses we have, offer them all.
-        let family = self.listening.is_some().then_some(family);
+        let family = self.prober.listening.is_some().then_some(family);
         self.ctx.push(Action::ProbeVia {
             probe,
             peer,
@@ -39,7 +39,7 @@ impl BootstrapMachine {
     /// is left for one, say so once.
     pub(super) fn request_own_probe(&mut self) {
         for family in Family::ALL {
-            if !self.wanted(family) || self.own_probes[family.index()].is_some() {
+            if !self.wanted(family) || self.prober.own_probes[family.index()].is_some() {
                 continue;
             }
             match self.probe_peer(family) {
@@ -61,9 +61,11 @@ impl BootstrapMachine {
 
     fn verdict_unavailable_if_spent(&mut self, family: Family) {
         let i = family.index();
-        if self.own_probes[i].is_none() && self.own_probes_left[i] == 0 && !self.unavailable_said[i]
+        if self.prober.own_probes[i].is_none()
+            && self.prober.budget.left[i] == 0
+            && !self.prober.budget.unavailable_said[i]
         {
-            self.unavailable_said[i] = true;
+            self.prober.budget.unavailable_said[i] = true;
             let attempts = self.ctx.config.own_probe_attempts;
             self.ctx.report(Event::VerdictUnavailable { attempts });
         }
@@ -86,7 +88,7 @@ impl BootstrapMachine {
                 p.held_ok = Some(addr.clone());
                 p.deadline = self.ctx.now + wait;
                 let slot = p.family.index();
-                self.own_probes[slot] = Some(p);
+                self.prober.own_probes[slot] = Some(p);
             }
             Err(ProbeError::DialBackFailed) => self.conclude(p, Err(())),
             Err(ProbeError::Refused | ProbeError::ServerFailed(_) | ProbeError::Request(_)) => {
@@ -94,7 +96,7 @@ impl BootstrapMachine {
                 // goes out before this, not even for a new boot connection.
                 let max = self.ctx.config.timeouts.own_probe_retry;
                 let delay = max / 2 + self.ctx.rng.duration_up_to(max / 2);
-                self.own_probe_retry = Some(self.ctx.now + delay);
+                self.prober.own_probe_retry = Some(self.ctx.now + delay);
                 if !self.settled(p.family) {
                     // No attempt left to wait for: say so now.
                     self.verdict_unavailable_if_spent(p.family);
@@ -106,8 +108,8 @@ impl BootstrapMachine {
     /// One family's findings changed: the swarm's external addresses follow its public
     /// address, and the whole verdict and behaviour are recomputed and reported.
     pub(super) fn set_family(&mut self, family: Family, found: FamilyNat) {
-        let old = self.nat.family(family).clone();
-        let stale = self.nat_stale;
+        let old = self.prober.nat.family(family).clone();
+        let stale = self.prober.nat_stale;
         if found == old && !stale {
             return;
         }
@@ -120,30 +122,33 @@ impl BootstrapMachine {
             }
         }
         let verdict_changed = old.verdict != found.verdict;
-        *self.nat.family_mut(family) = found;
-        let primary = self.nat.primary();
-        let behaviour =
-            primary.map_or_else(NatBehaviour::default, |f| self.nat.family(f).behaviour);
-        if behaviour != self.behaviour {
-            self.behaviour = behaviour;
+        *self.prober.nat.family_mut(family) = found;
+        let primary = self.prober.nat.primary();
+        let behaviour = primary.map_or_else(NatBehaviour::default, |f| {
+            self.prober.nat.family(f).behaviour
+        });
+        if behaviour != self.prober.behaviour {
+            self.prober.behaviour = behaviour;
             self.ctx.report(Event::NatBehaviourChanged(behaviour));
         }
         if !verdict_changed && !stale {
             return;
         }
         // A restored verdict stands until this run's first conclusion replaces it.
-        let whole = primary.map_or(NatVerdict::Unknown, |f| self.nat.family(f).verdict.clone());
-        let conclusive = self.nat.ipv4.verdict != NatVerdict::Unknown
-            || self.nat.ipv6.verdict != NatVerdict::Unknown;
+        let whole = primary.map_or(NatVerdict::Unknown, |f| {
+            self.prober.nat.family(f).verdict.clone()
+        });
+        let conclusive = self.prober.nat.ipv4.verdict != NatVerdict::Unknown
+            || self.prober.nat.ipv6.verdict != NatVerdict::Unknown;
         if stale && !conclusive {
             return;
         }
-        self.nat_stale = false;
-        let whole_changed = whole != self.nat.verdict;
-        self.nat.verdict = whole;
-        self.ctx.report(Event::NatChanged(self.nat.clone()));
+        self.prober.nat_stale = false;
+        let whole_changed = whole != self.prober.nat.verdict;
+        self.prober.nat.verdict = whole;
+        self.ctx.report(Event::NatChanged(self.prober.nat.clone()));
         if whole_changed || stale {
-            self.ctx.persist(&self.nat.verdict);
+            self.ctx.persist(&self.prober.nat.verdict);
         }
     }
 }
@@ -256,13 +261,13 @@ impl BootstrapMachine {
         let asked = |p: &Option<OwnProbe>| p.as_ref().is_some_and(|p| p.peer == peer);
         let slot = (family
             .map(Family::index)
-            .filter(|&i| asked(&self.own_probes[i])))
-        .or_else(|| self.own_probes.iter().position(asked))
+            .filter(|&i| asked(&self.prober.own_probes[i])))
+        .or_else(|| self.prober.own_probes.iter().position(asked))
         .or_else(|| self.probe_dialed_back_from_its_servers_ip(remote));
         let Some(slot) = slot else {
             return;
         };
-        let p = self.own_probes[slot]
+        let p = self.prober.own_probes[slot]
             .as_mut()
             .expect("invariant: found just above");
         match origin {
@@ -274,7 +279,7 @@ impl BootstrapMachine {
             return;
         }
         if p.dial_backs.stranger {
-            let mut p = self.own_probes[slot]
+            let mut p = self.prober.own_probes[slot]
                 .take()
                 .expect("invariant: matched just above");
             let addr = p.held_ok.take().expect("invariant: checked just above");
@@ -294,7 +299,7 @@ impl BootstrapMachine {
     fn probe_dialed_back_from_its_servers_ip(&self, remote: Option<&Multiaddr>) -> Option<usize> {
         let (ip, _) = remote.and_then(crate::addr::ip_and_tcp_port)?;
         let slot = Family::of_ip(ip).index();
-        let probe = self.own_probes[slot].as_ref()?;
+        let probe = self.prober.own_probes[slot].as_ref()?;
         let conn = self.links.conns.get(&probe.peer)?;
         (conn.remote_ip == Some(ip) || conn.other_ip == Some(ip)).then_some(slot)
     }
@@ -314,11 +319,13 @@ impl BootstrapMachine {
         }) else {
             return;
         };
-        if self.observed.len() >= MAX_OBSERVERS && !self.observed.contains_key(&remote) {
+        if self.prober.observed.len() >= MAX_OBSERVERS
+            && !self.prober.observed.contains_key(&remote)
+        {
             return;
         }
-        self.observed.insert(remote, (ip, port));
-        let mut seen = (self.observed.iter())
+        self.prober.observed.insert(remote, (ip, port));
+        let mut seen = (self.prober.observed.iter())
             .filter(|(r, _)| Family::of_ip(**r) == family)
             .map(|(_, o)| *o);
         let first = seen.next();
@@ -330,7 +337,7 @@ impl BootstrapMachine {
         } else {
             crate::nat::Mapping::AddressDependent
         };
-        let mut found = self.nat.family(family).clone();
+        let mut found = self.prober.nat.family(family).clone();
         found.behaviour.mapping = mapping;
         self.set_family(family, found);
     }
@@ -346,8 +353,8 @@ impl BootstrapMachine {
             // An OK with no dial-back connection: a server that answers without dialing (or
             // one that dialed someone else). Not believed; ask another boot peer.
             self.ctx.counters.unverified_answers += 1;
-            if self.unverified_peers.len() < MAX_UNVERIFIED_PEERS {
-                self.unverified_peers.insert(p.peer);
+            if self.prober.unverified_peers.len() < MAX_UNVERIFIED_PEERS {
+                self.prober.unverified_peers.insert(p.peer);
             }
             self.ctx.report(Event::DialBackUnverified { peer: p.peer });
         }
@@ -385,7 +392,7 @@ impl BootstrapMachine {
         let seen = p.dial_backs;
         // The family probed, or the one the server says it reached us over; before the
         // driver said which families it has, that of the connection asked over.
-        let asked = match self.listening {
+        let asked = match self.prober.listening {
             Some(_) => p.family,
             None => self
                 .links
@@ -397,7 +404,7 @@ impl BootstrapMachine {
             Ok(addr) => Family::of(addr).unwrap_or(asked),
             Err(()) => asked,
         };
-        let before = self.nat.family(family).behaviour;
+        let before = self.prober.nat.family(family).behaviour;
         let filtering = match (&result, seen) {
             (_, DialBacks { stranger: true, .. }) => Filtering::EndpointIndependent,
             // A stock server dials from the contacted host only: its OK proves only that the

@@ -12,8 +12,7 @@ impl BootstrapMachine {
         self.omitted = 0;
         self.dead_urls.clear();
         self.boot_peer = None;
-        self.own_probes_left = [self.ctx.config.own_probe_attempts; 2];
-        self.unavailable_said = [false; 2];
+        self.prober.budget = ProbeBudget::new(self.ctx.config.own_probe_attempts);
         self.sources.clear();
         for kind in self.ctx.config.source_order.clone() {
             match kind {
@@ -142,8 +141,8 @@ impl BootstrapMachine {
             self.ctx.push(Action::CancelFetch { request });
         }
         self.candidates.clear();
-        self.own_probes = [None, None];
-        self.own_probe_retry = None;
+        self.prober.own_probes = [None, None];
+        self.prober.own_probe_retry = None;
         let report = GaveUp {
             reason,
             rounds: self.rounds_started,
@@ -338,7 +337,8 @@ impl BootstrapMachine {
     /// dial from the same reused port would collide with.) Otherwise `(addrs, [])`.
     fn split_by_family(&self, addrs: Vec<Multiaddr>) -> (Vec<Multiaddr>, Vec<Multiaddr>) {
         let first = addrs.first().and_then(Family::of);
-        let wants_other = |first: Family| (self.listening.iter().flatten()).any(|&f| f != first);
+        let wants_other =
+            |first: Family| (self.prober.listening.iter().flatten()).any(|&f| f != first);
         match first {
             Some(first) if wants_other(first) => addrs
                 .into_iter()
@@ -349,15 +349,15 @@ impl BootstrapMachine {
 
     pub(super) fn drop_boot_conn(&mut self, peer: PeerId) -> Option<BootConn> {
         let conn = self.links.conns.remove(&peer)?;
-        for slot in 0..self.own_probes.len() {
-            let Some(p) = self.own_probes[slot].take_if(|p| p.peer == peer) else {
+        for slot in 0..self.prober.own_probes.len() {
+            let Some(p) = self.prober.own_probes[slot].take_if(|p| p.peer == peer) else {
                 continue;
             };
             // The awaited dial-back request went with its connection: ask through another boot
             // connection of its family if there is one (a new connection asks by itself
             // otherwise), so the verdict does not stay unknown for want of a question.
             if let Some(other) = self.probe_peer(p.family) {
-                if self.own_probe_retry.is_none() {
+                if self.prober.own_probe_retry.is_none() {
                     self.request_own_probe_via(other, p.family);
                 }
             }

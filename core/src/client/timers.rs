@@ -92,10 +92,10 @@ impl BootstrapMachine {
                 earliest_and_due(dials, now, Due::LateSecondFamily)
             }
             Timer::OwnProbe(slot) => {
-                let at = self.own_probes[slot].as_ref().map(|p| p.deadline);
+                let at = self.prober.own_probes[slot].as_ref().map(|p| p.deadline);
                 single(at, Due::OwnProbe(slot))
             }
-            Timer::ProbeRetry => single(self.own_probe_retry, Due::ProbeRetry),
+            Timer::ProbeRetry => single(self.prober.own_probe_retry, Due::ProbeRetry),
             Timer::Budget | Timer::Dial | Timer::InboundProbe | Timer::LateSecondFamily => {
                 (None, None)
             }
@@ -165,7 +165,7 @@ impl BootstrapMachine {
                     self.become_connected(peer, ConnectedBy::OwnProbeAnswered);
                     return;
                 }
-                let open = (self.own_probes.iter().flatten())
+                let open = (self.prober.own_probes.iter().flatten())
                     .filter(|p| p.peer == peer)
                     .map(|p| p.deadline)
                     .max();
@@ -191,12 +191,12 @@ impl BootstrapMachine {
                 self.probe_next_family();
             }
             Due::OwnProbe(slot) => {
-                if let Some(p) = self.own_probes[slot].take() {
+                if let Some(p) = self.prober.own_probes[slot].take() {
                     self.on_own_probe_deadline(p);
                 }
             }
             Due::ProbeRetry => {
-                self.own_probe_retry = None;
+                self.prober.own_probe_retry = None;
                 self.request_own_probe();
             }
         }
