@@ -18,9 +18,9 @@ impl BootstrapMachine {
             },
             Input::HttpFailed { request, ref error } => match self.awaited_url(request) {
                 Some(url) => {
-                    if matches!(error, HttpError::InvalidUrl(_)) {
+                    if let (HttpError::InvalidUrl(_), Some(attempt)) = (error, self.attempt_mut()) {
                         // The driver could not use the URL at all: asking again cannot help.
-                        self.dead_urls.insert(url);
+                        attempt.dead_urls.insert(url);
                     }
                     self.fail_source(Source::Url(url), Failure::Http(error.clone()))
                 }
@@ -222,12 +222,8 @@ impl BootstrapMachine {
     }
 
     pub(super) fn awaited_url(&self, request: RequestId) -> Option<usize> {
-        match self.phase {
-            Phase::AwaitingStatus {
-                request: awaited,
-                url,
-                ..
-            } if awaited == request => Some(url),
+        match &self.life {
+            Life::Bootstrapping(attempt) => attempt.awaited_url(request),
             _ => None,
         }
     }
@@ -235,8 +231,8 @@ impl BootstrapMachine {
     pub(super) fn on_http_response(&mut self, url: usize, status: u16, body: &[u8]) {
         let source = Source::Url(url);
         if !(200..300).contains(&status) {
-            if is_permanent_http_status(status) {
-                self.dead_urls.insert(url);
+            if let (true, Some(attempt)) = (is_permanent_http_status(status), self.attempt_mut()) {
+                attempt.dead_urls.insert(url);
             }
             return self.fail_source(source, Failure::HttpStatus(status));
         }
@@ -268,8 +264,9 @@ impl BootstrapMachine {
                     skipped: list.skipped,
                     signed: list.signed_by.clone(),
                 });
-                self.candidates = self.list_candidates(list, source);
-                self.phase = Phase::AwaitingDial;
+                if let Life::Bootstrapping(attempt) = &mut self.life {
+                    attempt.take_list(&self.ctx.config, list, source);
+                }
             }
             Err(e) => {
                 if let crate::status::StatusError::NoUsablePeer(skipped) = &e {
@@ -327,19 +324,19 @@ impl BootstrapMachine {
             self.probe_next_family();
         }
         self.dial_other_family(peer);
-        if self.bootstrapping() {
-            self.phase = Phase::AwaitingProbe;
+        if let Some(attempt) = self.attempt_mut() {
+            attempt.awaiting_probe();
         }
     }
 
     pub(super) fn on_boot_connection_closed(&mut self, peer: PeerId, conn: BootConn) {
-        if self.phase == Phase::Connected {
+        if let Life::Connected { boot_peer, .. } = &mut self.life {
             if self.links.conns.is_empty() {
                 self.ctx.report(Event::Rebootstrapping);
                 self.start_bootstrap();
-            } else if self.boot_peer == Some(peer) {
+            } else if *boot_peer == Some(peer) {
                 // Still connected through another boot peer we dialed; report that one.
-                self.boot_peer = self.links.conns.keys().next().copied();
+                *boot_peer = self.links.conns.keys().next().copied();
             }
         } else {
             self.note_dial_failure(conn.source, Failure::ConnectionLost { peer });
@@ -347,10 +344,14 @@ impl BootstrapMachine {
     }
 
     pub(super) fn become_connected(&mut self, peer: PeerId, by: ConnectedBy) {
-        let elapsed = self.ctx.now.saturating_duration_since(self.started);
-        self.phase = Phase::Connected;
-        self.boot_peer = Some(peer);
-        self.candidates.clear();
+        let Life::Bootstrapping(attempt) = &self.life else {
+            return;
+        };
+        let elapsed = self.ctx.now.saturating_duration_since(attempt.started);
+        self.life = Life::Connected {
+            boot_peer: Some(peer),
+            round: attempt.round,
+        };
         let observer = self.second_observer_dial(peer);
         for (dial, d) in std::mem::take(&mut self.links.dials) {
             if Some(dial) == observer || d.second_family {

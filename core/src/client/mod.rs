@@ -31,6 +31,7 @@ use crate::signed::{record_sequence, SeenSequence, Trust, MAX_SEQUENCES};
 use crate::snapshot::Snapshot;
 use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
 
+mod attempt;
 mod ctx;
 mod families;
 mod inputs;
@@ -43,6 +44,7 @@ mod timers;
 
 pub use status::{Counters, PhaseName, Status};
 
+use attempt::{Attempt, Life, Phase, Source};
 use ctx::Ctx;
 use links::{BootConn, Links, PendingDial, Resolution};
 use prober::{OwnProbe, ProbeBudget, Prober};
@@ -55,59 +57,14 @@ const MAX_TRIED: usize = 64;
 /// normal operation reaches.
 const MAX_FIRINGS_PER_CALL: usize = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    AwaitingStatus {
-        request: RequestId,
-        url: usize,
-        deadline: Instant,
-    },
-    /// Dials and boot connections carry their own deadlines.
-    AwaitingDial,
-    AwaitingProbe,
-    AwaitingRetry {
-        deadline: Instant,
-    },
-    Connected,
-    GaveUp,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
-    Cache,
-    Url(usize),
-    Seeds,
-}
-
-#[derive(Debug, Clone)]
-struct Candidate {
-    peer: PeerId,
-    addrs: Vec<Multiaddr>,
-    load: Option<u32>,
-    source: Source,
-}
-
 /// The sans-IO bootstrap state machine. See the crate docs for the driver loop.
 #[derive(Debug)]
 pub struct BootstrapMachine {
     ctx: Ctx,
     links: Links,
     prober: Prober,
-    phase: Phase,
-    // One bootstrap.
-    started: Instant,
-    /// Rounds that failed in this bootstrap (drives the backoff).
-    round: u32,
-    /// Rounds started in this bootstrap (reported when giving up).
-    rounds_started: u32,
-    sources: Vec<Source>,
-    cursor: usize,
-    candidates: VecDeque<Candidate>,
-    boot_peer: Option<PeerId>,
-    tried: Vec<Repeated>,
-    omitted: u32,
-    /// Boot URLs (by index) that answered a permanent HTTP status in this bootstrap.
-    dead_urls: BTreeSet<usize>,
+    /// Bootstrapping (with its attempt), connected, or given up.
+    life: Life,
 }
 
 impl BootstrapMachine {
@@ -122,17 +79,8 @@ impl BootstrapMachine {
             ctx: Ctx::new(config, now),
             links: Links::default(),
             prober: Prober::new(nat, nat_stale),
-            phase: Phase::AwaitingDial,
-            started: now,
-            round: 0,
-            rounds_started: 0,
-            sources: Vec::new(),
-            cursor: 0,
-            candidates: VecDeque::new(),
-            boot_peer: None,
-            tried: Vec::new(),
-            omitted: 0,
-            dead_urls: BTreeSet::new(),
+            // Replaced at once by the first bootstrap's attempt.
+            life: Life::GaveUp { round: 0 },
         };
         machine.start_bootstrap();
         machine.settle();
@@ -145,11 +93,11 @@ impl BootstrapMachine {
         if now > self.ctx.now {
             self.ctx.now = now;
         }
-        if self.phase == Phase::GaveUp {
+        if self.gave_up() {
             return;
         }
         self.settle();
-        if self.phase == Phase::GaveUp {
+        if self.gave_up() {
             return;
         }
         self.on_input(input);
@@ -176,9 +124,15 @@ impl BootstrapMachine {
     pub fn status(&self) -> Status {
         Status {
             phase: self.phase_name(),
-            boot_peer: self.boot_peer,
+            boot_peer: match self.life {
+                Life::Connected { boot_peer, .. } => boot_peer,
+                _ => None,
+            },
             boot_connections: self.links.conns.len(),
-            round: self.round,
+            round: match &self.life {
+                Life::Bootstrapping(attempt) => attempt.round,
+                Life::Connected { round, .. } | Life::GaveUp { round } => *round,
+            },
             nat: self.prober.nat.verdict.clone(),
             nat_stale: self.prober.nat_stale,
             behaviour: self.prober.behaviour,
@@ -195,48 +149,42 @@ impl BootstrapMachine {
     }
 
     fn phase_name(&self) -> PhaseName {
-        match self.phase {
-            Phase::AwaitingStatus { .. } => PhaseName::AwaitingStatus,
-            Phase::AwaitingDial => PhaseName::AwaitingDial,
-            Phase::AwaitingProbe => PhaseName::AwaitingProbe,
-            Phase::AwaitingRetry { .. } => PhaseName::AwaitingRetry,
-            Phase::Connected => PhaseName::Connected,
-            Phase::GaveUp => PhaseName::GaveUp,
+        match &self.life {
+            Life::Bootstrapping(attempt) => match attempt.phase {
+                Phase::AwaitingStatus { .. } => PhaseName::AwaitingStatus,
+                Phase::AwaitingDial => PhaseName::AwaitingDial,
+                Phase::AwaitingProbe => PhaseName::AwaitingProbe,
+                Phase::AwaitingRetry { .. } => PhaseName::AwaitingRetry,
+            },
+            Life::Connected { .. } => PhaseName::Connected,
+            Life::GaveUp { .. } => PhaseName::GaveUp,
         }
     }
 
     fn bootstrapping(&self) -> bool {
-        !matches!(self.phase, Phase::Connected | Phase::GaveUp)
+        matches!(self.life, Life::Bootstrapping(_))
     }
 
-    fn budget_deadline(&self) -> Instant {
-        self.started + self.ctx.config.budget
+    fn gave_up(&self) -> bool {
+        matches!(self.life, Life::GaveUp { .. })
     }
 
-    // ---- driving ---------------------------------------------------------------------------
+    /// The attempt under way, if bootstrapping.
+    fn attempt_mut(&mut self) -> Option<&mut Attempt> {
+        match &mut self.life {
+            Life::Bootstrapping(attempt) => Some(attempt),
+            _ => None,
+        }
+    }
 
-    /// Moves forward while the current phase has nothing to wait for.
+    /// Moves the attempt forward while its phase has nothing to wait for.
     fn advance(&mut self) {
-        // Each pass either returns or consumes a source, and sources are finite per round.
-        loop {
-            match self.phase {
-                Phase::Connected
-                | Phase::GaveUp
-                | Phase::AwaitingStatus { .. }
-                | Phase::AwaitingRetry { .. } => return,
-                Phase::AwaitingDial | Phase::AwaitingProbe => {
-                    if !self.links.conns.is_empty() {
-                        self.phase = Phase::AwaitingProbe;
-                        return;
-                    }
-                    self.phase = Phase::AwaitingDial;
-                    self.fill_dials();
-                    if !self.links.dials.is_empty() {
-                        return;
-                    }
-                    self.next_source();
-                }
-            }
+        let Life::Bootstrapping(attempt) = &mut self.life else {
+            return;
+        };
+        let listening = self.prober.listening.as_ref();
+        if let Err(reason) = attempt.advance(&mut self.ctx, &mut self.links, listening) {
+            self.give_up(reason);
         }
     }
 }

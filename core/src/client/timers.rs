@@ -60,21 +60,26 @@ impl BootstrapMachine {
     /// the last `now` (the first by key when several are).
     fn timer(&self, timer: Timer) -> (Option<Instant>, Option<Due>) {
         let now = self.ctx.now;
-        if self.phase == Phase::GaveUp {
+        if self.gave_up() {
             return (None, None);
         }
+        let attempt = match &self.life {
+            Life::Bootstrapping(attempt) => Some(attempt),
+            _ => None,
+        };
         let single = |at: Option<Instant>, due: Due| (at, at.filter(|&t| now >= t).map(|_| due));
         match timer {
-            Timer::Budget if self.bootstrapping() => {
-                single(Some(self.budget_deadline()), Due::Budget)
+            Timer::Budget => {
+                let at = attempt.map(|a| a.budget_deadline(&self.ctx.config));
+                single(at, Due::Budget)
             }
-            Timer::Phase => match self.phase {
-                Phase::AwaitingStatus {
+            Timer::Phase => match attempt.map(|a| a.phase) {
+                Some(Phase::AwaitingStatus {
                     request,
                     url,
                     deadline,
-                } => single(Some(deadline), Due::Status { request, url }),
-                Phase::AwaitingRetry { deadline } => single(Some(deadline), Due::Retry),
+                }) => single(Some(deadline), Due::Status { request, url }),
+                Some(Phase::AwaitingRetry { deadline }) => single(Some(deadline), Due::Retry),
                 _ => (None, None),
             },
             Timer::Dial if self.bootstrapping() => {
@@ -96,9 +101,7 @@ impl BootstrapMachine {
                 single(at, Due::OwnProbe(slot))
             }
             Timer::ProbeRetry => single(self.prober.own_probe_retry, Due::ProbeRetry),
-            Timer::Budget | Timer::Dial | Timer::InboundProbe | Timer::LateSecondFamily => {
-                (None, None)
-            }
+            Timer::Dial | Timer::InboundProbe | Timer::LateSecondFamily => (None, None),
         }
     }
 
@@ -140,7 +143,11 @@ impl BootstrapMachine {
                 let after = self.ctx.config.timeouts.http;
                 self.fail_source(Source::Url(url), Failure::HttpTimeout(after));
             }
-            Due::Retry => self.start_round(),
+            Due::Retry => {
+                if let Life::Bootstrapping(attempt) = &mut self.life {
+                    attempt.start_round(&mut self.ctx);
+                }
+            }
             Due::Dial(dial) => {
                 let Some(d) = self.links.dials.remove(&dial) else {
                     return;
