@@ -35,10 +35,10 @@ mod attempt;
 mod ctx;
 mod families;
 mod inputs;
+mod lifecycle;
 mod links;
 mod nat;
 mod prober;
-mod sources;
 mod status;
 mod timers;
 

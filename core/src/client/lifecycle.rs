@@ -1,5 +1,5 @@
-//! The machine's part in a bootstrap's life: starting one, giving up, and the failures that
-//! outlive an attempt's reach (a dial kept past Connected).
+//! The machine's part in a bootstrap's life: starting one, giving up, and the failures it
+//! records; and a boot connection going away, whatever the phase.
 
 use super::*;
 
