@@ -23,7 +23,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{dummy, Swarm};
 use libp2p::{identity, noise, yamux, Multiaddr, PeerId, Transport};
 
-use crate::driver::{BoxedSocket, Runtime};
+use crate::runtime::{BoxedSocket, Runtime};
 use crate::CONNECTION_TIMEOUT;
 
 /// TCP that only dials, from `source` (an ephemeral port on it), on `R`'s sockets.

@@ -44,7 +44,7 @@ use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::{Boxed, DialOpts, ListenerId, TransportError, TransportEvent};
 use libp2p::{swarm, Multiaddr, PeerId, Transport};
 
-use crate::driver::Runtime;
+use crate::runtime::Runtime;
 
 /// Where a boot node's connection work runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

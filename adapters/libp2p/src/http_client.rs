@@ -18,7 +18,7 @@ use hyper::{Request, Uri};
 use pyrsia_boot_core::HttpError;
 use smol_hyper::rt::FuturesIo;
 
-use crate::driver::HttpReply;
+use crate::runtime::HttpReply;
 
 /// Whom https boot URLs are trusted from: Mozilla's root store (webpki-roots), plus any root
 /// certificates the operator adds (a private CA for an internal boot cluster). Cheap to clone.

@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use smol_hyper::rt::FuturesIo;
 
-use crate::driver::Runtime;
+use crate::runtime::Runtime;
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);

@@ -95,6 +95,7 @@ pub mod http_server;
 pub mod limits;
 pub mod load;
 pub mod metrics;
+pub mod runtime;
 pub mod start;
 pub mod state_file;
 pub mod transport;
@@ -113,10 +114,11 @@ pub const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 pub const IDLE_CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 pub use boot_node::{BootNode, BootNodeConfig, ClusterHandle, Signing};
 pub use clock::unix_time;
-pub use driver::{BoxedSocket, Driver, HasBootstrap, HttpReply, Output, Progress, Runtime, Socket};
+pub use driver::{Driver, HasBootstrap, Output, Progress};
 pub use error::StartError;
 pub use handshakes::{HandshakePriority, Handshakes};
 pub use limits::AbuseLimits;
+pub use runtime::{BoxedSocket, HttpReply, Runtime, Socket};
 pub use start::{
     boot_swarm, driver_for, listen, spawn_boot_node, start_boot_node_on, BootNodeHandle,
 };

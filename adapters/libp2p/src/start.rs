@@ -19,11 +19,12 @@ use crate::boot_node::{
     routes, BootNode, BootNodeConfig, ClusterHandle, StatusRequest, MAX_QUEUED_STATUS_REQUESTS,
 };
 use crate::clock::{since_epoch, unix_time};
-use crate::driver::{Driver, Runtime};
+use crate::driver::Driver;
 use crate::error::StartError;
 use crate::handshakes::Handshakes;
 use crate::http_server;
 use crate::metrics::BootMetrics;
+use crate::runtime::Runtime;
 
 /// Listens on `addr` and waits for the listener's actual address (with the port filled in).
 pub async fn listen<B: NetworkBehaviour>(

@@ -15,7 +15,7 @@ pub(super) struct Ctx {
     next_id: u64,
     pub(super) actions: VecDeque<Action>,
     /// Where this node has sent packets: a dial-back from elsewhere came from a stranger.
-    pub(super) contacted: nat::Contacted,
+    pub(super) contacted: Contacted,
     pub(super) counters: Counters,
     /// Boot peers that made a bootstrap connected, most recent first (the cache source).
     pub(super) good_peers: Vec<CachedPeer>,
@@ -48,7 +48,7 @@ impl Ctx {
             now,
             next_id: 1,
             actions: VecDeque::new(),
-            contacted: nat::Contacted::default(),
+            contacted: Contacted::default(),
             counters: Counters::default(),
             good_peers,
             sequences,

@@ -286,7 +286,7 @@ impl BootstrapMachine {
         let family = remote_ip.map_or(Family::Ipv4, Family::of_ip);
         let other_addrs = (dial.addrs.iter())
             .filter(|a| Family::of(a).is_some_and(|f| f != family))
-            .take(nat::MAX_OTHER_ADDRS)
+            .take(verdict::MAX_OTHER_ADDRS)
             .cloned()
             .collect();
         // Prefer the address the connection used; else keep the dialed list for the cache.
@@ -313,16 +313,7 @@ impl BootstrapMachine {
             d.second_family = true;
         }
         self.ctx.report(Event::BootPeerConnected { peer, addr });
-        // After a refusal the pending retry asks (through any boot connection), not this one.
-        // Asked over this connection even if its family has a verdict (each bootstrap
-        // confirms it); the other family's probe goes too if it can.
-        if self.prober.own_probe_retry.is_none() {
-            let family = self.slot_family(family);
-            if self.wanted(family) && self.prober.own_probes[family.index()].is_none() {
-                self.send_own_probe(peer, family);
-            }
-            self.probe_next_family();
-        }
+        self.probe_over_new_connection(peer, family);
         self.dial_other_family(peer);
         if let Some(attempt) = self.attempt_mut() {
             attempt.awaiting_probe();

@@ -62,19 +62,8 @@ impl BootstrapMachine {
 
     pub(super) fn drop_boot_conn(&mut self, peer: PeerId) -> Option<BootConn> {
         let conn = self.links.conns.remove(&peer)?;
-        for slot in 0..self.prober.own_probes.len() {
-            let Some(p) = self.prober.own_probes[slot].take_if(|p| p.peer == peer) else {
-                continue;
-            };
-            // The awaited dial-back request went with its connection: ask through another boot
-            // connection of its family if there is one (a new connection asks by itself
-            // otherwise), so the verdict does not stay unknown for want of a question.
-            if let Some(other) = self.probe_peer(p.family) {
-                if self.prober.own_probe_retry.is_none() {
-                    self.request_own_probe_via(other, p.family);
-                }
-            }
-        }
+        // The awaited dial-back request went with its connection.
+        self.probe_elsewhere(peer);
         Some(conn)
     }
 }

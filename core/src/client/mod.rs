@@ -32,22 +32,25 @@ use crate::snapshot::Snapshot;
 use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
 
 mod attempt;
+mod contacted;
 mod ctx;
-mod families;
 mod inputs;
 mod lifecycle;
 mod links;
-mod nat;
 mod prober;
+mod probing;
 mod status;
 mod timers;
+mod verdict;
 
 pub use status::{Counters, PhaseName, Status};
 
 use attempt::{Attempt, Life, Phase, Source};
+use contacted::Contacted;
 use ctx::Ctx;
 use links::{BootConn, Links, PendingDial, Resolution};
-use prober::{OwnProbe, ProbeBudget, Prober};
+use prober::{Concluded, OwnProbe, ProbeBudget, Prober};
+use verdict::{DialBacks, DIAL_BACK_GRACE, MAX_UNVERIFIED_PEERS, STRANGER_SETTLE};
 
 /// Distinct failures kept for the [`GaveUp`] report; later new ones are only counted.
 const MAX_TRIED: usize = 64;
