@@ -32,6 +32,7 @@ use crate::snapshot::Snapshot;
 use crate::status::{parse_status, BootList, ParseOptions, SkipCounts, SkipReason};
 
 mod attempt;
+mod candidates;
 mod contacted;
 mod ctx;
 mod inputs;
@@ -39,17 +40,21 @@ mod lifecycle;
 mod links;
 mod prober;
 mod probing;
+mod resolve;
+mod source;
 mod status;
 mod timers;
 mod verdict;
 
 pub use status::{Counters, PhaseName, Status};
 
-use attempt::{Attempt, Life, Phase, Source};
+use attempt::{Attempt, Life, Phase};
+use candidates::{fill_dials, known_candidates, list_candidates, Candidate};
 use contacted::Contacted;
 use ctx::Ctx;
 use links::{BootConn, Links, PendingDial, Resolution};
 use prober::{Concluded, OwnProbe, ProbeBudget, Prober};
+use source::Source;
 use verdict::{DialBacks, DIAL_BACK_GRACE, MAX_UNVERIFIED_PEERS, STRANGER_SETTLE};
 
 /// Distinct failures kept for the [`GaveUp`] report; later new ones are only counted.
