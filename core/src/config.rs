@@ -13,6 +13,7 @@ use crate::status::Limits;
 
 /// The kinds of source, in the order a bootstrap round visits them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SourceKind {
     /// Cached last-known-good peers.
     Cache,
@@ -24,6 +25,7 @@ pub enum SourceKind {
 
 /// How candidates from one source are ordered before dialing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CandidateOrder {
     /// As the source listed them (the serving boot node first).
     #[default]
@@ -34,6 +36,7 @@ pub enum CandidateOrder {
 
 /// What counts as "fully connected".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConnectedRule {
     /// A boot peer we dialed sent us an AutoNAT dial request (Pyrsia's rule).
     #[default]
@@ -127,7 +130,7 @@ pub struct Config {
     pub pinned: Vec<PeerId>,
     /// Trusted signers of boot documents (`--trust`): when not empty, a boot URL's document is
     /// used only when one of these keys signed it, it has not expired by [`Config::unix_time`]
-    /// and its sequence is not below one already seen (see [`crate::signed`]).
+    /// and its sequence is not below one already seen (see [`crate::signing`]).
     pub trusted: Vec<libp2p_identity::PublicKey>,
     /// The highest sequence seen per signer in earlier runs (see [`Config::restore`]).
     pub boot_sequences: Vec<SeenSequence>,

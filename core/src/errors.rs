@@ -7,6 +7,7 @@ use crate::status::SkipCounts;
 
 /// Why an HTTP request failed, as the driver saw it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HttpError {
     /// The URL could not be used (bad syntax, unsupported scheme).
     #[error("invalid URL: {0}")]
@@ -49,6 +50,7 @@ pub enum UrlError {
 
 /// Why one DNS name of an [`crate::Action::Resolve`] gave no address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResolveError {
     /// The lookup worked but gave no address of the family the multiaddr asks for.
     #[error("{host} has no address of the family asked for")]
@@ -80,6 +82,7 @@ pub enum ResolveError {
 
 /// Why a name in a `/dnsaddr` answer was not followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResolveLimit {
     /// [`crate::ResolveLimits::max_rounds`] rounds were already looked up.
     #[error("depth")]
@@ -94,6 +97,7 @@ pub enum ResolveLimit {
 
 /// Why a dial failed, as the driver (or the machine, before dialing) saw it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DialError {
     /// Every address refused or was unreachable.
     #[error("unreachable: {0}")]
@@ -127,6 +131,7 @@ fn join(errors: &[ResolveError]) -> String {
 
 /// Why a request-response exchange did not complete (libp2p's outbound failures).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestFailure {
     /// No answer within the transport's request timeout.
     #[error("no answer in time")]
@@ -147,6 +152,7 @@ pub enum RequestFailure {
 
 /// Why an AutoNAT dial-back request did not confirm an address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProbeError {
     /// The server tried to dial back and could not: evidence that the asker is not reachable.
     #[error("the server could not dial back")]

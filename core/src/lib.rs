@@ -152,23 +152,60 @@ pub extern crate multiaddr;
 #[cfg(feature = "libp2p-057")]
 pub extern crate multiaddr_019 as multiaddr;
 
-pub mod addr;
-pub mod backoff;
-pub mod bootnode;
+// Modules are private: every public type has one path, at the crate root (quinn-proto's
+// habit); the signing functions have theirs in `signing`.
+mod addr;
+mod backoff;
+mod bootnode;
 mod client;
-pub mod config;
-pub mod errors;
+mod config;
+mod errors;
 mod fastpath;
-pub mod ids;
-pub mod io;
-pub mod nat;
-pub mod peer;
-pub mod report;
-pub mod signed;
-pub mod snapshot;
-pub mod status;
+mod ids;
+mod io;
+mod nat;
+mod peer;
+mod report;
+mod signed;
+mod snapshot;
+mod status;
 
-pub use addr::{check_boot_url, classify, is_dns_name, AddrClass, AddressPolicy};
+pub mod signing {
+    //! Signed boot documents: what a signature covers and how a client decides to trust one.
+    //!
+    //! A signed `/status` document carries one more top-level field, which clients that read only
+    //! Pyrsia's fields ignore:
+    //!
+    //! ```json
+    //! {"peers_count":3,"peer_id":"12D3…","peer_addrs":["/ip4/198.51.100.4/tcp/44000/p2p/12D3…"],
+    //!  "signature":{"key":"CAESI…","issued_at":1795000000,"expires_at":1795003600,
+    //!               "sequence":7,"sig":"…"}}
+    //! ```
+    //!
+    //! `key` is the operator's public key in libp2p's protobuf encoding, base64 (the encoding
+    //! Kubo's config uses); `sig` is the key's signature, base64, over [`signed_bytes`]: a domain
+    //! tag, the three numbers as big-endian `u64`s, then the **exact bytes** of the `peer_addrs`
+    //! value as they appear in the document. Nothing else in the document is covered: `peer_id`,
+    //! `peers_count` and `peer_loads` only order the signed peers, never add to them.
+    //!
+    //! A client with trusted keys ([`Trust`](crate::Trust)) refuses a document that is
+    //! unsigned, malformed, signed by another key, wrongly signed, expired, issued in the future
+    //! (beyond [`MAX_CLOCK_SKEW`]) or older than one already seen
+    //! ([`Trust::sequences`](crate::Trust::sequences)), each with its own
+    //! [`SignatureError`](crate::SignatureError). The wall clock is an input
+    //! ([`Trust::unix_time`](crate::Trust::unix_time)); nothing here reads one.
+    //!
+    //! The functions and constants are here; the types are at the crate root.
+    pub use crate::signed::{
+        decode_key, encode_key, record_sequence, sign, signed_bytes, verify, DOMAIN,
+        MAX_CLOCK_SKEW, MAX_SEQUENCES,
+    };
+}
+
+pub use addr::{
+    check_boot_url, classify, classify_v4, classify_v6, ip_and_tcp_port, is_dns_name, url_host_ip,
+    AddrClass, AddressPolicy,
+};
 pub use backoff::{Backoff, SeededRng};
 pub use bootnode::{
     BootNodeAction, BootNodeConfig, BootNodeCounters, BootNodeEvent, BootNodeInput,

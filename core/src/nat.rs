@@ -6,6 +6,7 @@ use multiaddr::Multiaddr;
 
 /// Whether other peers can dial this node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NatVerdict {
     /// No evidence yet.
     #[default]
@@ -39,6 +40,7 @@ impl fmt::Display for NatVerdict {
 /// How the NAT in front of this node picks the public address of an outbound flow
 /// (RFC 4787 §4.1), judged from the addresses boot peers at different IPs observe for us.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Mapping {
     /// Not enough evidence: fewer than two boot peers at different IPs reported what they see.
     #[default]
@@ -54,6 +56,7 @@ pub enum Mapping {
 /// Which inbound flows the NAT or firewall lets through to a mapped port (RFC 4787 §5),
 /// judged from which dial-backs reached us.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Filtering {
     /// No dial-back outcome yet, or one that proves nothing about filtering.
     #[default]
@@ -71,6 +74,7 @@ pub enum Filtering {
 
 /// Whether hole punching (DCUtR) is likely to connect this node to another NATed one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum HolePunching {
     /// Not known yet: the node is not known to be public and its mapping has not been
     /// observed (fewer than two boot peers at different IPs said where they see it).
@@ -155,6 +159,7 @@ impl HolePunching {
 /// An address family: verdicts are kept for each, since a node is often NATed on IPv4 and
 /// open or firewalled on IPv6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Family {
     /// IPv4.
     Ipv4,

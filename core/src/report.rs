@@ -28,6 +28,7 @@ fn permanence(status: u16) -> &'static str {
 
 /// Where boot candidates came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SourceName {
     /// Last-known-good peers from a previous run.
     Cache,
@@ -49,6 +50,7 @@ impl fmt::Display for SourceName {
 
 /// One thing that went wrong on the way to Connected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Failure {
     /// The boot URL cannot be fetched at all; it is not tried again in this bootstrap.
     #[error("not a usable boot URL: {0}")]
@@ -143,6 +145,7 @@ impl fmt::Display for Tried {
 
 /// Why the machine stopped trying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GiveUpReason {
     /// No boot URL, no seed and no cached peer was configured.
     NoSources,
@@ -220,6 +223,7 @@ impl std::error::Error for GaveUp {}
 
 /// A report for the application's timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A boot document was fetched and parsed.
     StatusFetched {

@@ -1,25 +1,4 @@
-//! Signed boot documents: what a signature covers and how a client decides to trust one.
-//!
-//! A signed `/status` document carries one more top-level field, which clients that read only
-//! Pyrsia's fields ignore:
-//!
-//! ```json
-//! {"peers_count":3,"peer_id":"12D3…","peer_addrs":["/ip4/198.51.100.4/tcp/44000/p2p/12D3…"],
-//!  "signature":{"key":"CAESI…","issued_at":1795000000,"expires_at":1795003600,
-//!               "sequence":7,"sig":"…"}}
-//! ```
-//!
-//! `key` is the operator's public key in libp2p's protobuf encoding, base64 (the encoding
-//! Kubo's config uses); `sig` is the key's signature, base64, over [`signed_bytes`]: a domain
-//! tag, the three numbers as big-endian `u64`s, then the **exact bytes** of the `peer_addrs`
-//! value as they appear in the document. Nothing else in the document is covered: `peer_id`,
-//! `peers_count` and `peer_loads` only order the signed peers, never add to them.
-//!
-//! A client with trusted keys ([`Trust`]) refuses a document that is unsigned, malformed,
-//! signed by another key, wrongly signed, expired, issued in the future (beyond
-//! [`MAX_CLOCK_SKEW`]) or older than one already seen ([`Trust::sequences`]), each with its own
-//! [`SignatureError`]. The wall clock is an input ([`Trust::unix_time`]); this module never
-//! reads one.
+//! The signed-list implementation; its public face and format are `signing` (lib.rs).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -154,6 +133,7 @@ pub struct SignedBy {
 
 /// Why a document was refused by a client with trusted keys.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     /// The document has no `signature` field.
     #[error("document is unsigned, and trusted keys are configured")]

@@ -33,6 +33,7 @@ pub struct Snapshot {
 
 /// Why a stored snapshot was not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SnapshotError {
     /// Larger than [`MAX_SNAPSHOT_BYTES`].
     #[error("larger than {MAX_SNAPSHOT_BYTES} bytes")]

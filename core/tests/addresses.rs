@@ -10,8 +10,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
-use pyrsia_boot_core::addr::{classify_v4, classify_v6};
 use pyrsia_boot_core::{classify, AddrClass, AddressPolicy, Multiaddr};
+use pyrsia_boot_core::{classify_v4, classify_v6};
 
 /// Globally reachable, per the registry: `Some(true)`, `Some(false)`, or `None` for N/A.
 type Global = Option<bool>;

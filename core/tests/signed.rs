@@ -2,7 +2,7 @@
 
 use libp2p_identity::Keypair;
 use proptest::prelude::*;
-use pyrsia_boot_core::signed::{encode_key, record_sequence, MAX_CLOCK_SKEW};
+use pyrsia_boot_core::signing::{encode_key, record_sequence, MAX_CLOCK_SKEW};
 use pyrsia_boot_core::{
     parse_status, AddrClass, AddressPolicy, ParseOptions, PeerId, SeenSequence, SignatureError,
     StatusDocument, StatusError, Trust,

@@ -18,7 +18,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use pyrsia_boot_core::signed::{self, DocSignature};
+use pyrsia_boot_core::signing as signed;
+use pyrsia_boot_core::DocSignature;
 use pyrsia_boot_core::{
     classify, AddrClass, BootNodeAction, BootNodeEvent, BootNodeInput, BootNodeMachine,
     BootNodeStatus, DialBackAnswer, DialBackFrom, DialBackId, LoadAskId, Multiaddr, PeerId,
@@ -1322,6 +1323,7 @@ impl<'w> Sim<'w> {
                     self.name(peer),
                     after.as_millis()
                 ),
+                other => format!("report {other:?}"),
             },
         }
     }

@@ -323,7 +323,7 @@ impl<'w> Sim<'w> {
                         // The dial-back: a new connection from the peer's host, another port.
                         let remote = sim
                             .and_then(|p| p.addrs.first())
-                            .and_then(|(a, _)| pyrsia_boot_core::addr::ip_and_tcp_port(a))
+                            .and_then(|(a, _)| pyrsia_boot_core::ip_and_tcp_port(a))
                             .map(|(ip, _)| Multiaddr::from(ip).with(Protocol::Tcp(40_000)));
                         self.dialed_back.insert(probe);
                         self.feed(Input::InboundConnection { peer, remote });
@@ -795,6 +795,8 @@ impl<'w> Sim<'w> {
             | Event::VerdictUnavailable { .. }
             | Event::NatBehaviourChanged(_)
             | Event::DialBackUnverified { .. } => {}
+            // A report this simulator does not know yet checks nothing.
+            _ => {}
         }
     }
 
@@ -938,6 +940,7 @@ impl<'w> Sim<'w> {
                 format!("verdict-unavailable after {attempts} request(s)")
             }
             Event::GaveUp(g) => format!("GAVE-UP {:?} after {} round(s)", g.reason, g.rounds),
+            other => format!("{other:?}"),
         }
     }
 }

@@ -222,7 +222,7 @@ fn worker() {
                                 let kind = match r.verdict {
                                     NatVerdict::Public(_) => "public",
                                     NatVerdict::Private => "private",
-                                    NatVerdict::Unknown => continue,
+                                    _ => continue,
                                 };
                                 c.verdict = Some(us());
                                 c.kind = kind;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use libp2p::identity::Keypair;
-use pyrsia_boot_core::signed::encode_key;
+use pyrsia_boot_core::signing::encode_key;
 use pyrsia_boot_core::{AddressPolicy, Config};
 use pyrsia_boot_libp2p::{BootNodeConfig, BootNodeHandle, Signing};
 use pyrsia_boot_smol::http::Tls;

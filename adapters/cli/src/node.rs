@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use libp2p::identity::Keypair;
 use libp2p::Multiaddr;
-use pyrsia_boot_core::signed::encode_key;
+use pyrsia_boot_core::signing::encode_key;
 use pyrsia_boot_libp2p::atomic_file::{self, Existing, Readable};
 use pyrsia_boot_libp2p::{AbuseLimits, BootNodeConfig, BootNodeHandle, HandshakePriority, Signing};
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use libp2p::identity::{Keypair, PublicKey};
-use pyrsia_boot_core::signed::{decode_key, encode_key, sign as sign_list};
+use pyrsia_boot_core::signing::{decode_key, encode_key, sign as sign_list};
 use pyrsia_boot_core::{parse_status, AddrClass, AddressPolicy, Limits, ParseOptions, Trust};
 use serde_json::{Map, Value};
 

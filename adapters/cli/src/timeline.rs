@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pyrsia_boot_core::signed::encode_key;
+use pyrsia_boot_core::signing::encode_key;
 use pyrsia_boot_core::{ConnectedBy, Event, NatBehaviour, NatVerdict};
 use serde_json::{json, Value};
 
@@ -97,6 +97,8 @@ pub fn line(event: &Event) -> Option<String> {
             format!("no dial-back answer after {attempts} request(s); reachability stays unknown")
         }
         Event::GaveUp(g) => format!("GAVE UP: {g}"),
+        // A report newer than this timeline: shown as the machine describes it.
+        other => format!("{other:?}"),
     })
 }
 
@@ -107,7 +109,7 @@ pub fn verdict_phrase(v: &NatVerdict) -> String {
         NatVerdict::Private => {
             "private, behind NAT or a firewall (a boot peer could not dial back)".into()
         }
-        NatVerdict::Unknown => "unknown (no dial-back answer yet)".into(),
+        _ => "unknown (no dial-back answer yet)".into(),
     }
 }
 
@@ -159,6 +161,7 @@ pub fn json_event(event: &Event, at: Duration) -> Value {
             json!({"at_ms": ms, "event": "gave_up", "reason": format!("{:?}", g.reason), "message": g.to_string(),
             "tried": g.tried.iter().map(|t| json!({"source": t.tried.source.to_string(), "error": t.tried.failure.to_string(), "times": t.times})).collect::<Vec<_>>()})
         }
+        other => json!({"at_ms": ms, "event": "other", "debug": format!("{other:?}")}),
     }
 }
 
@@ -200,9 +203,7 @@ pub fn behaviour_phrase(v: &NatVerdict, b: &NatBehaviour) -> String {
         HolePunching::NotNeeded => "no hole punching needed, peers dial it directly",
         HolePunching::Likely => "hole punching likely to work",
         HolePunching::Unlikely => "hole punching unlikely: use a relay",
-        HolePunching::Unknown => {
-            "hole-punching outlook unknown (fewer than two boot peers observed us)"
-        }
+        _ => "hole-punching outlook unknown (fewer than two boot peers observed us)",
     };
     let who = match (v, b.filtering) {
         (NatVerdict::Public(_), Filtering::EndpointIndependent) => "; any host can connect",

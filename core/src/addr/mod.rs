@@ -21,6 +21,7 @@ pub use url::check_boot_url;
 
 /// What kind of network an address points into, judged from its first component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum AddrClass {
     /// A globally routable IP address.
     Public,

@@ -7,7 +7,7 @@ use multiaddr::Multiaddr;
 
 use crate::addr::AddressPolicy;
 
-/// How a boot node signs its `/status` document (see [`crate::signed`]). The key itself stays
+/// How a boot node signs its `/status` document (see [`crate::signing`]). The key itself stays
 /// with the driver, which carries out [`crate::BootNodeAction::Sign`]; the machine decides what
 /// is signed, when, and for how long.
 #[derive(Debug, Clone, PartialEq, Eq)]

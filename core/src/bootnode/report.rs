@@ -9,6 +9,7 @@ use crate::errors::RequestFailure;
 
 /// How a dial request to a newly connected peer ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DialRequestOutcome {
     /// The peer dialed us back at this address.
     Reachable(Multiaddr),
@@ -41,6 +42,7 @@ impl DialRequestOutcome {
 
 /// Reports of the boot-node machine, for metrics and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BootNodeEvent {
     /// A dial request went to a newly connected peer.
     DialRequestSent {

@@ -7,6 +7,7 @@ use crate::status::SkipCounts;
 
 /// The phase of the current bootstrap, named after what it waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PhaseName {
     /// Waiting for a boot URL's response.
     AwaitingStatus,

@@ -18,7 +18,7 @@ pub struct StatusDocument {
     /// Load of the other peers listed in `peer_addrs`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peer_loads: Vec<PeerLoad>,
-    /// The operator's signature over `peer_addrs` (see [`crate::signed`]); old clients ignore it.
+    /// The operator's signature over `peer_addrs` (see [`crate::signing`]); old clients ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<DocSignature>,
 }

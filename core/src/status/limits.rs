@@ -42,6 +42,6 @@ pub struct ParseOptions {
     /// proves a peer's id on connect; the pin stops a list from substituting other ids.
     pub pinned: Vec<PeerId>,
     /// Trusted signers: when it has keys, only a document signed by one of them, unexpired and
-    /// not rolled back, is accepted (see [`crate::signed`]).
+    /// not rolled back, is accepted (see [`crate::signing`]).
     pub trust: Trust,
 }

@@ -50,6 +50,7 @@ impl BootList {
 
 /// Why a whole document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StatusError {
     /// The body is larger than [`crate::Limits::max_body_bytes`].
     #[error("body exceeds {limit} bytes ({len} received)")]

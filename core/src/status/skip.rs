@@ -4,6 +4,7 @@ use std::fmt;
 
 /// Why one entry of `peer_addrs` was not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum SkipReason {
     /// The entry is not a JSON string.
     NotAString,
