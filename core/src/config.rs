@@ -87,15 +87,21 @@ pub struct Timeouts {
     pub own_probe_retry: Duration,
 }
 
+impl Timeouts {
+    /// The defaults, as a constant (drivers check their own timeouts against them at compile
+    /// time).
+    pub const DEFAULT: Timeouts = Timeouts {
+        http: Duration::from_secs(5),
+        dial: Duration::from_secs(10),
+        inbound_probe: Duration::from_secs(10),
+        own_probe: Duration::from_secs(15),
+        own_probe_retry: Duration::from_secs(2),
+    };
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            http: Duration::from_secs(5),
-            dial: Duration::from_secs(10),
-            inbound_probe: Duration::from_secs(10),
-            own_probe: Duration::from_secs(15),
-            own_probe_retry: Duration::from_secs(2),
-        }
+        Timeouts::DEFAULT
     }
 }
 

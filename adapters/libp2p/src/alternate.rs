@@ -167,9 +167,7 @@ pub fn swarm<R: Runtime>(
     ))
 }
 
-/// How long a dial-back connection from the alternate address stays open: long enough for
-/// the peer to finish its side of the handshake and see it.
-pub const ALTERNATE_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub use crate::timeouts::ALTERNATE_IDLE_TIMEOUT;
 
 #[cfg(test)]
 mod tests {

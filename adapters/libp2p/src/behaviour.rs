@@ -152,11 +152,7 @@ pub enum Role {
     BootNode,
 }
 
-/// How long one targeted dial request may take at the transport, end to end: a backstop
-/// only. The machines time their requests themselves (the client's own probe 15 s, the boot
-/// node's request to a joining peer 20 s) and ignore an answer that comes later, so this is
-/// set past both: a request's fate is always decided by its machine.
-pub const DIAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(25);
+pub use crate::timeouts::DIAL_REQUEST_TIMEOUT;
 
 /// Whether this libp2p's AutoNAT v2 client may run: not 0.55's (rust-libp2p#5816).
 const V2_CLIENT_SAFE: bool = cfg!(feature = "libp2p-057");

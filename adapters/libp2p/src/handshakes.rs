@@ -64,10 +64,7 @@ const MAX_STAMPS: usize = 1 << 16;
 
 type Upgrade = BoxFuture<'static, std::io::Result<(PeerId, StreamMuxerBox)>>;
 
-/// A handshake that began this long ago is queued with established work (see the module
-/// docs): well below the transport's 10 s timeout, and above what the crowds a node can serve
-/// at once make their youngest wait (BENCHMARKS §18).
-pub const OVERDUE: Duration = Duration::from_secs(3);
+pub use crate::timeouts::OVERDUE;
 
 /// A task's class and sequence number (its place among its class: first spawned first).
 type Key = (u8, u64);

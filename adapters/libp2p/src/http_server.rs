@@ -20,8 +20,7 @@ use smol_hyper::rt::FuturesIo;
 
 use crate::runtime::Runtime;
 
-/// How long a client may take to send its request headers.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+pub use crate::timeouts::HEADER_READ_TIMEOUT;
 
 /// How long the server waits after a failed accept before the next one.
 pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);

@@ -98,20 +98,13 @@ pub mod metrics;
 pub mod runtime;
 pub mod start;
 pub mod state_file;
+pub mod timeouts;
 pub mod transport;
 pub mod v2_client;
 pub mod v2_server;
 
 pub use behaviour::{node_autonat, Behaviour, BehaviourBuilder, Event, Role};
 
-/// How long a libp2p dial (TCP connect + noise + yamux) may take before it fails. Both adapters'
-/// transports use it. It also bounds a boot node's AutoNAT dial-back, so it must stay below the
-/// core's `Timeouts::own_probe` (15 s): a node behind NAT then hears "dial-back failed"
-/// (private) before it gives up waiting for the answer.
-pub const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// How long a connection may sit idle before the swarm closes it. The swarm's default (10 s)
-/// would drop a boot connection between probes; identify and AutoNAT do not keep it alive.
-pub const IDLE_CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 pub use boot_node::{BootNode, BootNodeConfig, ClusterHandle, Signing};
 pub use clock::unix_time;
 pub use driver::{Driver, HasBootstrap, Output, Progress};
@@ -122,4 +115,5 @@ pub use runtime::{BoxedSocket, HttpReply, Runtime, Socket};
 pub use start::{
     boot_swarm, driver_for, listen, spawn_boot_node, start_boot_node_on, BootNodeHandle,
 };
+pub use timeouts::{CONNECTION_TIMEOUT, IDLE_CONNECTION_TIMEOUT};
 pub use transport::secure_and_multiplex;

@@ -175,6 +175,10 @@ impl DialBackPolicy {
 }
 
 impl BootNodeConfig {
+    /// The default [`BootNodeConfig::dial_request_timeout`], as a constant (drivers check
+    /// their own timeouts against it at compile time).
+    pub const DEFAULT_DIAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
     /// A boot node with id `local_peer`, every other setting at its default: no external
     /// address, public listen addresses only, no cluster, no signing.
     pub fn new(local_peer: PeerId) -> Self {
@@ -185,7 +189,7 @@ impl BootNodeConfig {
             cluster: Vec::new(),
             load_interval: Duration::from_secs(5),
             load_max_age_intervals: 3,
-            dial_request_timeout: Duration::from_secs(20),
+            dial_request_timeout: BootNodeConfig::DEFAULT_DIAL_REQUEST_TIMEOUT,
             signing: None,
             max_waiting_requests: 1024,
             unix_time: None,
