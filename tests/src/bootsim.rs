@@ -725,6 +725,16 @@ impl<'w> Sim<'w> {
                 | BootNodeInput::ClusterChanged(_)
                 | BootNodeInput::WallClock(_)
         );
+        if let BootNodeInput::RoundTrip { conn, rtt } = &input {
+            // A round trip fed before a request's legs start (a hostile driver's replay of an
+            // older measurement too) shortens the timeout the machine may give them.
+            let floor = self.world.config.dial_back.timeout(Some(*rtt));
+            for (_, c, _, _, f) in self.dial_backs_owed.values_mut() {
+                if *c == *conn {
+                    *f = (*f).min(floor);
+                }
+            }
+        }
         let feeding = self
             .driver
             .feeding(self.now, self.base, is_tick, event_like);
