@@ -249,9 +249,14 @@ pub enum Action {
         probe: ProbeId,
         /// A connected boot peer.
         peer: PeerId,
-        /// Offer only our addresses of this family (the server dials back the IP it sees on
-        /// a connection of that family); `None`: every address.
+        /// The family probed: only our addresses of it are offered (the server dials back the
+        /// IP it sees on a connection of that family); `None` before the driver said which
+        /// addresses this node has ([`Input::Listening`]).
         family: Option<crate::nat::Family>,
+        /// The addresses to offer, sorted and each once: this node's addresses as last told
+        /// ([`Input::Listening`]), of `family` when set. Empty when the driver never said: a
+        /// driver that does not feed `Listening` offers whatever addresses it has.
+        addrs: Vec<Multiaddr>,
     },
     /// Close connections to `peer`; it is no longer a boot candidate for now.
     Disconnect {

@@ -465,6 +465,45 @@ fn dials(actions: &[Action]) -> Vec<(DialId, Vec<Multiaddr>)> {
 }
 
 #[test]
+fn a_probe_offers_the_addresses_of_its_family_sorted_and_once() {
+    // The driver lists its addresses unsorted, with a duplicate; the machine decides what the
+    // dial-back request offers.
+    let mut config = seeds_config(1);
+    config.seeds[0]
+        .addrs
+        .push(addr("/ip6/2001:db8:1::1/tcp/4001"));
+    let mut c = Client::start(config);
+    let listed = [
+        "/ip4/203.0.113.9/tcp/4001",
+        "/ip6/2001:db8:2::5/tcp/4001",
+        "/ip4/192.0.2.4/tcp/4001",
+        "/ip4/203.0.113.9/tcp/4001",
+    ];
+    c.feed(Input::Listening {
+        addrs: listed.iter().map(|a| addr(a)).collect(),
+    });
+    let (dial, _) = c.first_dial().expect("a dial");
+    let v4 = Some(addr("/ip4/198.51.100.1/tcp/4001"));
+    c.feed(Input::DialSucceeded {
+        dial,
+        peer: id(1),
+        addr: v4,
+    });
+    let offered = c
+        .first(|a| match a {
+            Action::ProbeVia { family, addrs, .. } => Some((family, addrs)),
+            _ => None,
+        })
+        .expect("a dial-back request");
+    assert_eq!(offered.0, Some(Family::Ipv4));
+    let want: Vec<Multiaddr> = ["/ip4/192.0.2.4/tcp/4001", "/ip4/203.0.113.9/tcp/4001"]
+        .iter()
+        .map(|a| addr(a))
+        .collect();
+    assert_eq!(offered.1, want);
+}
+
+#[test]
 fn each_family_is_probed_over_a_connection_of_its_own() {
     // NATed on IPv4, open on IPv6: the common dual-stack home.
     let (mut c, probe, v6_dial) = dual_stack(&[MAPPED, V6_MAPPED]);

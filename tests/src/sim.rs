@@ -528,9 +528,12 @@ impl<'w> Sim<'w> {
                 probe,
                 peer,
                 family,
+                addrs,
             } => {
-                // The simulated driver never reports its addresses: every probe offers all.
+                // The simulated driver never reports its addresses: every probe offers all,
+                // and the machine names none (it was never told any).
                 self.check(family.is_none(), "a probe for one family before Listening");
+                self.check(addrs.is_empty(), "addresses offered that nobody listed");
                 self.check(
                     self.conns.contains_key(&peer) || self.closing == Some(peer),
                     "ProbeVia to an unconnected peer",

@@ -49,8 +49,8 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, Multiaddr, PeerId, Swarm};
 use pyrsia_boot_core::{
-    without_p2p, Action, BootstrapMachine, DialError, DialId, Event, Family, HttpError, Input,
-    ProbeError, ProbeId, RequestFailure, RequestId, ResolveError, Snapshot,
+    without_p2p, Action, BootstrapMachine, DialError, DialId, Event, HttpError, Input, ProbeError,
+    ProbeId, RequestFailure, RequestId, ResolveError, Snapshot,
 };
 
 use crate::behaviour::{Behaviour, Event as BehaviourEvent};
@@ -350,11 +350,14 @@ impl<R: Runtime> Driver<R> {
                 probe,
                 peer,
                 family,
+                addrs,
             } => {
-                let mut addrs = dialable_addrs(swarm);
-                if let Some(family) = family {
-                    addrs.retain(|a| Family::of(a) == Some(family));
-                }
+                // The machine names the addresses once it has been told them (`Listening`,
+                // fed at start by `driver_for` and on every change); before that, all of ours.
+                let addrs = match (family, addrs.is_empty()) {
+                    (None, true) => dialable_addrs(swarm),
+                    _ => addrs,
+                };
                 let request = DialRequest {
                     peer: *swarm.local_peer_id(),
                     addrs,
@@ -663,7 +666,7 @@ fn changes_addresses<E>(event: &SwarmEvent<E>) -> bool {
 
 /// The addresses a dial-back may reach: our listen and confirmed external addresses, minus
 /// wildcards' meaningless cousins (the AutoNAT server substitutes the IP it observes).
-fn dialable_addrs<B: NetworkBehaviour>(swarm: &Swarm<B>) -> Vec<Multiaddr> {
+pub(crate) fn dialable_addrs<B: NetworkBehaviour>(swarm: &Swarm<B>) -> Vec<Multiaddr> {
     let mut addrs: Vec<Multiaddr> = swarm
         .external_addresses()
         .chain(swarm.listeners())

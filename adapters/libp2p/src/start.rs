@@ -74,7 +74,14 @@ pub fn driver_for<B: NetworkBehaviour, R: Runtime>(
     if config.unix_time.is_none() {
         config.unix_time = unix_time();
     }
-    Driver::new(BootstrapMachine::new(config, now), runtime)
+    let mut machine = BootstrapMachine::new(config, now);
+    // The addresses the swarm already has (its first listen event went to `listen`): the
+    // machine probes each family over a connection of its own and names what it offers.
+    let addrs = crate::driver::dialable_addrs(swarm);
+    if !addrs.is_empty() {
+        machine.handle(now, pyrsia_boot_core::Input::Listening { addrs });
+    }
+    Driver::new(machine, runtime)
 }
 
 /// A running boot node. Dropping the handle stops it: its swarm loop and `/status` listener end

@@ -26,6 +26,9 @@ impl ProbeBudget {
     }
 }
 
+/// Most of this node's addresses kept (the first ones the driver lists).
+pub(super) const MAX_ADDRESSES: usize = 64;
+
 /// The prober's state.
 #[derive(Debug)]
 pub(super) struct Prober {
@@ -34,6 +37,9 @@ pub(super) struct Prober {
     pub(super) was_pending: bool,
     /// The families among this node's addresses ([`Input::Listening`]); `None` until told.
     pub(super) listening: Option<BTreeSet<Family>>,
+    /// This node's addresses as the driver last told them (at most [`MAX_ADDRESSES`]),
+    /// sorted, each once: what a dial-back request offers.
+    pub(super) addresses: Vec<Multiaddr>,
     /// The dial-back request under way per family (IPv4, IPv6): the families are probed at once.
     pub(super) own_probes: [Option<OwnProbe>; 2],
     /// When to ask for a dial-back again after a refusal.
@@ -57,6 +63,7 @@ impl Prober {
             budget: ProbeBudget::new(0),
             was_pending: false,
             listening: None,
+            addresses: Vec::new(),
             own_probes: [None, None],
             own_probe_retry: None,
             nat: NatReport {
@@ -207,10 +214,15 @@ impl Prober {
         });
         // Until the driver has said which addresses we have, offer them all.
         let family = self.listening.is_some().then_some(family);
+        let addrs = (self.addresses.iter())
+            .filter(|a| family.is_none_or(|f| Family::of(a) == Some(f)))
+            .cloned()
+            .collect();
         ctx.push(Action::ProbeVia {
             probe,
             peer,
             family,
+            addrs,
         });
     }
 

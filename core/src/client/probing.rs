@@ -107,7 +107,11 @@ impl BootstrapMachine {
         // A wildcard listener also reports `::1` and `fe80::` addresses that no boot peer can
         // dial back: those count only when nothing else is there (a test on loopback).
         use crate::addr::AddrClass;
-        let addrs = &addrs[..addrs.len().min(64)];
+        let addrs = &addrs[..addrs.len().min(prober::MAX_ADDRESSES)];
+        let mut offered = addrs.to_vec();
+        offered.sort();
+        offered.dedup();
+        self.prober.addresses = offered;
         let local = |a: &&Multiaddr| {
             matches!(
                 classify(a),
