@@ -210,7 +210,7 @@ pub use backoff::{Backoff, SeededRng};
 pub use bootnode::{
     BootNodeAction, BootNodeConfig, BootNodeCounters, BootNodeEvent, BootNodeInput,
     BootNodeMachine, BootNodeStatus, DialBackAnswer, DialBackFrom, DialBackPolicy,
-    DialRequestOutcome, Footprint, SigningPolicy,
+    DialRequestOutcome, Footprint, SigningPolicy, WorkClass, WorkPlace, WorkRules,
 };
 pub use client::{BootstrapMachine, Counters, PhaseName, Status};
 pub use config::{CandidateOrder, Config, ConnectedRule, ResolveLimits, SourceKind, Timeouts};

@@ -12,13 +12,11 @@
 //! 2. outbound handshakes (dial-backs, load questions), oldest first;
 //! 3. inbound handshakes, oldest first: the joiner that came first finishes first.
 //!
-//! Two rules bound what a crowd too big for the node's cores does to its youngest joiners:
-//! - a handshake that began more than [`OVERDUE`] ago is queued with established work, in wake
-//!   order: under overload the queue becomes libp2p's one FIFO again, in which every handshake
-//!   keeps advancing, instead of the youngest waiting past their timeouts;
-//! - a handshake still queued when the transport's timeout ([`crate::CONNECTION_TIMEOUT`]) has
-//!   passed fails without another step: its peer has given up (its own dial timeout is as long),
-//!   and the step's noise work would be thrown away.
+//! Where each woken task goes is the core's rule, `pyrsia_boot_core::WorkRules::place`, a pure
+//! function of (class, when it began, now), unit-tested in virtual time: a handshake that
+//! began more than [`OVERDUE`] ago is queued with established work, and one still queued past
+//! the transport's timeout ([`crate::CONNECTION_TIMEOUT`]) fails without another step. This
+//! file is only the mechanism; it reads the clock in one place ([`now`]).
 //!
 //! A few ticker tasks on the runtime run that queue one step at a time and go to the back of
 //! the runtime's queue after each step, so the swarm's loop and the `/status` server (tasks on
@@ -44,7 +42,15 @@ use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::{Boxed, DialOpts, ListenerId, TransportError, TransportEvent};
 use libp2p::{swarm, Multiaddr, PeerId, Transport};
 
+use pyrsia_boot_core::{WorkClass, WorkPlace, WorkRules};
+
 use crate::runtime::Runtime;
+
+/// The one clock read of the connection-work queue: when a task began, when it is woken, when
+/// a handshake finished.
+fn now() -> Instant {
+    Instant::now()
+}
 
 /// Where a boot node's connection work runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,9 +75,18 @@ pub use crate::timeouts::OVERDUE;
 /// A task's class and sequence number (its place among its class: first spawned first).
 type Key = (u8, u64);
 
-const ESTABLISHED: u8 = 0;
-const OUTBOUND: u8 = 1;
-const INBOUND: u8 = 2;
+const ESTABLISHED: WorkClass = WorkClass::Established;
+const OUTBOUND: WorkClass = WorkClass::Outbound;
+const INBOUND: WorkClass = WorkClass::Inbound;
+
+/// A class's rank in the queue: lower runs first.
+fn rank(class: WorkClass) -> u8 {
+    match class {
+        WorkClass::Established => 0,
+        WorkClass::Outbound => 1,
+        _ => 2,
+    }
+}
 
 struct Queued {
     key: Key,
@@ -108,7 +123,7 @@ struct Queue {
 
 impl Queue {
     fn push(&mut self, key: Key, runnable: Runnable) {
-        if key.0 == ESTABLISHED {
+        if key.0 == rank(ESTABLISHED) {
             self.established.push_back(runnable);
         } else {
             self.handshakes.push(Reverse(Queued { key, runnable }));
@@ -135,10 +150,8 @@ struct Inner {
     /// Dropped by [`Handshakes::stop`]: the tickers stop.
     stop: Mutex<Option<oneshot::Sender<()>>>,
     stopped: Shared<oneshot::Receiver<()>>,
-    /// See [`OVERDUE`].
-    overdue: Duration,
-    /// A handshake still unfinished this long after it began fails without another step.
-    give_up: Duration,
+    /// Where woken work goes, and when a handshake gives up (the core's rule).
+    rules: WorkRules,
 }
 
 impl Inner {
@@ -162,20 +175,23 @@ impl Inner {
         }
     }
 
-    /// Spawns `task`, queued as `class`: a handshake by its age (its sequence number is fixed
-    /// at spawn) until it is [`OVERDUE`], established work in wake order.
-    fn spawn(self: &Arc<Self>, class: u8, task: BoxFuture<'static, ()>) {
+    /// Spawns `task`, queued as `class` began at `began`: where each wake puts it is the
+    /// core's rule (a handshake by its age, its sequence number fixed at spawn; established
+    /// work, and overdue handshakes, in wake order).
+    fn spawn(self: &Arc<Self>, class: WorkClass, began: Instant, task: BoxFuture<'static, ()>) {
         let weak: Weak<Inner> = Arc::downgrade(self);
         let fixed = self.seq();
-        let since = Instant::now();
         let schedule = move |runnable: Runnable| {
             // The boot node is gone: dropping the runnable cancels its task.
             let Some(inner) = weak.upgrade() else {
                 return;
             };
-            let overdue = class == ESTABLISHED || since.elapsed() >= inner.overdue;
-            let class = if overdue { ESTABLISHED } else { class };
-            inner.push((class, fixed), runnable);
+            let place = match inner.rules.place(class, began, now()) {
+                WorkPlace::Handshake(class) => rank(class),
+                // Given up: its next step ends it at once (see `run`).
+                _ => rank(ESTABLISHED),
+            };
+            inner.push((place, fixed), runnable);
         };
         let (runnable, task) = async_task::spawn(task, schedule);
         runnable.schedule();
@@ -226,6 +242,7 @@ impl Handshakes {
 
     /// With other times than [`OVERDUE`] and the transport's timeout (for tests).
     fn with_times(priority: HandshakePriority, overdue: Duration, give_up: Duration) -> Self {
+        let rules = WorkRules { overdue, give_up };
         let (stop, stopped) = oneshot::channel();
         Handshakes(Arc::new(Inner {
             priority,
@@ -233,8 +250,7 @@ impl Handshakes {
             done: Mutex::new(HashMap::new()),
             stop: Mutex::new(Some(stop)),
             stopped: stopped.shared(),
-            overdue,
-            give_up,
+            rules,
         }))
     }
 
@@ -258,7 +274,7 @@ impl Handshakes {
             return runtime_config;
         }
         let inner = self.0.clone();
-        swarm::Config::with_executor(move |task| inner.spawn(ESTABLISHED, task))
+        swarm::Config::with_executor(move |task| inner.spawn(ESTABLISHED, now(), task))
             .with_idle_connection_timeout(crate::IDLE_CONNECTION_TIMEOUT)
     }
 
@@ -313,13 +329,13 @@ impl Handshakes {
     fn note_done(&self, remote: Multiaddr) {
         if let Ok(mut done) = self.0.done.lock() {
             if done.len() < MAX_STAMPS {
-                done.insert(remote, Instant::now());
+                done.insert(remote, now());
             }
         }
     }
 
     /// `upgrade` queued as `class`; `noted`: the remote address to note its end under.
-    fn run(&self, class: u8, upgrade: Upgrade, noted: Option<Multiaddr>) -> Upgrade {
+    fn run(&self, class: WorkClass, upgrade: Upgrade, noted: Option<Multiaddr>) -> Upgrade {
         let this = self.clone();
         let upgrade = async move {
             let result = upgrade.await;
@@ -332,7 +348,8 @@ impl Handshakes {
             return upgrade.boxed();
         }
         let (tx, rx) = oneshot::channel();
-        let deadline = Instant::now() + self.0.give_up;
+        let began = now();
+        let rules = self.0.rules;
         let task = async move {
             let mut upgrade = std::pin::pin!(upgrade);
             let mut tx = tx;
@@ -342,7 +359,7 @@ impl Handshakes {
                     return Poll::Ready(None);
                 }
                 // Too late (the transport's timeout would fail it after this step's work).
-                if Instant::now() >= deadline {
+                if rules.place(class, began, now()) == WorkPlace::GiveUp {
                     return Poll::Ready(Some(Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
                         "the handshake waited past its timeout",
@@ -355,7 +372,7 @@ impl Handshakes {
                 let _ = tx.send(result);
             }
         };
-        self.0.spawn(class, task.boxed());
+        self.0.spawn(class, began, task.boxed());
         async move {
             rx.await
                 .unwrap_or_else(|_| Err(std::io::Error::other("the boot node is stopping")))
@@ -473,11 +490,11 @@ mod tests {
     fn established_work_runs_first_then_dials_then_inbound_handshakes_oldest_first() {
         let h = Handshakes::new(HandshakePriority::Low);
         let log = Arc::new(Mutex::new(Vec::new()));
-        h.0.spawn(INBOUND, recorder(&log, "in-1", 2));
-        h.0.spawn(INBOUND, recorder(&log, "in-2", 2));
-        h.0.spawn(OUTBOUND, recorder(&log, "dial", 1));
-        h.0.spawn(ESTABLISHED, recorder(&log, "conn-a", 2));
-        h.0.spawn(ESTABLISHED, recorder(&log, "conn-b", 1));
+        h.0.spawn(INBOUND, now(), recorder(&log, "in-1", 2));
+        h.0.spawn(INBOUND, now(), recorder(&log, "in-2", 2));
+        h.0.spawn(OUTBOUND, now(), recorder(&log, "dial", 1));
+        h.0.spawn(ESTABLISHED, now(), recorder(&log, "conn-a", 2));
+        h.0.spawn(ESTABLISHED, now(), recorder(&log, "conn-b", 1));
         h.run_queued();
         // Established work in wake order (a woken task goes behind the others woken before
         // it); the older inbound handshake finishes before the younger one takes a step.
@@ -492,8 +509,8 @@ mod tests {
         // Overdue at once: the handshake's steps take turns with established work's.
         let h = Handshakes::with_times(HandshakePriority::Low, Duration::ZERO, Duration::MAX);
         let log = Arc::new(Mutex::new(Vec::new()));
-        h.0.spawn(INBOUND, recorder(&log, "in-1", 3));
-        h.0.spawn(ESTABLISHED, recorder(&log, "conn", 3));
+        h.0.spawn(INBOUND, now(), recorder(&log, "in-1", 3));
+        h.0.spawn(ESTABLISHED, now(), recorder(&log, "conn", 3));
         h.run_queued();
         assert_eq!(
             *log.lock().expect("log"),
@@ -538,7 +555,7 @@ mod tests {
         assert_eq!(h.0.queue.lock().expect("queue").len(), 0);
 
         let log = Arc::new(Mutex::new(Vec::new()));
-        h.0.spawn(INBOUND, recorder(&log, "late", 1));
+        h.0.spawn(INBOUND, now(), recorder(&log, "late", 1));
         h.stop();
         h.run_queued();
         assert!(log.lock().expect("log").is_empty(), "stopped: nothing runs");

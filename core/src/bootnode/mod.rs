@@ -37,12 +37,14 @@ mod io;
 mod peers;
 mod report;
 mod status;
+mod work;
 
 pub use config::{BootNodeConfig, DialBackPolicy, SigningPolicy};
 pub use io::{BootNodeAction, BootNodeInput, DialBackAnswer, DialBackFrom};
 pub use report::{BootNodeEvent, DialRequestOutcome};
 
 pub use status::{BootNodeCounters, BootNodeStatus, Footprint};
+pub use work::{WorkClass, WorkPlace, WorkRules};
 
 use board::{CachedSignature, List, SignJob, Waiting};
 use peers::{Member, Session};
