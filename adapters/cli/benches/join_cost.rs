@@ -15,7 +15,9 @@
 //! Run: `cargo bench -p pyrsia-boot --bench join_cost` (`JOIN_ROUNDS`, `JOIN_BATCH` to change
 //! the 7 rounds of 200 process joins; `JOIN_NODE_THREADS`, `JOIN_DIAL_BACK_ATTEMPTS`,
 //! `JOIN_DIAL_BACK_STAGGER_MS` and `JOIN_HANDSHAKE_PRIORITY` pass `--threads`,
-//! `--dial-back-attempts`, `--dial-back-stagger-ms` and `--handshake-priority` to the node).
+//! `--dial-back-attempts`, `--dial-back-stagger-ms` and `--handshake-priority` to the node;
+//! `JOIN_COMPARE_BIN=PATH` runs another build's `pyrsia-boot` node beside it, measured in the
+//! same rounds, for before / after).
 #![allow(clippy::print_stdout)]
 
 #[path = "../tests/common/mod.rs"]
@@ -272,17 +274,27 @@ fn main() {
         args.extend(["--dial-back-stagger-ms", ms.as_str()]);
     }
     let node = common::loopback_boot_node(&args);
+    // Another build's node beside this one, measured in the same rounds (before / after).
+    let compare_bin = std::env::var("JOIN_COMPARE_BIN").ok();
+    let compare = (compare_bin.as_deref()).map(|bin| common::loopback_boot_node_from(bin, &args));
+    let mut compared = Vec::new();
     let (mut machine, mut process) = (Vec::new(), Vec::new());
     let (mut floor, mut tcp_floor) = (Vec::new(), Vec::new());
     smol::block_on(async {
         // One warm-up batch of each.
         machine_joins(20_000);
         process_joins(&node, 25).await;
+        if let Some(other) = &compare {
+            process_joins(other, 25).await;
+        }
         handshake_floor(20, false).await;
         handshake_floor(20, true).await;
         for _ in 0..rounds {
             machine.push(machine_joins(100_000));
             process.push(process_joins(&node, batch).await);
+            if let Some(other) = &compare {
+                compared.push(process_joins(other, batch).await);
+            }
             floor.push(handshake_floor(batch, false).await);
             tcp_floor.push(handshake_floor(batch, true).await);
         }
@@ -312,4 +324,10 @@ fn main() {
         t * 1e3
     );
     println!("| whole / TCP floor | {:.2}× |", p / t);
+    if let Some(bin) = &compare_bin {
+        let c = median(compared);
+        println!("| whole boot node process of {bin} | {:.3} ms |", c * 1e3);
+        println!("| this build / that build | {:.2}× |", p / c);
+        println!("| that build / TCP floor | {:.2}× |", c / t);
+    }
 }

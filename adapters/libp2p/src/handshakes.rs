@@ -16,7 +16,7 @@
 //! function of (class, when it began, now), unit-tested in virtual time: a handshake that
 //! began more than [`OVERDUE`] ago is queued with established work, and one still queued past
 //! the transport's timeout ([`crate::CONNECTION_TIMEOUT`]) fails without another step. This
-//! file is only the mechanism; it reads the clock in one place ([`now`]).
+//! file is only the mechanism; it reads the clock in one place (its `now`).
 //!
 //! A few ticker tasks on the runtime run that queue one step at a time and go to the back of
 //! the runtime's queue after each step, so the swarm's loop and the `/status` server (tasks on

@@ -56,10 +56,9 @@ enum Due {
 }
 
 impl BootstrapMachine {
-    /// The one listing: for `timer`, under its guard, its earliest instant and the item due at
-    /// the last `now` (the first by key when several are).
-    fn timer(&self, timer: Timer) -> (Option<Instant>, Option<Due>) {
-        let now = self.ctx.now;
+    /// The one listing: for `timer`, under its guard, its earliest instant and, when asked
+    /// about `due_at`, the item due then (the first by key when several are).
+    fn timer(&self, timer: Timer, due_at: Option<Instant>) -> (Option<Instant>, Option<Due>) {
         if self.gave_up() {
             return (None, None);
         }
@@ -67,7 +66,10 @@ impl BootstrapMachine {
             Life::Bootstrapping(attempt) => Some(attempt),
             _ => None,
         };
-        let single = |at: Option<Instant>, due: Due| (at, at.filter(|&t| now >= t).map(|_| due));
+        let single = |at: Option<Instant>, due: Due| {
+            let is_due = at.zip(due_at).is_some_and(|(at, now)| now >= at);
+            (at, is_due.then_some(due))
+        };
         match timer {
             Timer::Budget => {
                 let at = attempt.map(|a| a.budget_deadline(&self.ctx.config));
@@ -84,17 +86,17 @@ impl BootstrapMachine {
             },
             Timer::Dial if self.bootstrapping() => {
                 let dials = self.links.dials.iter().map(|(&id, d)| (id, d.deadline));
-                earliest_and_due(dials, now, Due::Dial)
+                earliest_and_due(dials, due_at, Due::Dial)
             }
             Timer::InboundProbe if self.bootstrapping() => {
                 let conns = self.links.conns.iter().map(|(&p, c)| (p, c.probe_deadline));
-                earliest_and_due(conns, now, Due::InboundProbe)
+                earliest_and_due(conns, due_at, Due::InboundProbe)
             }
             Timer::LateSecondFamily if !self.bootstrapping() => {
                 let dials = (self.links.dials.iter())
                     .filter(|(_, d)| d.second_family)
                     .map(|(&id, d)| (id, d.deadline));
-                earliest_and_due(dials, now, Due::LateSecondFamily)
+                earliest_and_due(dials, due_at, Due::LateSecondFamily)
             }
             Timer::OwnProbe(slot) => {
                 let at = self.prober.own_probes[slot].as_ref().map(|p| p.deadline);
@@ -107,7 +109,7 @@ impl BootstrapMachine {
 
     /// The earliest deadline of any kind.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        ORDER.iter().filter_map(|&t| self.timer(t).0).min()
+        ORDER.iter().filter_map(|&t| self.timer(t, None).0).min()
     }
 
     /// Fires due deadlines and moves the bootstrap forward until it waits for something.
@@ -125,7 +127,8 @@ impl BootstrapMachine {
 
     /// Fires the first due deadline in [`ORDER`], if any. Returns whether one fired.
     fn fire_one_deadline(&mut self) -> bool {
-        match ORDER.iter().find_map(|&t| self.timer(t).1) {
+        let now = Some(self.ctx.now);
+        match ORDER.iter().find_map(|&t| self.timer(t, now).1) {
             Some(due) => {
                 self.fire(due);
                 true
@@ -210,16 +213,17 @@ impl BootstrapMachine {
     }
 }
 
-/// The earliest of `items`' deadlines, and the first item (by key) due at `now`.
+/// The earliest of `items`' deadlines, and, when asked about `due_at`, the first item (by key)
+/// due then.
 fn earliest_and_due<K: Ord + Copy>(
     items: impl Iterator<Item = (K, Instant)>,
-    now: Instant,
+    due_at: Option<Instant>,
     due: impl Fn(K) -> Due,
 ) -> (Option<Instant>, Option<Due>) {
     let (mut earliest, mut first_due) = (None::<Instant>, None::<K>);
     for (key, at) in items {
         earliest = Some(earliest.map_or(at, |e| e.min(at)));
-        if now >= at && first_due.is_none_or(|k| key < k) {
+        if due_at.is_some_and(|now| now >= at) && first_due.is_none_or(|k| key < k) {
             first_due = Some(key);
         }
     }

@@ -61,7 +61,15 @@ pub fn spawn_boot_node(mut node: Command) -> BootNode {
 
 /// A boot node on ephemeral loopback ports, with `extra` arguments after `node`.
 pub fn loopback_boot_node(extra: &[&str]) -> BootNode {
-    let mut node = loopback_node_command(None);
+    loopback_boot_node_from(BIN, extra)
+}
+
+/// [`loopback_boot_node`] from another `pyrsia-boot` binary (an older build, for a side-by-side
+/// benchmark).
+#[allow(dead_code)] // not every test binary compares builds
+pub fn loopback_boot_node_from(bin: &str, extra: &[&str]) -> BootNode {
+    let mut node = pinned(bin, None);
+    node.args(LOOPBACK_NODE_ARGS);
     node.args(extra);
     spawn_boot_node(node)
 }
@@ -70,16 +78,19 @@ pub fn loopback_boot_node(extra: &[&str]) -> BootNode {
 /// `cpus` (a `taskset` list) when given.
 pub fn loopback_node_command(cpus: Option<&str>) -> Command {
     let mut node = pinned(BIN, cpus);
-    node.args([
-        "node",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--http",
-        "127.0.0.1:0",
-        "--private-network",
-    ]);
+    node.args(LOOPBACK_NODE_ARGS);
     node
 }
+
+/// The arguments of a boot node on ephemeral loopback ports.
+const LOOPBACK_NODE_ARGS: [&str; 6] = [
+    "node",
+    "--listen",
+    "/ip4/127.0.0.1/tcp/0",
+    "--http",
+    "127.0.0.1:0",
+    "--private-network",
+];
 
 /// `program`, run under `taskset -c cpus` when `cpus` is given (it and its children then run
 /// only on those CPUs).
