@@ -11,10 +11,9 @@ use std::time::Instant;
 use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt};
 use libp2p::identity::Keypair;
-use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{autonat, identify, Multiaddr, Swarm};
+use libp2p::{autonat, identify, Swarm};
 
 use pyrsia_boot_libp2p::v2_client::{self, V2Outcome};
 use pyrsia_boot_libp2p::Runtime;
@@ -44,19 +43,24 @@ fn identify_for(key: &Keypair) -> identify::Behaviour {
     identify::Behaviour::new(identify::Config::new("/ipfs/0.1.0".into(), key.public()))
 }
 
-/// Listens on loopback; returns the swarm and its `/p2p/` address.
-async fn listening<A: Adapter, B: libp2p::swarm::NetworkBehaviour>(
-    key: &Keypair,
-    behaviour: B,
-) -> (Swarm<B>, Multiaddr) {
-    let mut swarm = A::swarm(key, behaviour);
-    swarm.listen_on(any_loopback_port()).expect("listen");
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            break address.with(Protocol::P2p(key.public().to_peer_id()));
+/// Dials `server` and returns the v2 client's first result; panics after [`GUARD`].
+async fn v2_result_from<A: Adapter>(
+    swarm: &mut Swarm<V2Client>,
+    server: libp2p::Multiaddr,
+) -> autonat::v2::client::Event {
+    swarm.dial(server).expect("dial the server");
+    let guard = A::runtime().timer(Instant::now() + GUARD).fuse();
+    let mut guard = std::pin::pin!(guard);
+    loop {
+        futures::select! {
+            e = swarm.select_next_some() => {
+                if let SwarmEvent::Behaviour(V2ClientEvent::Client(e)) = e {
+                    return e;
+                }
+            }
+            () = guard => panic!("no AutoNAT v2 result within {GUARD:?}"),
         }
-    };
-    (swarm, addr)
+    }
 }
 
 /// Polls `swarm` on the runtime, handing each event to `on_event`, until the returned sender
@@ -136,22 +140,7 @@ pub fn a_v2_only_client_gets_a_verdict_from_our_boot_node<A: Adapter>() {
             client: autonat::v2::client::Behaviour::default(),
         };
         let (mut swarm, _) = listening::<A, _>(&key, behaviour).await;
-        swarm
-            .dial(boot.p2p_addr.clone())
-            .expect("dial the boot node");
-        let deadline = Instant::now() + GUARD;
-        let guard = A::runtime().timer(deadline).fuse();
-        let mut guard = std::pin::pin!(guard);
-        let result = loop {
-            futures::select! {
-                e = swarm.select_next_some() => {
-                    if let SwarmEvent::Behaviour(V2ClientEvent::Client(e)) = e {
-                        break e;
-                    }
-                }
-                () = guard => panic!("no AutoNAT v2 result within {GUARD:?}"),
-            }
-        };
+        let result = v2_result_from::<A>(&mut swarm, boot.p2p_addr.clone()).await;
         assert_eq!(result.server, boot.peer_id);
         assert!(result.result.is_ok(), "{:?}", result.result);
         // The boot node counted it.
@@ -206,22 +195,7 @@ pub fn a_v2_result_our_boot_node_could_not_dial_back_reads_as_unreachable<A: Ada
         };
         // No listener: the observed address (the candidate tested) is the dial's own port.
         let mut swarm = A::swarm(&key, behaviour);
-        swarm
-            .dial(boot.p2p_addr.clone())
-            .expect("dial the boot node");
-        let deadline = Instant::now() + GUARD;
-        let guard = A::runtime().timer(deadline).fuse();
-        let mut guard = std::pin::pin!(guard);
-        let result = loop {
-            futures::select! {
-                e = swarm.select_next_some() => {
-                    if let SwarmEvent::Behaviour(V2ClientEvent::Client(e)) = e {
-                        break e;
-                    }
-                }
-                () = guard => panic!("no AutoNAT v2 result within {GUARD:?}"),
-            }
-        };
+        let result = v2_result_from::<A>(&mut swarm, boot.p2p_addr.clone()).await;
         assert_eq!(result.server, boot.peer_id);
         assert_eq!(
             v2_client::classify(&result.result),

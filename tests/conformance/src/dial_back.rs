@@ -6,7 +6,6 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt};
 use libp2p::identity::Keypair;
-use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
 use libp2p::Multiaddr;
@@ -28,9 +27,9 @@ pub struct Liar {
     autonat: request_response::Behaviour<dial_request::Codec>,
 }
 
-/// Starts a [`Liar`] on the adapter's runtime; returns its `/p2p/` address and a handle that
-/// stops it when dropped.
-async fn liar<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
+/// A [`Liar`]-shaped AutoNAT v1 server (identify, the dial-request protocol both ways)
+/// listening on loopback, with its `/p2p/` address.
+async fn v1_server<A: Adapter>() -> (libp2p::Swarm<Liar>, Multiaddr) {
     let key = Keypair::generate_ed25519();
     let behaviour = Liar {
         identify: libp2p::identify::Behaviour::new(libp2p::identify::Config::new(
@@ -43,13 +42,23 @@ async fn liar<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
             request_response::Config::default(),
         ),
     };
-    let mut swarm = A::swarm(&key, behaviour);
-    swarm.listen_on(any_loopback_port()).expect("listen");
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            break address.with(Protocol::P2p(key.public().to_peer_id()));
-        }
+    listening::<A, _>(&key, behaviour).await
+}
+
+/// What a boot node does for a new peer: ask it for a dial-back of its own (so the client
+/// counts this server as a boot peer).
+fn ask_to_be_dialed_back(swarm: &mut libp2p::Swarm<Liar>, peer: libp2p::PeerId) {
+    let request = DialRequest {
+        peer: *swarm.local_peer_id(),
+        addrs: swarm.listeners().cloned().collect(),
     };
+    swarm.behaviour_mut().autonat.send_request(&peer, request);
+}
+
+/// Starts a [`Liar`] on the adapter's runtime; returns its `/p2p/` address and a handle that
+/// stops it when dropped.
+async fn liar<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
+    let (mut swarm, addr) = v1_server::<A>().await;
     let (stop, stopped) = oneshot::channel::<()>();
     let serve = async move {
         let mut stopped = stopped.fuse();
@@ -59,11 +68,7 @@ async fn liar<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
                     SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. }
                         if endpoint.is_listener() =>
                     {
-                        let request = DialRequest {
-                            peer: *swarm.local_peer_id(),
-                            addrs: swarm.listeners().cloned().collect(),
-                        };
-                        swarm.behaviour_mut().autonat.send_request(&peer_id, request);
+                        ask_to_be_dialed_back(&mut swarm, peer_id);
                     }
                     SwarmEvent::Behaviour(LiarEvent::Autonat(request_response::Event::Message {
                         message: request_response::Message::Request { request, channel, .. },
@@ -92,25 +97,7 @@ async fn liar<A: Adapter>() -> (Multiaddr, oneshot::Sender<()>) {
 /// probes new peers only every 15-30 min.
 async fn go_style<A: Adapter>(asks: bool) -> (Multiaddr, oneshot::Sender<()>) {
     use std::collections::HashMap;
-    let key = Keypair::generate_ed25519();
-    let behaviour = Liar {
-        identify: libp2p::identify::Behaviour::new(libp2p::identify::Config::new(
-            "ipfs/1.0.0".into(),
-            key.public(),
-        )),
-        autonat: request_response::Behaviour::with_codec(
-            dial_request::Codec,
-            [(dial_request::PROTOCOL, ProtocolSupport::Full)],
-            request_response::Config::default(),
-        ),
-    };
-    let mut swarm = A::swarm(&key, behaviour);
-    swarm.listen_on(any_loopback_port()).expect("listen");
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            break address.with(Protocol::P2p(key.public().to_peer_id()));
-        }
-    };
+    let (mut swarm, addr) = v1_server::<A>().await;
     // The dial-back host: another identity, no protocols of its own.
     let mut dialer = A::swarm(
         &Keypair::generate_ed25519(),
@@ -126,11 +113,7 @@ async fn go_style<A: Adapter>(asks: bool) -> (Multiaddr, oneshot::Sender<()>) {
                     SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. }
                         if asks && endpoint.is_listener() =>
                     {
-                        let request = DialRequest {
-                            peer: *swarm.local_peer_id(),
-                            addrs: swarm.listeners().cloned().collect(),
-                        };
-                        swarm.behaviour_mut().autonat.send_request(&peer_id, request);
+                        ask_to_be_dialed_back(&mut swarm, peer_id);
                     }
                     SwarmEvent::Behaviour(LiarEvent::Autonat(request_response::Event::Message {
                         peer,

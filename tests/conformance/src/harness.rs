@@ -386,3 +386,19 @@ pub fn read_request_head(conn: &mut std::net::TcpStream) -> String {
     }
     String::from_utf8_lossy(&head).into_owned()
 }
+
+/// Listens on loopback; returns the swarm and its `/p2p/` address.
+pub async fn listening<A: Adapter, B: libp2p::swarm::NetworkBehaviour>(
+    key: &Keypair,
+    behaviour: B,
+) -> (Swarm<B>, Multiaddr) {
+    let mut swarm = A::swarm(key, behaviour);
+    swarm.listen_on(any_loopback_port()).expect("listen");
+    let addr = loop {
+        let event = futures::StreamExt::select_next_some(&mut swarm).await;
+        if let libp2p::swarm::SwarmEvent::NewListenAddr { address, .. } = event {
+            break address.with(Protocol::P2p(key.public().to_peer_id()));
+        }
+    };
+    (swarm, addr)
+}

@@ -85,6 +85,25 @@ async fn first_json<A: Adapter>(child: &mut Child) -> (serde_json::Value, String
     (json, line)
 }
 
+/// js-libp2p serving AutoNAT v2 (and running its v2 client) on a free loopback port: the
+/// process (killed when dropped) and its `/p2p/` address.
+async fn js_server<A: Adapter>(mut command: Command) -> (Killed, Multiaddr) {
+    let child = command
+        .arg("server")
+        .arg(dead_port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    let mut child = Killed(child);
+    let (answer, line) = first_json::<A>(&mut child.0).await;
+    let js: Multiaddr = answer["listening"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no listening address: {line}"));
+    (child, js)
+}
+
 /// js-libp2p's AutoNAT v2 client asks our boot node to test its listen address and hears
 /// "reachable": our v2 server dialed back with the nonce js sent.
 pub fn a_js_libp2p_v2_client_gets_a_verdict_from_our_boot_node<A: Adapter>() {
@@ -111,21 +130,9 @@ pub fn a_js_libp2p_v2_client_gets_a_verdict_from_our_boot_node<A: Adapter>() {
 /// A js-libp2p peer (AutoNAT v2 only) listed as the boot peer: its own v2 client's request to
 /// us makes us fully connected, and our v2 client's test with its server gives the verdict.
 pub fn our_client_gets_a_verdict_from_a_js_libp2p_v2_server<A: Adapter>() {
-    let Some(mut command) = node() else { return };
+    let Some(command) = node() else { return };
     A::block_on(async {
-        let child = command
-            .arg("server")
-            .arg(dead_port().to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("node starts");
-        let mut child = Killed(child);
-        let (answer, line) = first_json::<A>(&mut child.0).await;
-        let js: Multiaddr = answer["listening"]
-            .as_str()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no listening address: {line}"));
+        let (_child, js) = js_server::<A>(command).await;
         let server = scripted_server::<A>(vec![(200, pyrsia_document(&[&js]))]).await;
         let mut config = loopback_config(vec![server.url.clone()]);
         config.connected_rule = ConnectedRule::InboundOrOwnProbe;
@@ -153,21 +160,9 @@ pub fn our_client_gets_a_verdict_from_a_js_libp2p_v2_server<A: Adapter>() {
 /// lists `/libp2p/autonat/2/dial-request`; libp2p's v2 server listed it only on connections
 /// it accepted, so this client used to give up ("sent no AutoNAT dial request").
 pub fn a_js_libp2p_v2_only_boot_node_makes_our_client_fully_connected<A: Adapter>() {
-    let Some(mut command) = node() else { return };
+    let Some(command) = node() else { return };
     A::block_on(async {
-        let child = command
-            .arg("server")
-            .arg(dead_port().to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("node starts");
-        let mut child = Killed(child);
-        let (answer, line) = first_json::<A>(&mut child.0).await;
-        let js: Multiaddr = answer["listening"]
-            .as_str()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no listening address: {line}"));
+        let (_child, js) = js_server::<A>(command).await;
         let js_peer = match js.iter().last() {
             Some(libp2p::multiaddr::Protocol::P2p(peer)) => peer,
             _ => panic!("no /p2p/ in {js}"),
